@@ -1,0 +1,1 @@
+"""Registro de Visitas en Línea: entity visitor logs in, open data out."""

@@ -1,0 +1,103 @@
+"""The entity registry: one small declarative YAML file per entity in `datasets/entities/`.
+
+Entity names come from each entity's own registration file, never from a hard-coded list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.identifiers import is_valid_ruc
+
+STAGES = ("demo", "production")
+SOURCE_KINDS = ("files",)
+REQUIRED_KEYS = ("ruc", "name", "stage", "source", "administrator")
+
+
+class RegistryError(ValueError):
+    """Raised when an entity file is missing a key or holds an invalid value.
+
+    The message names the file and the key, so the fix is obvious.
+    """
+
+
+@dataclass(frozen=True)
+class Entity:
+    ruc: str
+    name: str
+    stage: str
+    source: dict[str, Any]
+    administrator: dict[str, Any]
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def source_kind(self) -> str:
+        return str(self.source.get("kind", "files"))
+
+
+def parse_entity(data: Any, origin: str) -> Entity:
+    if not isinstance(data, dict):
+        raise RegistryError(f"{origin}: se esperaba un mapa YAML con las claves {REQUIRED_KEYS}.")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise RegistryError(f"{origin}: faltan las claves {', '.join(missing)}.")
+    ruc = str(data["ruc"]).strip()
+    if not is_valid_ruc(ruc):
+        raise RegistryError(
+            f"{origin}: el RUC {ruc!r} no es válido (11 dígitos, prefijo 10/15/17/20 y dígito "
+            "verificador correcto)."
+        )
+    stage = str(data["stage"])
+    if stage not in STAGES:
+        raise RegistryError(f"{origin}: stage {stage!r} no es válido; use 'demo' o 'production'.")
+    source = data["source"] or {}
+    if not isinstance(source, dict) or source.get("kind", "files") not in SOURCE_KINDS:
+        raise RegistryError(
+            f"{origin}: source.kind debe ser uno de {', '.join(SOURCE_KINDS)}."
+        )
+    name = str(data["name"]).strip()
+    if not name:
+        raise RegistryError(f"{origin}: name está vacío.")
+    admin = data["administrator"] or {}
+    if not isinstance(admin, dict) or not admin.get("email"):
+        raise RegistryError(f"{origin}: administrator.email es obligatorio.")
+    return Entity(ruc=ruc, name=name, stage=stage, source=dict(source),
+                  administrator=dict(admin))
+
+
+def load_entity(path: Path) -> Entity:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path.name}: YAML no válido: {exc}") from exc
+    entity = parse_entity(data, path.name)
+    if path.stem != entity.ruc:
+        raise RegistryError(f"{path.name}: el archivo debe llamarse {entity.ruc}.yaml.")
+    return Entity(**{**entity.__dict__, "path": path})
+
+
+def load_registry(entities_dir: Path) -> list[Entity]:
+    """Every registered entity, sorted by RUC."""
+    return [load_entity(p) for p in sorted(entities_dir.glob("*.yaml"))]
+
+
+def entities_for(environment: str, entities: list[Entity]) -> list[Entity]:
+    """Which entities an environment includes: production publishes production entities only."""
+    if environment == "production":
+        return [e for e in entities if e.stage == "production"]
+    return list(entities)
+
+
+def entity_file_text(entity: Entity) -> str:
+    data = {
+        "ruc": entity.ruc,
+        "name": entity.name,
+        "stage": entity.stage,
+        "source": entity.source,
+        "administrator": entity.administrator,
+    }
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

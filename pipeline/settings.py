@@ -1,0 +1,85 @@
+"""Where things live, per environment.
+
+One environment helper with a safe default: with nothing configured the pipeline runs on
+the embedded default (`local`): the sample entities in `datasets/`, working files under
+`var/`, the published tree in `var/publish/`. Every location can be pointed at S3 with an
+`s3://bucket/prefix` URL; credentials come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "demo", "production")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(ValueError):
+    """Raised when an environment variable holds a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "local"
+    root: Path = PROJECT_ROOT
+    var_dir: Path = field(default=PROJECT_ROOT / "var")
+    #: where entities drop their uploads: `<location>/<RUC>/<file>`
+    landing_url: str = ""
+    #: where each raw upload is archived as received, by checksum
+    raw_url: str = ""
+    #: the published tree harvesters and analysts read
+    publish_url: str = ""
+    #: base URL under which the published tree is served (for download links)
+    public_base_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise SettingsError(
+                f"VISITAS_ENV={self.environment!r} no es válido: use uno de {', '.join(ENVIRONMENTS)}."
+            )
+        defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish"}
+        for name, sub in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, str(self.var_dir / sub))
+
+    @property
+    def entities_dir(self) -> Path:
+        return self.root / "datasets" / "entities"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "datasets" / "samples"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / "schemas"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Working files of the pipeline: staged batches, reports, the DuckDB database."""
+        return self.var_dir / "warehouse"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        root = Path(env.get("VISITAS_HOME", PROJECT_ROOT)).resolve()
+        var_dir = Path(env.get("VISITAS_VAR_DIR", root / "var"))
+        if not var_dir.is_absolute():
+            var_dir = root / var_dir
+        values: dict[str, object] = {
+            "environment": env.get("VISITAS_ENV", "local"),
+            "root": root,
+            "var_dir": var_dir,
+            "landing_url": env.get("VISITAS_LANDING_URL", ""),
+            "raw_url": env.get("VISITAS_RAW_URL", ""),
+            "publish_url": env.get("VISITAS_PUBLISH_URL", ""),
+            "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

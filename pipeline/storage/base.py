@@ -1,0 +1,82 @@
+"""The storage interface every stage writes through.
+
+Keys are always '/'-separated and relative to the storage root (a directory or an
+S3 bucket + prefix), so the same code publishes to `var/publish/` or `s3://bucket/publish/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StorageError(RuntimeError):
+    """Raised by a storage backend when an object cannot be read or written.
+
+    The message names the location (directory or bucket/key) and the underlying cause.
+    """
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Storage(ABC):
+    """A flat key space of immutable-ish objects."""
+
+    #: human-readable location, e.g. 'var/publish' or 's3://bucket/publish'
+    url: str
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects whose key starts with `prefix`, sorted by key."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def download(self, key: str, dest: Path) -> None:
+        """Copy the object to a local file (streamed, for large objects)."""
+
+    @abstractmethod
+    def upload(self, src: Path, key: str, *, content_type: str | None = None,
+               if_absent: bool = False) -> None:
+        """Store a local file under `key`.
+
+        With `if_absent`, the write is create-only: it raises StorageError if the key exists.
+        """
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                    if_absent: bool = False) -> None: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def copy(self, src_key: str, dest_key: str) -> None:
+        """Server-side copy within the same storage."""
+
+    def sha256(self, key: str) -> str:
+        """sha256 of the stored object, read back from the storage."""
+        return hashlib.sha256(self.read_bytes(key)).hexdigest()
+
+    def locate(self, key: str) -> str:
+        """Where a key lives, for messages and summaries."""
+        return f"{self.url.rstrip('/')}/{key}"

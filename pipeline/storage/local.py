@@ -1,0 +1,84 @@
+"""The embedded default: a directory on the local disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.storage.base import ObjectInfo, Storage, StorageError
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+
+    def path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"Clave no válida: {key!r}")
+        return self.root / key
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        if not self.root.exists():
+            return iter(())
+        found = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                full = Path(dirpath) / name
+                key = full.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and ".tmp-" not in name:
+                    found.append(ObjectInfo(key, full.stat().st_size))
+        return iter(sorted(found, key=lambda o: o.key))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"No se pudo leer {self.locate(key)}: {exc}") from exc
+
+    def download(self, key: str, dest: Path) -> None:
+        try:
+            shutil.copyfile(self.path(key), dest)
+        except OSError as exc:
+            raise StorageError(f"No se pudo leer {self.locate(key)}: {exc}") from exc
+
+    def _atomic_write(self, key: str, writer, if_absent: bool) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+        os.close(fd)
+        try:
+            writer(Path(tmp))
+            if if_absent:
+                try:
+                    os.link(tmp, target)  # fails if target exists: create-only
+                except FileExistsError as exc:
+                    raise StorageError(f"Ya existe {self.locate(key)}") from exc
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def upload(self, src: Path, key: str, *, content_type: str | None = None,
+               if_absent: bool = False) -> None:
+        self._atomic_write(key, lambda tmp: shutil.copyfile(src, tmp), if_absent)
+
+    def write_bytes(self, key: str, data: bytes, *, content_type: str | None = None,
+                    if_absent: bool = False) -> None:
+        self._atomic_write(key, lambda tmp: tmp.write_bytes(data), if_absent)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def copy(self, src_key: str, dest_key: str) -> None:
+        self.upload(self.path(src_key), dest_key)

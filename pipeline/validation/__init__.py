@@ -1,0 +1,1 @@
+"""Validation of uploads against Frictionless Table Schemas and the domain rules."""

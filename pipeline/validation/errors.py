@@ -1,0 +1,97 @@
+"""Error types: Frictionless's own, plus the domain rules of the register.
+
+Each type has a Spanish title, a message template with named slots, and a hint on how to fix
+it, for the entity's administrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorType:
+    type: str
+    title: str
+    template: str
+    fix: str
+    scope: str = "row"  # 'row' (rejects the row), 'label' or 'table' (rejects the batch)
+
+
+ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
+    # --- whole-file problems (Frictionless types)
+    ErrorType("source-error", "Archivo ilegible",
+              "No se pudo leer el archivo: {note}",
+              "Revise que el archivo no esté vacío ni dañado y vuelva a subirlo.", "table"),
+    ErrorType("format-error", "Formato no válido",
+              "El archivo no tiene un formato legible: {note}",
+              "Suba un .csv (UTF-8) o un .xlsx guardado desde Excel.", "table"),
+    ErrorType("encoding-error", "Codificación no válida",
+              "El archivo no se pudo decodificar: {note}",
+              "Guarde el archivo como 'CSV UTF-8'.", "table"),
+    # --- header problems
+    ErrorType("missing-label", "Falta una columna",
+              "Falta la columna obligatoria «{fieldName}» en el encabezado.",
+              "Agregue la columna con exactamente ese nombre, en la fila de encabezados.", "label"),
+    ErrorType("extra-label", "Columna no reconocida",
+              "La columna «{cell}» (columna {fieldNumber}) no pertenece al formato.",
+              "Elimine la columna o renómbrela con uno de los nombres del formato.", "label"),
+    ErrorType("duplicate-label", "Columna repetida",
+              "La columna «{cell}» aparece más de una vez (columna {fieldNumber}).",
+              "Deje una sola columna con ese nombre.", "label"),
+    ErrorType("blank-label", "Columna sin nombre",
+              "La columna {fieldNumber} no tiene nombre en el encabezado.",
+              "Escriba el nombre de la columna o elimínela si está vacía.", "label"),
+    # --- row problems (Frictionless types)
+    ErrorType("extra-cell", "Celdas de más",
+              "La fila {rowNumber} tiene más celdas que columnas el encabezado.",
+              "Revise separadores (; o ,) y comillas en esa fila."),
+    ErrorType("missing-cell", "Faltan celdas",
+              "La fila {rowNumber} tiene menos celdas que columnas el encabezado.",
+              "Revise separadores (; o ,) y comillas en esa fila."),
+    ErrorType("type-error", "Tipo de dato no válido",
+              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no es del tipo esperado ({note}).",
+              "Corrija el valor con el formato indicado en la descripción de la columna."),
+    ErrorType("constraint-error", "Valor no permitido",
+              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no cumple la regla {note}.",
+              "Corrija el valor; si la columna es obligatoria, no la deje vacía."),
+    ErrorType("unique-error", "Valor repetido",
+              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» ya aparece en otra fila.",
+              "Cada valor de esta columna debe ser único."),
+    ErrorType("primary-key", "Visita repetida",
+              "Fila {rowNumber}: la clave {note} ya aparece en otra fila.",
+              "Elimine la fila repetida."),
+    # --- domain rules of the register
+    ErrorType("invalid-date", "Fecha inexistente",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una fecha válida.",
+              "Use una fecha real en formato DD/MM/AAAA (p. ej. 05/08/2024)."),
+    ErrorType("invalid-time", "Hora inexistente",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una hora válida.",
+              "Use una hora real en formato HH:MM de 24 horas (p. ej. 14:30)."),
+    ErrorType("exit-before-entry", "Salida antes del ingreso",
+              "Fila {rowNumber}: la hora de salida {cell} es anterior a la hora de ingreso {note}.",
+              "Corrija la hora de salida o de ingreso; déjela vacía si aún no se registró."),
+    ErrorType("future-date", "Fecha en el futuro",
+              "Fila {rowNumber}, «{fieldName}»: la fecha {cell} es posterior a hoy ({note}).",
+              "Registre solo visitas ya ocurridas."),
+    ErrorType("visit-after-registration", "Visita posterior a su registro",
+              "Fila {rowNumber}: la fecha de visita {cell} es posterior a la fecha de registro {note}.",
+              "La visita no puede registrarse antes de ocurrir: corrija una de las dos fechas."),
+    ErrorType("unknown-document-type", "Tipo de documento desconocido",
+              "Fila {rowNumber}, «{fieldName}»: no se reconoce el tipo de documento en «{cell}».",
+              "Escriba el tipo y el número: 'DNI 12345678', 'CE 001234567', 'PASAPORTE AB123456'."),
+    ErrorType("invalid-document-number", "Número de documento no válido",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un número válido para {note}.",
+              "El DNI tiene 8 dígitos; el carné de extranjería hasta 12 caracteres."),
+]}
+
+
+def render(error_type: str, slots: dict[str, object]) -> str:
+    template = ERROR_TYPES[error_type].template
+    safe = {k: ("" if v is None else v) for k, v in slots.items()}
+    return template.format_map(_Default(safe))
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -1,0 +1,166 @@
+"""A typed validation report in the Frictionless report shape, plus a Spanish summary."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.validation.errors import ERROR_TYPES, render
+
+DEFAULT_ERROR_LIMIT = 1000
+
+
+@dataclass
+class ReportError:
+    type: str
+    rowNumber: int | None = None  # Frictionless's own key names
+    fieldName: str | None = None
+    fieldNumber: int | None = None
+    cell: str | None = None
+    note: str = ""
+
+    @property
+    def title(self) -> str:
+        return ERROR_TYPES[self.type].title
+
+    @property
+    def message(self) -> str:
+        return render(self.type, self.__dict__)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "description": ERROR_TYPES[self.type].fix,
+            "message": self.message,
+            "tags": ["#table", "#row", "#cell"] if self.rowNumber else ["#table", "#header"],
+            "note": self.note,
+        }
+        for key in ("rowNumber", "fieldName", "fieldNumber", "cell"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass
+class Report:
+    """Validation outcome of one batch (one uploaded file)."""
+
+    place: str
+    rows: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    schema: str = ""
+    errors: list[ReportError] = field(default_factory=list)
+    #: counts over ALL errors, also those beyond the error limit
+    error_count: int = 0
+    counts_by_type: dict[str, int] = field(default_factory=dict)
+    counts_by_field: dict[str, int] = field(default_factory=dict)
+    rejected_rows: int = 0
+    valid_rows: int = 0
+    placeholder_rows: int = 0
+    seconds: float = 0.0
+    error_limit: int = DEFAULT_ERROR_LIMIT
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def readable(self) -> bool:
+        """False when the file could not be read as a table with the expected columns."""
+        return not any(ERROR_TYPES[e.type].scope in ("table",) or e.type == "missing-label"
+                       for e in self.errors)
+
+    def add(self, error: ReportError) -> None:
+        self.error_count += 1
+        self.counts_by_type[error.type] = self.counts_by_type.get(error.type, 0) + 1
+        if error.fieldName:
+            self.counts_by_field[error.fieldName] = self.counts_by_field.get(error.fieldName, 0) + 1
+        if len(self.errors) < self.error_limit:
+            self.errors.append(error)
+
+    def record(self, examples: list[ReportError], counts: list[tuple[str, str | None, int]]) -> None:
+        """Add a batch's errors: the first examples in full, and counts over all of them."""
+        room = max(0, self.error_limit - len(self.errors))
+        self.errors.extend(examples[:room])
+        for kind, field_name, n in counts:
+            self.error_count += n
+            self.counts_by_type[kind] = self.counts_by_type.get(kind, 0) + n
+            if field_name:
+                self.counts_by_field[field_name] = self.counts_by_field.get(field_name, 0) + n
+
+    def flatten(self, spec: tuple[str, ...] = ("rowNumber", "fieldName", "type")) -> list[list[Any]]:
+        """[[rowNumber, fieldName, type], …] as in frictionless's `report.flatten()`."""
+        return [[getattr(e, key) for key in spec] for e in self.errors]
+
+    def to_dict(self) -> dict[str, Any]:
+        errors = [e.to_dict() for e in self.errors]
+        stats = {
+            "errors": self.error_count,
+            "warnings": 0,
+            "seconds": round(self.seconds, 3),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+        return {
+            "valid": self.valid,
+            "stats": {**stats, "tasks": 1},
+            "warnings": [],
+            "errors": [],
+            "tasks": [{
+                "name": self.place.rsplit("/", 1)[-1],
+                "type": "table",
+                "valid": self.valid,
+                "place": self.place,
+                "labels": [],
+                "stats": stats,
+                "warnings": [],
+                "errors": errors,
+                "schema": self.schema,
+                "summary": {
+                    "filasLeidas": self.rows,
+                    "filasValidas": self.valid_rows,
+                    "filasRechazadas": self.rejected_rows,
+                    "filasSinVisitas": self.placeholder_rows,
+                    "erroresPorTipo": dict(sorted(self.counts_by_type.items())),
+                    "erroresPorColumna": dict(sorted(self.counts_by_field.items())),
+                    "erroresOmitidos": max(0, self.error_count - len(self.errors)),
+                },
+            }],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    def summary_es(self, examples: int = 3) -> str:
+        """A short human report in Spanish for the entity's administrator."""
+        name = self.place.rsplit("/", 1)[-1]
+        lines = []
+        if self.valid:
+            lines.append(f"✔ {name}: válido. {self.valid_rows} visitas listas para publicar.")
+        elif not self.readable:
+            lines.append(f"✘ {name}: no se pudo procesar el archivo.")
+        else:
+            lines.append(
+                f"✘ {name}: {self.error_count} errores en {self.rejected_rows} filas; "
+                f"{self.valid_rows} visitas válidas seguirán su curso y las filas con errores "
+                "quedan en cuarentena."
+            )
+        if self.placeholder_rows:
+            lines.append(f"  {self.placeholder_rows} filas de 'No se recibieron visitas' omitidas.")
+        shown: Counter[str] = Counter()
+        for error in self.errors:
+            if shown[error.type] >= examples:
+                continue
+            if shown[error.type] == 0:
+                total = self.counts_by_type.get(error.type, 0)
+                spec = ERROR_TYPES[error.type]
+                lines.append(f"  • {spec.title} [{error.type}] — {total} casos. Cómo corregir: {spec.fix}")
+            shown[error.type] += 1
+            lines.append(f"      {error.message}")
+        return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""RUC check digit and validity (pipeline.identifiers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.identifiers import is_valid_ruc, ruc_check_digit
+
+VALID_RUCS: list[tuple[str, str]] = [
+    # Public entities' RUCs as published by the entities themselves.
+    ("20131370645", "Ministerio de Economía y Finanzas"),
+    ("20131312955", "SUNAT"),
+    ("20161749126", "Congreso de la República"),
+    ("20131380951", "Municipalidad Metropolitana de Lima"),
+    ("20131373237", "Ministerio de Salud"),
+    # Synthetic sample entities shipped in datasets/entities/.
+    ("20999100016", "muestra: municipalidad"),
+    ("20999200029", "muestra: ministerio"),
+    ("20999300031", "muestra: gobierno regional"),
+    # Synthetic, one per accepted prefix, and the two wrap-around cases of the formula.
+    ("10456789124", "prefijo 10 (persona natural)"),
+    ("10045678917", "prefijo 10, DNI con cero inicial"),
+    ("15045678919", "prefijo 15"),
+    ("17204567891", "prefijo 17"),
+    ("20000000010", "Σ mod 11 = 1 → dígito 0"),
+    ("20000000061", "Σ mod 11 = 0 → dígito 1"),
+]
+
+INVALID_RUCS: list[tuple[str, str]] = [
+    ("20131370646", "dígito verificador incorrecto"),
+    ("20131370640", "dígito verificador incorrecto"),
+    ("20131370654", "dígitos transpuestos"),
+    ("30131370641", "prefijo 30 no existe (dígito verificador correcto)"),
+    ("25999100018", "prefijo 25 no existe (dígito verificador correcto)"),
+    ("11111111111", "prefijo 11 no existe"),
+    ("2013137064", "10 dígitos"),
+    ("201313706451", "12 dígitos"),
+    ("", "vacío"),
+    ("2013137064A", "contiene una letra"),
+    (" 20131370645", "espacio inicial"),
+    ("20131370645 ", "espacio final"),
+    ("20-13137064-5", "con guiones"),
+    ("２０131370645", "dígitos de ancho completo"),
+]
+
+
+@pytest.mark.parametrize(("ruc", "description"), VALID_RUCS, ids=[r for r, _ in VALID_RUCS])
+def test_valid_ruc(ruc: str, description: str) -> None:
+    assert is_valid_ruc(ruc), description
+
+
+@pytest.mark.parametrize(("ruc", "description"), INVALID_RUCS, ids=[d for _, d in INVALID_RUCS])
+def test_invalid_ruc(ruc: str, description: str) -> None:
+    assert not is_valid_ruc(ruc), description
+
+
+@pytest.mark.parametrize(
+    ("first10", "digit"),
+    [
+        ("2013137064", 5),
+        ("2016174912", 6),
+        ("2000000001", 0),  # Σ = 12, 12 mod 11 = 1, (11 - 1) mod 10 = 0
+        ("2000000006", 1),  # Σ = 22, 22 mod 11 = 0, (11 - 0) mod 10 = 1
+        ("2000000000", 1),  # Σ = 10, (11 - 10) mod 10 = 1
+    ],
+)
+def test_ruc_check_digit(first10: str, digit: int) -> None:
+    assert ruc_check_digit(first10) == digit
+
+
+@pytest.mark.parametrize("first10", ["", "201313706", "20131370645", "201313706X", "２０13137064"])
+def test_ruc_check_digit_rejects_malformed_input(first10: str) -> None:
+    with pytest.raises(ValueError, match="10 dígitos"):
+        ruc_check_digit(first10)
+
+
+def test_is_valid_ruc_rejects_non_strings() -> None:
+    assert not is_valid_ruc(20131370645)  # type: ignore[arg-type]
+    assert not is_valid_ruc(None)  # type: ignore[arg-type]
