@@ -1,0 +1,162 @@
+"""Per-entity ingestion: pull the entity's uploads, archive each raw batch, validate it,
+and stage its valid rows and its quarantine.
+
+A batch is identified by the sha256 of its bytes, so a re-upload of the same file is
+recognised and never processed twice. Staged files live in the warehouse directory:
+
+    var/warehouse/batches/<RUC>/<sha256>/batch.json       provenance and counts
+                                          report.json      Frictionless-shaped report
+                                          informe.txt      Spanish summary for the administrator
+                                          valid.parquet    normalised valid rows (+ provenance)
+                                          quarantine.parquet  rejected rows with reasons
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.registry import Entity
+from pipeline.settings import Settings
+from pipeline.sources import Upload, source_for
+from pipeline.storage import open_storage
+from pipeline.validation.batch import upload_schemas, validate_file
+from pipeline.validation.report import Report
+
+PROVENANCE = ("_entidad_ruc", "_lote", "_archivo", "_fila", "_ingestado_en")
+
+
+@dataclass
+class BatchOutcome:
+    entity_ruc: str
+    name: str
+    sha256: str
+    status: str  # 'published' (all valid) | 'partial' | 'rejected' | 'unchanged'
+    rows: int = 0
+    valid_rows: int = 0
+    rejected_rows: int = 0
+    placeholder_rows: int = 0
+    summary: str = ""
+    report: dict[str, Any] | None = None
+
+
+@dataclass
+class EntityOutcome:
+    entity: Entity
+    batches: list[BatchOutcome] = field(default_factory=list)
+    error: str | None = None  # the source itself failed (unreachable, misconfigured)
+
+    @property
+    def new_batches(self) -> list[BatchOutcome]:
+        return [b for b in self.batches if b.status != "unchanged"]
+
+    def count(self, attr: str) -> int:
+        return sum(getattr(b, attr) for b in self.new_batches)
+
+
+def batches_dir(settings: Settings, ruc: str | None = None) -> Path:
+    base = settings.warehouse_dir / "batches"
+    return base / ruc if ruc else base
+
+
+def _status(report: Report) -> str:
+    if not report.readable:
+        return "rejected"
+    if report.valid:
+        return "published"
+    return "partial" if report.valid_rows else "rejected"
+
+
+def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None = None,
+                  now: dt.datetime | None = None) -> EntityOutcome:
+    """Ingest every new upload of one entity. Never raises for bad content."""
+    outcome = EntityOutcome(entity)
+    raw = open_storage(settings.raw_url, base_dir=settings.root)
+    schemas = upload_schemas(settings.schemas_dir)
+    with tempfile.TemporaryDirectory(prefix=f"visitas-{entity.ruc}-") as tmp:
+        try:
+            uploads = source_for(entity, settings).fetch(entity, Path(tmp))
+        except Exception as exc:  # one entity's broken source never stops the others
+            outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
+            return outcome
+        for upload in uploads:
+            target = batches_dir(settings, entity.ruc) / upload.sha256
+            if (target / "batch.json").exists():
+                meta = json.loads((target / "batch.json").read_text(encoding="utf-8"))
+                outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
+                                                    "unchanged", rows=meta["rows"]))
+                continue
+            archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
+            if not raw.exists(archive_key):
+                raw.upload(upload.path, archive_key)
+            outcome.batches.append(_stage_batch(settings, entity, upload, schemas, target,
+                                                today=today, now=now,
+                                                archived=raw.locate(archive_key)))
+    return outcome
+
+
+def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,
+                 today: dt.date | None, now: dt.datetime | None, archived: str) -> BatchOutcome:
+    result = validate_file(upload.path, upload.name, schemas, sha256=upload.sha256,
+                           size=upload.size, today=today)
+    report = result.report
+    ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    # Stage into a scratch folder and rename, so a crash never leaves half a batch.
+    scratch = target.with_name(target.name + ".tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    if result.valid is not None:
+        pq.write_table(_with_provenance(result.valid, entity.ruc, upload, ingested),
+                       scratch / "valid.parquet")
+    if result.quarantine is not None and result.quarantine.num_rows:
+        pq.write_table(result.quarantine, scratch / "quarantine.parquet")
+    (scratch / "report.json").write_text(report.to_json(), encoding="utf-8")
+    (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
+    status = _status(report)
+    meta = {
+        "entidad_ruc": entity.ruc,
+        "archivo": upload.name,
+        "origen": upload.origin,
+        "archivo_crudo": archived,
+        "sha256": upload.sha256,
+        "bytes": upload.size,
+        "ingestado_en": ingested.isoformat(),
+        "formato": report.schema,
+        "estado": status,
+        "rows": report.rows,
+        "filas_validas": report.valid_rows,
+        "filas_rechazadas": report.rejected_rows,
+        "filas_sin_visitas": report.placeholder_rows,
+    }
+    (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
+                                        encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    scratch.rename(target)
+    return BatchOutcome(entity.ruc, upload.name, upload.sha256, status, rows=report.rows,
+                        valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
+                        placeholder_rows=report.placeholder_rows,
+                        summary=report.summary_es(), report=report.to_dict())
+
+
+def _with_provenance(table: pa.Table, ruc: str, upload: Upload, ingested: dt.datetime) -> pa.Table:
+    n = table.num_rows
+    fila = table.column("_fila")
+    table = table.drop_columns(["_fila"])
+    extra = {
+        "_entidad_ruc": pa.array([ruc] * n, pa.string()),
+        "_lote": pa.array([upload.sha256] * n, pa.string()),
+        "_archivo": pa.array([upload.name] * n, pa.string()),
+        "_fila": fila,
+        "_ingestado_en": pa.array([ingested] * n, pa.timestamp("s", tz="UTC")),
+    }
+    for name, column in extra.items():
+        table = table.append_column(name, column)
+    return table

@@ -1,0 +1,188 @@
+"""The `visitas` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.registry import (
+    STAGES,
+    Entity,
+    RegistryError,
+    entity_file_text,
+    load_registry,
+    parse_entity,
+)
+from pipeline.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.version_option(package_name="visitas-pipeline")
+def main() -> None:
+    """Registro de Visitas en Línea: de los registros de cada entidad a datos abiertos.
+
+    Sin configuración usa el entorno local: las entidades de ejemplo de datasets/, archivos de
+    trabajo en var/ y el árbol publicado en var/publish/.
+    """
+
+
+@main.command()
+@click.option("--samples/--no-samples", default=None,
+              help="Copiar las cargas de ejemplo a la zona de aterrizaje antes de procesar "
+                   "(por defecto solo en el entorno local).")
+def run(samples: bool | None) -> None:
+    """Una pasada completa: ingerir, validar, consolidar y publicar.
+
+    Ejemplo:
+
+        visitas run
+
+        VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
+    """
+    from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+
+    settings = _settings()
+    if samples if samples is not None else settings.environment == "local":
+        copied = seed_sample_uploads(settings, included_entities(settings))
+        if copied:
+            click.echo(f"Cargas de ejemplo copiadas a {settings.landing_url}: {copied}")
+    outcome = run_full_pass(settings, echo=click.echo)
+    failed = [e for e in outcome.entities if e.error]
+    rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
+    click.echo(f"Resumen: {len(outcome.entities)} entidades, {len(failed)} con fuente caída, "
+               f"{rejected} lotes rechazados; publicado en {outcome.publication.location}/"
+               " (datapackage.json)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--entity", "ruc", metavar="RUC",
+              help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
+@click.option("--json", "as_json", is_flag=True, help="Imprimir el reporte JSON (forma Frictionless).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Fecha de referencia para 'fecha en el futuro' (por defecto, hoy).")
+def validate(file: Path, ruc: str | None, as_json: bool, today: dt.datetime | None) -> None:
+    """Validar una carga como lo haría el entorno demo, sin publicar nada.
+
+    Sale con 0 si es válida, 1 si tiene errores y 2 si no se puede leer.
+
+    Ejemplo:
+
+        visitas validate visitas-2024-08.csv --entity 20999100016
+    """
+    from pipeline.storage.base import sha256_file
+    from pipeline.validation.batch import upload_schemas, validate_file
+
+    settings = _settings()
+    if ruc is not None:
+        known = {e.ruc for e in load_registry(settings.entities_dir)}
+        if ruc not in known:
+            raise click.ClickException(
+                f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
+    result = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
+                           sha256=sha256_file(file), today=today.date() if today else None)
+    report = result.report
+    click.echo(report.to_json() if as_json else report.summary_es())
+    sys.exit(0 if report.valid else (2 if not report.readable else 1))
+
+
+@main.group()
+def entity() -> None:
+    """Registro de entidades: alta, listado y paso de demo a producción."""
+
+
+@entity.command("list")
+def entity_list() -> None:
+    """Listar las entidades registradas.
+
+    Ejemplo:
+
+        visitas entity list
+    """
+    for e in load_registry(_settings().entities_dir):
+        click.echo(f"{e.ruc}  {e.stage:<10}  {e.source_kind:<6}  {e.name}")
+
+
+@entity.command("add")
+@click.option("--ruc", required=True, help="RUC de la entidad (11 dígitos, con dígito verificador).")
+@click.option("--name", required=True, help="Nombre oficial de la entidad.")
+@click.option("--admin-name", required=True, help="Nombre del administrador del registro.")
+@click.option("--admin-email", required=True, help="Correo del administrador.")
+@click.option("--stage", type=click.Choice(STAGES), default="demo", show_default=True,
+              help="Etapa inicial: toda entidad empieza en demo.")
+def entity_add(ruc: str, name: str, admin_name: str, admin_email: str, stage: str) -> None:
+    """Registrar una entidad nueva (crea datasets/entities/<RUC>.yaml).
+
+    Ejemplo:
+
+        visitas entity add --ruc 20131370645 --name "Ministerio de Economía y Finanzas" \\
+            --admin-name "Ana Pérez" --admin-email apérez@mef.gob.pe
+    """
+    settings = _settings()
+    path = settings.entities_dir / f"{ruc}.yaml"
+    if path.exists():
+        raise click.ClickException(f"La entidad {ruc} ya está registrada en {path}.")
+    try:
+        new = parse_entity({"ruc": ruc, "name": name, "stage": stage, "source": {"kind": "files"},
+                            "administrator": {"name": admin_name, "email": admin_email}},
+                           "entidad")
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(entity_file_text(new), encoding="utf-8")
+    click.echo(f"Entidad {ruc} registrada en {path} (etapa {stage}). "
+               f"Sus cargas van en {settings.landing_url}/{ruc}/.")
+
+
+@entity.command("promote")
+@click.argument("ruc")
+def entity_promote(ruc: str) -> None:
+    """Pasar una entidad de demo a producción.
+
+    Ejemplo:
+
+        visitas entity promote 20999300031
+    """
+    settings = _settings()
+    path = settings.entities_dir / f"{ruc}.yaml"
+    if not path.exists():
+        raise click.ClickException(f"La entidad {ruc} no está registrada.")
+    current = next(e for e in load_registry(settings.entities_dir) if e.ruc == ruc)
+    if current.stage == "production":
+        click.echo(f"La entidad {ruc} ya está en producción.")
+        return
+    promoted = Entity(**{**current.__dict__, "stage": "production", "path": None})
+    path.write_text(entity_file_text(promoted), encoding="utf-8")
+    click.echo(f"Entidad {ruc} promovida a producción.")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, help="Puerto de la interfaz web.")
+def serve(port: int) -> None:
+    """Abrir la interfaz de Dagster y su daemon sobre workspace.yaml.
+
+    Ejemplo:
+
+        visitas serve --port 3000
+    """
+    settings = _settings()
+    home = settings.var_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster), "dev", "-w", str(settings.root / "workspace.yaml"), "-p", str(port)]
+    raise SystemExit(subprocess.call(cmd, env=env, cwd=settings.root))
+
+

@@ -1,0 +1,1 @@
+"""Consolidation: every entity's staged batches become one deduplicated `visitas` table."""

@@ -1,0 +1,75 @@
+"""One full pass, as plain Python: ingest every entity, consolidate, publish.
+
+`visitas run` calls this; the Dagster assets call the same stage functions one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.batches import EntityOutcome, ingest_entity
+from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
+from pipeline.publication.publisher import PublicationOutcome, publish
+from pipeline.registry import Entity, entities_for, load_registry
+from pipeline.settings import Settings
+from pipeline.storage import open_storage
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class PassOutcome:
+    entities: list[EntityOutcome] = field(default_factory=list)
+    consolidation: ConsolidationOutcome | None = None
+    publication: PublicationOutcome | None = None
+
+
+def included_entities(settings: Settings) -> list[Entity]:
+    return entities_for(settings.environment, load_registry(settings.entities_dir))
+
+
+def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
+    """Copy the shipped sample uploads into the landing area (only those not there yet)."""
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    copied = 0
+    for entity in entities:
+        folder = settings.samples_dir / entity.ruc
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            key = f"{entity.ruc}/{path.name}"
+            if not landing.exists(key):
+                landing.upload(path, key)
+                copied += 1
+    return copied
+
+
+def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | None = None,
+                  now: dt.datetime | None = None) -> PassOutcome:
+    outcome = PassOutcome()
+    entities = included_entities(settings)
+    echo(f"Ingesta y validación ({len(entities)} entidades, entorno {settings.environment})")
+    for entity in entities:
+        result = ingest_entity(settings, entity, today=today, now=now)
+        outcome.entities.append(result)
+        if result.error:
+            echo(f"  ✘ {entity.ruc} {entity.name}: {result.error}")
+            continue
+        unchanged = len(result.batches) - len(result.new_batches)
+        echo(f"  {entity.ruc} {entity.name}: {len(result.new_batches)} lotes nuevos"
+             f" ({unchanged} sin cambios), {result.count('valid_rows')} filas válidas,"
+             f" {result.count('rejected_rows')} rechazadas")
+        for batch in result.new_batches:
+            for line in batch.summary.splitlines():
+                echo(f"    {line}")
+    echo("Consolidación")
+    outcome.consolidation = consolidate(settings, entities)
+    echo(f"  {outcome.consolidation.rows} visitas de {outcome.consolidation.entities} entidades"
+         f" ({outcome.consolidation.staged_rows} filas en lotes)")
+    echo("Publicación")
+    outcome.publication = publish(settings, now=now)
+    pub = outcome.publication
+    echo(f"  versión {pub.version}: {pub.rows} visitas publicadas en {pub.location}/")
+    for f in pub.files:
+        echo(f"    {f.name:<20} {f.bytes:>10} bytes  sha256:{f.sha256[:16]}…")
+    return outcome

@@ -1,0 +1,1 @@
+"""Publication: release files (CSV, JSON, Parquet) and the metadata harvesters read."""

@@ -1,0 +1,38 @@
+"""The one interface every entity source implements: hand over raw uploads as local files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.registry import Entity
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One raw batch as received from an entity, copied to a local working file."""
+
+    entity_ruc: str
+    name: str  # file name as the entity gave it
+    origin: str  # where it came from (landing key, URL…), for provenance
+    sha256: str
+    size: int
+    path: Path
+
+
+class Source(Protocol):
+    def fetch(self, entity: Entity, workdir: Path) -> list[Upload]:
+        """Every upload currently offered by the entity, downloaded into `workdir`."""
+        ...
+
+
+def source_for(entity: Entity, settings: Settings) -> Source:
+    """The source an entity's registration declares."""
+    if entity.source_kind == "files":
+        from pipeline.sources.files import LandingSource
+        from pipeline.storage import open_storage
+
+        return LandingSource(open_storage(settings.landing_url, base_dir=settings.root))
+    raise ValueError(f"Fuente no admitida para {entity.ruc}: {entity.source_kind}")
