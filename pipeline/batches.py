@@ -44,6 +44,7 @@ class BatchOutcome:
     valid_rows: int = 0
     rejected_rows: int = 0
     placeholder_rows: int = 0
+    readable: bool = True
     summary: str = ""
     report: dict[str, Any] | None = None
 
@@ -131,6 +132,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
         "ingestado_en": ingested.isoformat(),
         "formato": report.schema,
         "estado": status,
+        "legible": report.readable,
         "rows": report.rows,
         "filas_validas": report.valid_rows,
         "filas_rechazadas": report.rejected_rows,
@@ -142,7 +144,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
     scratch.rename(target)
     return BatchOutcome(entity.ruc, upload.name, upload.sha256, status, rows=report.rows,
                         valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
-                        placeholder_rows=report.placeholder_rows,
+                        placeholder_rows=report.placeholder_rows, readable=report.readable,
                         summary=report.summary_es(), report=report.to_dict())
 
 
@@ -160,3 +162,28 @@ def _with_provenance(table: pa.Table, ruc: str, upload: Upload, ingested: dt.dat
     for name, column in extra.items():
         table = table.append_column(name, column)
     return table
+
+
+def batch_records(settings: Settings, rucs: list[str] | None = None) -> list[dict[str, Any]]:
+    """Provenance and counts of every staged batch (batch.json), sorted by entity and file."""
+    records = []
+    for path in sorted(batches_dir(settings).glob("*/*/batch.json")):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if rucs is None or meta["entidad_ruc"] in rucs:
+            records.append(meta)
+    return sorted(records, key=lambda m: (m["entidad_ruc"], m["archivo"], m["sha256"]))
+
+
+def unsound_staged_batches(settings: Settings, expected: list[str]) -> list[str]:
+    """Staged valid-row files that are unreadable or miss a column consolidation needs."""
+    bad = []
+    for path in sorted(batches_dir(settings).glob("*/*/valid.parquet")):
+        try:
+            names = set(pq.read_schema(path).names)
+        except Exception as exc:  # a damaged file must be named, whatever the cause
+            bad.append(f"{path.parent.parent.name}/{path.parent.name}: {exc}")
+            continue
+        missing = [c for c in expected if c not in names]
+        if missing:
+            bad.append(f"{path.parent.parent.name}/{path.parent.name}: faltan {', '.join(missing)}")
+    return bad

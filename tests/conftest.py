@@ -43,3 +43,36 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return s3_server
+
+
+# --- An isolated copy of the project (registry, schemas, samples) ----------------------
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A throw-away project root with the shipped datasets/ and schemas/, and its own var/.
+
+    Tests add entities or uploads here without touching the repository.
+    """
+    import shutil
+
+    from pipeline.settings import Settings
+
+    root = tmp_path / "project"
+    for folder in ("datasets", "schemas"):
+        shutil.copytree(REPO_ROOT / folder, root / folder)
+    monkeypatch.setenv("VISITAS_HOME", str(root))
+    monkeypatch.setenv("VISITAS_ENV", "local")
+    for name in ("VISITAS_VAR_DIR", "VISITAS_LANDING_URL", "VISITAS_RAW_URL",
+                 "VISITAS_PUBLISH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return Settings.from_env()
+
+
+@pytest.fixture
+def manifest() -> dict:
+    import json
+
+    return json.loads((REPO_ROOT / "datasets" / "samples" / "MANIFEST.json").read_text("utf-8"))

@@ -1,0 +1,28 @@
+"""The consolidated national `visits` table in DuckDB."""
+
+
+import dagster as dg
+
+from pipeline.assets.ingestion import visit_batches
+from pipeline.assets.resources import PipelineSettings
+from pipeline.consolidation.visitas import consolidate
+from pipeline.flow import included_entities
+
+
+@dg.asset(
+    deps=[visit_batches],
+    group_name="consolidation",
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """One row per real visit across all entities, deduplicated, with a stable id_visita."""
+    cfg = settings.get()
+    outcome = consolidate(cfg, included_entities(cfg))
+    context.log.info(f"{outcome.rows} visitas de {outcome.entities} entidades")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": outcome.rows,
+        "staged_rows": outcome.staged_rows,
+        "entities": outcome.entities,
+        "database": dg.MetadataValue.path(str(outcome.database)),
+    })

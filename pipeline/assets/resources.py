@@ -1,0 +1,16 @@
+"""The one resource every asset shares: where things live in this environment."""
+
+
+import dagster as dg
+
+from pipeline.settings import Settings
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Locations and environment, read from VISITAS_* variables (safe default: `local`)."""
+
+    var_dir: str | None = None
+
+    def get(self) -> Settings:
+        overrides = {"var_dir": __import__("pathlib").Path(self.var_dir)} if self.var_dir else {}
+        return Settings.from_env(**overrides)

@@ -1,0 +1,130 @@
+"""The spine end to end on the shipped sample entities: ingest → validate → consolidate → publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import duckdb
+import frictionless
+import pytest
+
+from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+
+NOW = dt.datetime(2024, 11, 1, 12, 0, tzinfo=dt.UTC)
+TODAY = NOW.date()
+
+
+def expected_visits(manifest: dict) -> int:
+    """Valid rows of every sample file, minus re-uploads of the same visit."""
+    valid = sum(f["valid_rows"] for f in manifest["files"])
+    reuploads = sum(len(f["reuploads"]) for f in manifest["files"])
+    return valid - reuploads
+
+
+def full_pass(settings):
+    seed_sample_uploads(settings, included_entities(settings))
+    return run_full_pass(settings, echo=lambda _: None, today=TODAY, now=NOW)
+
+
+def test_publishes_every_valid_sample_row(project, manifest):
+    outcome = full_pass(project)
+    latest = project.var_dir / "publish" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text("utf-8"))
+
+    assert outcome.publication.rows == expected_visits(manifest) == 115
+    names = [r["path"] for r in package["resources"]]
+    assert names == ["visitas.csv", "visitas.json", "visitas.parquet"]
+    for resource in package["resources"]:
+        data = (latest / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    # The same count in every distribution.
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM '{latest / 'visitas.parquet'}'").fetchone()[0] == 115
+    assert len(json.loads((latest / "visitas.json").read_text("utf-8"))) == 115
+    # Any Frictionless harvester accepts the package.
+    report = frictionless.validate(str(latest / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_rejected_rows_are_quarantined_with_reasons(project, manifest):
+    outcome = full_pass(project)
+    by_file = {b.name: b for e in outcome.entities for b in e.batches}
+    for f in manifest["files"]:
+        batch = by_file[f["file"]]
+        assert batch.valid_rows == f["valid_rows"]
+        assert batch.rejected_rows == len(f["invalid_rows"])
+        assert batch.placeholder_rows == len(f["placeholder_rows"])
+        errors = batch.report["tasks"][0]["errors"]
+        assert sorted({e["rowNumber"] for e in errors}) == sorted(r["row"] for r in f["invalid_rows"])
+        if f["invalid_rows"]:
+            folder = project.warehouse_dir / "batches" / f["ruc"] / batch.sha256
+            quarantined = duckdb.connect().execute(
+                f"SELECT _fila, errores FROM '{folder / 'quarantine.parquet'}' ORDER BY _fila").fetchall()
+            assert [row for row, _ in quarantined] == [r["row"] for r in f["invalid_rows"]]
+            assert all(reason for _, reason in quarantined)
+
+
+def test_second_pass_is_idempotent(project):
+    full_pass(project)
+    first = (project.var_dir / "publish" / "latest" / "visitas.parquet").read_bytes()
+    outcome = full_pass(project)
+    assert all(b.status == "unchanged" for e in outcome.entities for b in e.batches)
+    assert (project.var_dir / "publish" / "latest" / "visitas.parquet").read_bytes() == first
+
+
+def test_late_exit_time_fills_the_same_visit(project, manifest):
+    full_pass(project)
+    reupload = next(f for f in manifest["files"] if f["reuploads"])
+    con = duckdb.connect()
+    parquet = project.var_dir / "publish" / "latest" / "visitas.parquet"
+    blank = con.execute(f"SELECT count(*) FROM '{parquet}' WHERE entidad_ruc = ? AND hora_salida IS NULL",
+                        [reupload["ruc"]]).fetchone()[0]
+    first = next(f for f in manifest["files"] if f["ruc"] == reupload["ruc"] and not f["reuploads"])
+    # Every visit whose exit time the second upload filled now has one.
+    assert blank == len(first.get("blank_exit_rows", [])) - len(reupload["reuploads"])
+
+
+def test_published_row_values(project):
+    """One known visit of each entity, normalised from its composite official fields."""
+    full_pass(project)
+    con = duckdb.connect()
+    parquet = project.var_dir / "publish" / "latest" / "visitas.parquet"
+    rows = con.execute(f"""SELECT entidad_ruc, visitante_tipo_documento, count(*) FROM '{parquet}'
+                           GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert {r[1] for r in rows} <= {"DNI", "CE", "PASAPORTE"}
+    names = dict(con.execute(f"SELECT DISTINCT entidad_ruc, entidad_nombre FROM '{parquet}'").fetchall())
+    assert names == {
+        "20999100016": "Municipalidad Distrital de Ejemplo Norte",
+        "20999200029": "Ministerio de Ejemplo",
+        "20999300031": "Gobierno Regional de Ejemplo Sur",
+    }
+    ids = con.execute(f"SELECT count(DISTINCT id_visita), count(*) FROM '{parquet}'").fetchone()
+    assert ids[0] == ids[1]
+
+
+@pytest.mark.s3
+def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
+    from dataclasses import replace
+
+    from pipeline.storage import open_storage
+
+    settings = replace(project, landing_url=f"s3://{s3_bucket}/landing",
+                       raw_url=f"s3://{s3_bucket}/raw", publish_url=f"s3://{s3_bucket}/publish")
+    outcome = full_pass(settings)
+    assert outcome.publication.rows == expected_visits(manifest)
+    publish = open_storage(settings.publish_url)
+    package = json.loads(publish.read_bytes("latest/datapackage.json"))
+    for resource in package["resources"]:
+        data = publish.read_bytes(f"latest/{resource['path']}")
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert resource["bytes"] == len(data)
+    # Raw uploads are archived under their checksum.
+    raw = open_storage(settings.raw_url)
+    archived = [o.key for o in raw.list("")]
+    assert len(archived) == len(manifest["files"])
+    for key in archived:
+        ruc, sha, _name = key.split("/")
+        assert hashlib.sha256(raw.read_bytes(key)).hexdigest() == sha
