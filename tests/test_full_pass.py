@@ -126,5 +126,5 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
     archived = [o.key for o in raw.list("")]
     assert len(archived) == len(manifest["files"])
     for key in archived:
-        ruc, sha, _name = key.split("/")
+        _ruc, sha, _name = key.split("/")
         assert hashlib.sha256(raw.read_bytes(key)).hexdigest() == sha

@@ -1,0 +1,66 @@
+"""The `visitas` command line: every subcommand has help with an example; validate exit codes."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from tests.conftest import REPO_ROOT
+
+SAMPLES = REPO_ROOT / "datasets" / "samples"
+COMMANDS = [["run"], ["validate"], ["serve"], ["entity", "add"], ["entity", "list"],
+            ["entity", "promote"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Ejemplo:" in result.output
+    assert f"visitas {' '.join(command)}" in result.output
+
+
+def test_validate_valid_file_exits_0(project):
+    result = CliRunner().invoke(main, ["validate", str(SAMPLES / "20999200029" / "visitas-2024-09.xlsx"),
+                                       "--today", "2024-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "válido" in result.output
+
+
+def test_validate_invalid_file_exits_1_with_json_report(project):
+    import json
+
+    path = SAMPLES / "20999100016" / "visitas-2024-08.csv"
+    result = CliRunner().invoke(main, ["validate", str(path), "--json", "--entity", "20999100016",
+                                       "--today", "2024-11-01"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["valid"] is False
+    task = report["tasks"][0]
+    assert [(e["rowNumber"], e["fieldName"], e["type"]) for e in task["errors"]] == [
+        (35, "Hora Salida", "exit-before-entry"), (40, "Visitante", "constraint-error")]
+    assert task["stats"]["rows"] == 40
+
+
+def test_validate_unknown_entity_is_refused(project):
+    path = SAMPLES / "20999100016" / "visitas-2024-08.csv"
+    result = CliRunner().invoke(main, ["validate", str(path), "--entity", "20100000006"])
+    assert result.exit_code != 0
+    assert "no está registrada" in result.output
+
+
+def test_entity_add_rejects_bad_ruc(project):
+    result = CliRunner().invoke(main, ["entity", "add", "--ruc", "20131370640", "--name", "X",
+                                       "--admin-name", "A", "--admin-email", "a@x.gob.pe"])
+    assert result.exit_code != 0
+    assert "dígito verificador" in result.output
+
+
+def test_entity_list_and_promote(project):
+    runner = CliRunner()
+    listed = runner.invoke(main, ["entity", "list"]).output.splitlines()
+    assert [line.split()[:2] for line in listed] == [
+        ["20999100016", "production"], ["20999200029", "production"], ["20999300031", "demo"]]
+    assert runner.invoke(main, ["entity", "promote", "20999300031"]).exit_code == 0
+    assert "20999300031  production" in runner.invoke(main, ["entity", "list"]).output

@@ -1,0 +1,98 @@
+"""Every encoding and delimiter seen in the wild reads into the same table."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+
+import openpyxl
+import pytest
+
+from pipeline.sources.readers import UnreadableUpload, read_upload
+from pipeline.validation.batch import known_labels, upload_schemas, validate_file
+from tests.conftest import REPO_ROOT
+
+SCHEMAS = upload_schemas(REPO_ROOT / "schemas")
+HEADER = ["Fecha de Registro", "Fecha de Visita", "Entidad visitada", "Visitante",
+          "Documento del visitante", "Entidad del visitante", "Funcionario visitado",
+          "Hora Ingreso", "Hora Salida", "Motivo", "Lugar específico", "Observación"]
+ROW = ["05/08/2024", "05/08/2024", "Municipalidad", "MUÑOZ PEÑA JOSÉ", "DNI 04567891",
+       "Entidad privada - CAFÉ ANDINO S.A.C.", "DÍAZ ROSA - GERENCIA - Gerente", "09:30", "10:15",
+       "Reunión de trabajo - Coordinación", "Oficina 301", "Señalización €"]
+
+
+def csv_bytes(delimiter: str, encoding: str, *, title: bool = False) -> bytes:
+    lines = [delimiter.join(HEADER), delimiter.join(ROW)]
+    if title:
+        lines.insert(0, "Registro de visitas - Agosto 2024")
+    text = "\r\n".join(lines) + "\r\n"
+    if encoding == "utf-8-sig":
+        return codecs.BOM_UTF8 + text.encode("utf-8")
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_csv_encodings_and_delimiters(tmp_path, delimiter, encoding):
+    path = tmp_path / "carga.csv"
+    path.write_bytes(csv_bytes(delimiter, encoding))
+    upload = read_upload(path, path.name, known_labels(SCHEMAS))
+    assert upload.labels == HEADER
+    assert upload.delimiter == delimiter
+    assert upload.encoding == encoding
+    assert upload.header_row == 1
+    row = upload.table.to_pylist()[0]
+    assert row["_fila"] == 2
+    assert [row[f"c{i + 1}"] for i in range(12)] == ROW
+
+
+def test_csv_with_title_row_numbers_rows_physically(tmp_path):
+    path = tmp_path / "carga.csv"
+    path.write_bytes(csv_bytes(";", "utf-8", title=True))
+    upload = read_upload(path, path.name, known_labels(SCHEMAS))
+    assert upload.header_row == 2
+    assert upload.table.column("_fila").to_pylist() == [3]
+
+
+def test_xlsx_title_row_and_native_cells(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Registro de visitas - Agosto 2024"])
+    ws.append(HEADER)
+    cells: list[object] = list(ROW)
+    cells[0] = cells[1] = dt.datetime(2024, 8, 5)
+    cells[7], cells[8] = dt.time(9, 30), dt.time(10, 15)
+    ws.append(cells)
+    path = tmp_path / "carga.xlsx"
+    wb.save(path)
+    result = validate_file(path, path.name, SCHEMAS, today=dt.date(2024, 9, 1))
+    assert result.report.valid, result.report.flatten()
+    row = result.valid.to_pylist()[0]
+    assert row["_fila"] == 3
+    assert (row["fecha_visita"], row["hora_ingreso"], row["hora_salida"]) == (
+        dt.date(2024, 8, 5), dt.time(9, 30), dt.time(10, 15))
+
+
+@pytest.mark.parametrize(("name", "content", "error_type", "words"), [
+    ("vacio.csv", b"", "source-error", "vacío"),
+    ("blanco.csv", b"\r\n\r\n", "source-error", "vacío"),
+    ("roto.xlsx", b"esto no es un zip", "format-error", "dañado"),
+    ("datos.pdf", b"%PDF-1.4", "format-error", "no admitido"),
+])
+def test_unreadable_files(tmp_path, name, content, error_type, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UnreadableUpload) as info:
+        read_upload(path, name, known_labels(SCHEMAS))
+    assert info.value.error_type == error_type
+    assert words in str(info.value)
+
+
+def test_ragged_rows_are_reported_not_dropped(tmp_path):
+    path = tmp_path / "carga.csv"
+    text = ";".join(HEADER) + "\n" + ";".join(ROW) + "\n" + ";".join([*ROW, "sobra"]) + "\n"
+    path.write_text(text, encoding="utf-8")
+    result = validate_file(path, path.name, SCHEMAS, today=dt.date(2024, 9, 1))
+    assert result.report.flatten() == [[3, None, "extra-cell"]]
+    assert result.valid.num_rows == 1
+    assert result.quarantine.column("_fila").to_pylist() == [3]
