@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -535,6 +536,9 @@ def _collapse(value: str) -> str:
 
 def test_no_real_names_or_documents_in_samples() -> None:
     if not REAL_SAMPLES_DIR.is_dir():
+        # CI always has ../shared beside the checkout: there a missing folder is a failure.
+        if os.environ.get("CI"):
+            pytest.fail(f"no están las muestras reales en {REAL_SAMPLES_DIR}")
         pytest.skip(f"no están las muestras reales en {REAL_SAMPLES_DIR}")
     person_keys = {
         "visitante",
