@@ -91,3 +91,23 @@ def test_landing_sensor_requests_only_the_changed_entity(defs, project, instance
     seed(project, SAMPLE_RUCS[2])
     third = sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=again.cursor))
     assert [r.partition_key for r in third.run_requests] == [SAMPLE_RUCS[2]]
+
+
+def test_hourly_schedule_asks_for_one_run_over_every_entity(defs, instance):
+    schedule = defs.resolve_schedule_def("full_pass_hourly")
+    request = schedule(dg.build_schedule_context(instance=instance))
+    assert request.tags["dagster/asset_partition_range_start"] == SAMPLE_RUCS[0]
+    assert request.tags["dagster/asset_partition_range_end"] == SAMPLE_RUCS[-1]
+    assert schedule.job_name == "full_pass"
+
+
+def test_workspace_yaml_loads_with_the_dagster_cli():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Validation successful for code location pipeline.definitions" in result.stderr

@@ -1,5 +1,6 @@
 """The one resource every asset shares: where things live in this environment."""
 
+from pathlib import Path
 
 import dagster as dg
 
@@ -7,10 +8,13 @@ from pipeline.settings import Settings
 
 
 class PipelineSettings(dg.ConfigurableResource):
-    """Locations and environment, read from VISITAS_* variables (safe default: `local`)."""
+    """Locations and environment, read from VISITAS_* variables (safe default: `local`).
+
+    `var_dir` overrides VISITAS_VAR_DIR, e.g. to point a test run at a scratch folder.
+    """
 
     var_dir: str | None = None
 
     def get(self) -> Settings:
-        overrides = {"var_dir": __import__("pathlib").Path(self.var_dir)} if self.var_dir else {}
+        overrides = {"var_dir": Path(self.var_dir)} if self.var_dir else {}
         return Settings.from_env(**overrides)
