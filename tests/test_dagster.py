@@ -110,4 +110,4 @@ def test_workspace_yaml_loads_with_the_dagster_cli():
     result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "Validation successful for code location pipeline.definitions" in result.stderr
+    assert "Validation successful for code location pipeline.definitions" in result.stdout + result.stderr
