@@ -24,10 +24,16 @@ class PassOutcome:
     entities: list[EntityOutcome] = field(default_factory=list)
     consolidation: ConsolidationOutcome | None = None
     publication: PublicationOutcome | None = None
+    registry_problems: list[str] = field(default_factory=list)
 
 
-def included_entities(settings: Settings) -> list[Entity]:
-    return entities_for(settings.environment, load_registry(settings.entities_dir))
+def included_entities(settings: Settings, problems: list[str] | None = None) -> list[Entity]:
+    """The entities this environment processes (broken registrations go to `problems`)."""
+    found: list[str] = []
+    entities = entities_for(settings.environment, load_registry(settings.entities_dir, found))
+    if problems is not None:
+        problems.extend(found)
+    return entities
 
 
 def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
@@ -47,8 +53,10 @@ def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
 def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | None = None,
                   now: dt.datetime | None = None) -> PassOutcome:
     outcome = PassOutcome()
-    entities = included_entities(settings)
+    entities = included_entities(settings, outcome.registry_problems)
     echo(f"Ingesta y validación ({len(entities)} entidades, entorno {settings.environment})")
+    for problem in outcome.registry_problems:
+        echo(f"  ✘ registro omitido: {problem}")
     for entity in entities:
         result = ingest_entity(settings, entity, today=today, now=now)
         outcome.entities.append(result)

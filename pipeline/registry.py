@@ -80,9 +80,21 @@ def load_entity(path: Path) -> Entity:
     return Entity(**{**entity.__dict__, "path": path})
 
 
-def load_registry(entities_dir: Path) -> list[Entity]:
-    """Every registered entity, sorted by RUC."""
-    return [load_entity(p) for p in sorted(entities_dir.glob("*.yaml"))]
+def load_registry(entities_dir: Path, problems: list[str] | None = None) -> list[Entity]:
+    """Every registered entity, sorted by RUC.
+
+    Strict by default. With a `problems` list, a broken entity file is recorded there and
+    skipped instead, so one entity's bad registration never stops the others.
+    """
+    entities = []
+    for path in sorted(entities_dir.glob("*.yaml")):
+        try:
+            entities.append(load_entity(path))
+        except RegistryError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+    return entities
 
 
 def entities_for(environment: str, entities: list[Entity]) -> list[Entity]:
