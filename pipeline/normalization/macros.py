@@ -117,6 +117,10 @@ MACROS: dict[str, str] = {
             -- rounded to the second; 23:59:59.6 would round to 24:00, so it is capped
             THEN TIME '00:00:00' + to_seconds(least(round((excel_serial(x) - floor(excel_serial(x))) * 86400), 86399)::BIGINT)
         END""",
+    # --- Identity of a visit: the natural key (entity, document type and number, visit date,
+    # entry time) after normalisation, fingerprinted so it stays stable across runs.
+    "visit_id(ruc, doc_type, doc_number, visit_date, entry_time)": r"""substr(sha256(concat_ws('|',
+        ruc, doc_type, coalesce(doc_number, ''), visit_date::VARCHAR, entry_time::VARCHAR)), 1, 16)""",
     # Days without visits are reported with a placeholder row instead of a visit.
     "is_placeholder(x)": r"""coalesce(regexp_matches(fold_text(x), 'no se (recibieron|registraron) visitas'), false)""",
 }
