@@ -55,7 +55,7 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
             problem = f"No se pudo leer el archivo de retiros: {exc}"
         else:
             problem = ""
-        columns = {c.lower(): c for c in con.execute("SELECT * FROM raw LIMIT 0").columns}
+        columns = {c.lower(): c for c in con.sql("SELECT * FROM raw LIMIT 0").columns}
         has_id = "id_visita" in columns
         has_key = all(c in columns for c in KEY_COLUMNS)
         if not problem and ("motivo" not in columns or not (has_id or has_key)):
@@ -67,8 +67,11 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         else:
             by_id = f'nullif(lower(clean_text("{columns["id_visita"]}")), \'\')' if has_id else "NULL"
             doc, day, hour = (f'"{columns[c]}"' for c in KEY_COLUMNS) if has_key else ("NULL",) * 3
-            by_key = (f"visit_id('{ruc}', doc_type({doc}), doc_number({doc}), parse_date({day}), "
-                      f"parse_time({hour}))") if has_key else "NULL"
+            # a natural key only counts when every part of it is there and parses
+            by_key = (f"CASE WHEN doc_type({doc}) IS NOT NULL AND parse_date({day}) IS NOT NULL "
+                      f"AND parse_time({hour}) IS NOT NULL THEN visit_id('{ruc}', doc_type({doc}), "
+                      f"doc_number({doc}), parse_date({day}), parse_time({hour})) END"
+                      ) if has_key else "NULL"
             con.execute(f"""CREATE TEMP TABLE resolved AS
                 SELECT _fila, coalesce({by_id}, {by_key}) AS id_visita,
                        clean_text("{columns['motivo']}") AS motivo FROM raw""")
