@@ -151,7 +151,7 @@ def test_withdrawal_removes_the_visit_end_to_end(tmp_path: Path) -> None:
         "id_visita,documento,fecha_visita,hora_ingreso,motivo\n"
         f"{by_id},,,,Registro duplicado por error del operador\n"
         ",DNI 53066378,01/10/2024,08:40,El visitante no asistió\n"
-        ",,,,sin identificar\n").encode("utf-8"))
+        ",,,,sin identificar\n").encode())
     ingest(s, SUR, now=NOW + dt.timedelta(hours=1))
     after = published_rows(consolidate_and_publish(s))
 
