@@ -171,3 +171,27 @@ def test_withdrawal_removes_the_visit_end_to_end(tmp_path: Path) -> None:
                       "El visitante no asistió")]
     report = next((s.warehouse_dir / "batches" / SUR).glob("*/withdrawals.parquet")).parent
     assert "1 filas sin identificador" in (report / "informe.txt").read_text(encoding="utf-8")
+
+
+def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    monkeypatch.setenv("VISITAS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("VISITAS_PSEUDONYM_KEY", "clave-de-prueba")
+    s = settings_for(tmp_path)
+    drop(s, SUR, "visitas-2024-10.csv", sample("visitas-2024-10.csv"))
+    ingest(s, SUR)
+    before = published_rows(consolidate_and_publish(s))
+    visit = before[0]["id_visita"]
+    result = CliRunner().invoke(main, ["withdraw", SUR, visit, "--motivo", "Duplicado, por error"])
+    assert result.exit_code == 0, result.output
+    [written] = (Path(s.landing_url) / SUR).glob("retiros-*.csv")
+    assert written.read_text(encoding="utf-8") == f'id_visita,motivo\n{visit},"Duplicado, por error"\n'
+    ingest(s, SUR)
+    after = published_rows(consolidate_and_publish(s))
+    assert after == before[1:]
+    bad = CliRunner().invoke(main, ["withdraw", SUR, "no-es-un-id", "--motivo", "x"])
+    assert bad.exit_code != 0 and "id_visita publicado" in bad.output
