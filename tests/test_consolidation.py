@@ -96,6 +96,12 @@ def test_canonical_order_resolves_conflicts(tmp_path: Path) -> None:
     assert rows[0]["lugar"] == last
     assert rows[0]["hora_salida"] == "09:10:00"  # once filled, never blanked by a later copy
 
+    with duckdb.connect(str(database_path(settings_for(tmp_path))), read_only=True) as con:
+        motivo = con.execute("""SELECT archivo, valor_anterior, valor_nuevo FROM visitas_historial
+            WHERE id_visita = ? AND campo = 'motivo' ORDER BY orden""", [rows[0]["id_visita"]]).fetchall()
+    assert motivo == [("visitas-2024-10-correccion.csv", "Gestión de intereses", "Reunión de trabajo"),
+                      ("visitas-2024-11.csv", "Reunión de trabajo", "Gestión de intereses")]
+
 
 def _publish(var_dir: Path, uploads: list[tuple[str, bytes]]) -> Path:
     run(var_dir, uploads)
