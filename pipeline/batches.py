@@ -9,6 +9,8 @@ recognised and never processed twice. Staged files live in the warehouse directo
                                           informe.txt      Spanish summary for the administrator
                                           valid.parquet    normalised valid rows (+ provenance)
                                           quarantine.parquet  rejected rows with reasons
+                                          withdrawals.parquet (a `retiros*.csv` file instead:
+                                                          visits the entity withdraws)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pipeline.sources import Upload, source_for
 from pipeline.storage import open_storage
 from pipeline.validation.batch import upload_schemas, validate_file
 from pipeline.validation.report import Report
+from pipeline.withdrawals import is_withdrawal_file, stage_withdrawals
 
 PROVENANCE = ("_entidad_ruc", "_lote", "_archivo", "_fila", "_ingestado_en")
 
@@ -91,17 +94,39 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
         for upload in uploads:
             target = batches_dir(settings, entity.ruc) / upload.sha256
             if (target / "batch.json").exists():
-                meta = json.loads((target / "batch.json").read_text(encoding="utf-8"))
+                meta = _remember_name(target / "batch.json", upload.name)
                 outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
                                                     "unchanged", rows=meta["rows"]))
                 continue
             archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
             if not raw.exists(archive_key):
                 raw.upload(upload.path, archive_key)
+            if is_withdrawal_file(upload.name):
+                ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+                status, rows, accepted, summary = stage_withdrawals(
+                    upload.path, ruc=entity.ruc, name=upload.name, sha256=upload.sha256,
+                    origin=upload.origin, archived=raw.locate(archive_key), size=upload.size,
+                    ingested=ingested, target=target)
+                outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256, status,
+                                                    rows=rows, valid_rows=accepted,
+                                                    rejected_rows=rows - accepted, summary=summary))
+                continue
             outcome.batches.append(_stage_batch(settings, entity, upload, schemas, target,
                                                 today=today, now=now,
                                                 archived=raw.locate(archive_key)))
     return outcome
+
+
+def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:
+    """Record another name the same bytes were uploaded under (re-upload, renamed copy)."""
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    names = meta.get("nombres", [meta["archivo"]])
+    if name not in names:
+        meta["nombres"] = sorted({*names, name})
+        scratch = meta_path.with_name("batch.json.tmp")
+        scratch.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        scratch.replace(meta_path)
+    return meta
 
 
 def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,
@@ -123,8 +148,12 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
     (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
     status = _status(report)
     meta = {
+        "tipo": "visitas",
         "entidad_ruc": entity.ruc,
         "archivo": upload.name,
+        # every name these bytes arrived under: consolidation orders batches by the smallest,
+        # so the order cannot depend on which copy happened to arrive first
+        "nombres": [upload.name],
         "origen": upload.origin,
         "archivo_crudo": archived,
         "sha256": upload.sha256,

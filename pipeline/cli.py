@@ -98,6 +98,50 @@ def validate(file: Path, ruc: str | None, as_json: bool, today: dt.datetime | No
     sys.exit(0 if report.valid else (2 if not report.readable else 1))
 
 
+@main.command()
+@click.argument("ruc")
+@click.argument("ids", nargs=-1, required=True, metavar="ID_VISITA...")
+@click.option("--motivo", required=True, help="Por qué se retiran las visitas (queda en el historial).")
+def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
+    """Retirar visitas publicadas de una entidad, de forma explícita y auditada.
+
+    Deja en la zona de aterrizaje de la entidad un archivo retiros-<fecha>.csv (id_visita,
+    motivo); la próxima pasada lo archiva como cualquier carga, quita esas visitas del
+    conjunto publicado y anota el retiro en el historial. También puede subirse a mano un
+    archivo retiros-*.csv con las columnas documento, fecha_visita, hora_ingreso y motivo.
+
+    Ejemplo:
+
+        visitas withdraw 20999300031 f6bdf2d0f21f3900 --motivo "Registro duplicado"
+    """
+    import csv
+    import io
+    import re
+
+    from pipeline.storage import open_storage
+
+    settings = _settings()
+    if ruc not in {e.ruc for e in load_registry(settings.entities_dir)}:
+        raise click.ClickException(f"La entidad {ruc} no está registrada. Revise el RUC con 'visitas entity list'.")
+    bad = [i for i in ids if not re.fullmatch(r"[0-9a-f]{16}", i)]
+    if bad:
+        raise click.ClickException(
+            f"Identificador no válido: {', '.join(bad)}. Use el id_visita publicado (16 caracteres hexadecimales).")
+    if not motivo.strip():
+        raise click.ClickException("El motivo no puede estar vacío.")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id_visita", "motivo"])
+    writer.writerows([i, motivo.strip()] for i in ids)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    key = f"{ruc}/retiros-{stamp}.csv"
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    landing.write_bytes(key, buffer.getvalue().encode("utf-8"), content_type="text/csv",
+                        if_absent=True)
+    click.echo(f"Retiro de {len(ids)} visitas registrado en {landing.locate(key)}; "
+               "se aplicará en la próxima pasada ('visitas run').")
+
+
 @main.group()
 def entity() -> None:
     """Registro de entidades: alta, listado y paso de demo a producción."""

@@ -73,7 +73,9 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     echo("Consolidación")
     outcome.consolidation = consolidate(settings, entities)
     echo(f"  {outcome.consolidation.rows} visitas de {outcome.consolidation.entities} entidades"
-         f" ({outcome.consolidation.staged_rows} filas en lotes)")
+         f" ({outcome.consolidation.staged_rows} filas en lotes,"
+         f" {outcome.consolidation.changes} cambios en el historial,"
+         f" {outcome.consolidation.withdrawn} visitas retiradas)")
     echo("Publicación")
     outcome.publication = publish(settings, now=now)
     pub = outcome.publication

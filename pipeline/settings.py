@@ -33,6 +33,8 @@ class Settings:
     publish_url: str = ""
     #: base URL under which the published tree is served (for download links)
     public_base_url: str = ""
+    #: secret of the `visitante_id` pseudonym (VISITAS_PSEUDONYM_KEY); never shown in repr or logs
+    pseudonym_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -80,6 +82,7 @@ class Settings:
             "raw_url": env.get("VISITAS_RAW_URL", ""),
             "publish_url": env.get("VISITAS_PUBLISH_URL", ""),
             "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
+            "pseudonym_key": env.get("VISITAS_PSEUDONYM_KEY", ""),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

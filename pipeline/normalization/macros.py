@@ -18,23 +18,40 @@ MACROS: dict[str, str] = {
     # 'APELLIDOS, NOMBRES' and 'APELLIDOS NOMBRES' are the same person; names upper-cased.
     "person_name(x)": r"""upper(clean_text(regexp_replace(clean_text(x), '\s*,\s*', ' ', 'g')))""",
     # --- Documento del visitante: type then number, many historical spellings.
-    "doc_clean(x)": r"""upper(clean_text(x))""",
-    "doc_prefix(x)": r"""regexp_extract(doc_clean(x),
-        '^(DNI\s*/\s*LE|DNI|L\.?E\.?|CEX|C\.?E\.?|CDI|DMI|PASAPORTE|PSP|PAS|RUC|OTROS|OTRO|OTR)(\s*[:.\-]?\s*|$)', 1)""",
+    # Accents are folded so 'CARNÉ DE EXTRANJERÍA' and 'CARNE DE EXTRANJERIA' meet.
+    "doc_clean(x)": r"""upper(strip_accents(clean_text(x)))""",
+    "doc_prefix_re()": r"""'^(DNI\s*/\s*LE|DOCUMENTO NACIONAL DE IDENTIDAD|D\.?N\.?I\.?|L\.?E\.?|CARNE?T? DE EXTRANJERIA|C\.?\s?EXT\.?|CEX|C\.?E\.?|CDI|DMI|PASAPORTE|PSP|PAS|PASS|R\.?U\.?C\.?|OTROS|OTRO|OTR)(\s*[:.\-#]?\s*|$)'""",
+    "doc_prefix(x)": r"""regexp_extract(doc_clean(x), doc_prefix_re(), 1)""",
+    "doc_prefix_key(x)": r"""regexp_replace(doc_prefix(x), '[\s.]', '', 'g')""",
     "doc_type(x)": r"""CASE
         WHEN regexp_full_match(doc_clean(x), '[0-9]{8}') THEN 'DNI'
-        WHEN regexp_replace(doc_prefix(x), '[\s.]', '', 'g') IN ('DNI', 'DNI/LE', 'LE') THEN 'DNI'
-        WHEN regexp_replace(doc_prefix(x), '[\s.]', '', 'g') IN ('CE', 'CEX') THEN 'CE'
-        WHEN doc_prefix(x) IN ('PASAPORTE', 'PSP', 'PAS') THEN 'PASAPORTE'
-        WHEN doc_prefix(x) IN ('CDI', 'DMI', 'RUC') THEN doc_prefix(x)
-        WHEN doc_prefix(x) IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
+        WHEN doc_prefix_key(x) IN ('DNI', 'DNI/LE', 'LE', 'DOCUMENTONACIONALDEIDENTIDAD') THEN 'DNI'
+        WHEN doc_prefix_key(x) IN ('CE', 'CEX', 'CEXT') OR doc_prefix_key(x) LIKE 'CARN%' THEN 'CE'
+        WHEN doc_prefix_key(x) IN ('PASAPORTE', 'PSP', 'PAS', 'PASS') THEN 'PASAPORTE'
+        WHEN doc_prefix_key(x) IN ('CDI', 'DMI', 'RUC') THEN doc_prefix_key(x)
+        WHEN doc_prefix_key(x) IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
         END""",
+    # The number keeps letters, dashes and leading zeros (it is text); inner spaces go.
     "doc_number(x)": r"""CASE
         WHEN regexp_full_match(doc_clean(x), '[0-9]{8}') THEN doc_clean(x)
         WHEN doc_prefix(x) <> '' THEN nullif(regexp_replace(
-            regexp_replace(doc_clean(x), '^(DNI\s*/\s*LE|DNI|L\.?E\.?|CEX|C\.?E\.?|CDI|DMI|PASAPORTE|PSP|PAS|RUC|OTROS|OTRO|OTR)\s*[:.\-]?\s*', ''),
-            '\s', '', 'g'), '')
+            regexp_replace(doc_clean(x), doc_prefix_re(), ''), '\s', '', 'g'), '')
         END""",
+    # RUC: 11 digits, prefix 10/15/17/20, check digit (11 - Σ w·d mod 11) mod 10 (DESIGN §2).
+    "ruc_valid(n)": r"""coalesce(regexp_full_match(n, '(10|15|17|20)[0-9]{9}')
+        AND (11 - list_sum(list_transform(range(1, 11),
+                i -> [5, 4, 3, 2, 7, 6, 5, 4, 3, 2][i] * (ascii(substr(n, i, 1)) - 48))) % 11) % 10
+            = ascii(substr(n, 11, 1)) - 48, false)""",
+    # Whether a number is well formed for its (normalised) type; NULL type or number is false.
+    "doc_number_valid(t, n)": r"""coalesce(CASE t
+        WHEN 'DNI' THEN regexp_full_match(n, '[0-9]{8}[0-9A-Z]?')
+        WHEN 'CE' THEN regexp_full_match(n, '[0-9]{9,12}')
+        WHEN 'PASAPORTE' THEN regexp_full_match(n, '[0-9A-Z]{6,12}')
+        WHEN 'RUC' THEN ruc_valid(n)
+        WHEN 'CDI' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{3,14}')
+        WHEN 'DMI' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{3,14}')
+        WHEN 'OTRO' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{0,19}')
+        END, false)""",
     # --- Entidad del visitante: 'Entidad pública - X', 'Entidad privada - X', 'Persona natural - …'.
     "visitor_entity_kind(x)": r"""CASE
         WHEN regexp_matches(fold_text(x), '^entidad publica(\s|-|$)') THEN 'Entidad pública'
@@ -67,17 +84,26 @@ MACROS: dict[str, str] = {
         WHEN 'provision de servicios' THEN 'Provisión de servicios'
         ELSE clean_text(reason_parts(x).cat) END""",
     "reason_detail(x)": "clean_text(reason_parts(x).det)",
-    # --- Dates: DD/MM/AAAA, AAAA-MM-DD, DD/MM/AA, optionally followed by a time.
-    "date_token(x)": r"""regexp_extract(clean_text(x), '^([0-9]{1,4}[/\-][0-9]{1,2}[/\-][0-9]{1,4})', 1)""",
+    # --- Excel serial numbers: a native date/time cell exported as text. Day 0 is
+    # 1899-12-30 (Excel's 1900 leap-year bug makes that the right origin for every date after
+    # February 1900); the fraction is the time of day.
+    "excel_serial(x)": r"""CASE WHEN regexp_full_match(clean_text(x), '[0-9]+([.,][0-9]+)?')
+        THEN try_cast(replace(clean_text(x), ',', '.') AS DOUBLE) END""",
+    # --- Dates: DD/MM/AAAA, AAAA-MM-DD, DD/MM/AA, optionally followed by a time, or an Excel
+    # serial (only 1982-2064 are taken, so a stray number is not read as a date).
+    "date_token(x)": r"""regexp_extract(clean_text(x), '^([0-9]{1,4}[/\-.][0-9]{1,2}[/\-.][0-9]{1,4})', 1)""",
     "parse_date(x)": r"""CASE
-        WHEN regexp_full_match(date_token(x), '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')
-            THEN try_strptime(date_token(x), '%d/%m/%Y')::DATE
+        WHEN regexp_full_match(date_token(x), '[0-9]{1,2}[/\-.][0-9]{1,2}[/\-.][0-9]{4}')
+            THEN try_strptime(regexp_replace(date_token(x), '[\-.]', '/', 'g'), '%d/%m/%Y')::DATE
         WHEN regexp_full_match(date_token(x), '[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}')
             THEN try_strptime(date_token(x), '%d/%m/%y')::DATE
         WHEN regexp_full_match(date_token(x), '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}')
             THEN try_strptime(date_token(x), '%Y-%m-%d')::DATE
+        WHEN excel_serial(x) >= 30000 AND excel_serial(x) < 60000
+            THEN DATE '1899-12-30' + floor(excel_serial(x))::INTEGER
         END""",
-    # --- Times: HH:MM, HH:MM:SS, with or without a.m./p.m.; a date before it is ignored.
+    # --- Times: HH:MM, HH:MM:SS, with or without a.m./p.m.; a date before it is ignored;
+    # an Excel time is the fraction of a day (alone, or after a serial date's integer part).
     "time_token(x)": r"""regexp_extract(regexp_replace(upper(clean_text(x)), '([AP])\.?\s*M\.?', ' \1M', 'g'),
         '([0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)(\s*[AP]M)?\s*$', 0)""",
     "parse_time(x)": r"""CASE
@@ -87,7 +113,14 @@ MACROS: dict[str, str] = {
         WHEN time_token(x) <> '' THEN coalesce(
             try_strptime(trim(time_token(x)), '%H:%M:%S'),
             try_strptime(trim(time_token(x)), '%H:%M'))::TIME
+        WHEN excel_serial(x) IS NOT NULL AND (excel_serial(x) < 1 OR excel_serial(x) >= 30000)
+            -- rounded to the second; 23:59:59.6 would round to 24:00, so it is capped
+            THEN TIME '00:00:00' + to_seconds(least(round((excel_serial(x) - floor(excel_serial(x))) * 86400), 86399)::BIGINT)
         END""",
+    # --- Identity of a visit: the natural key (entity, document type and number, visit date,
+    # entry time) after normalisation, fingerprinted so it stays stable across runs.
+    "visit_id(ruc, doc_type, doc_number, visit_date, entry_time)": r"""substr(sha256(concat_ws('|',
+        ruc, doc_type, coalesce(doc_number, ''), visit_date::VARCHAR, entry_time::VARCHAR)), 1, 16)""",
     # Days without visits are reported with a placeholder row instead of a visit.
     "is_placeholder(x)": r"""coalesce(regexp_matches(fold_text(x), 'no se (recibieron|registraron) visitas'), false)""",
 }

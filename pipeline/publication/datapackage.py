@@ -12,7 +12,8 @@ PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 RESOURCE_PROFILE = "https://datapackage.org/profiles/2.0/dataresource.json"
 
 
-def resource(meta: DatasetMeta, f: WrittenFile) -> dict[str, Any]:
+def resource(meta: DatasetMeta, f: WrittenFile,
+             schema: dict[str, Any] | None = None) -> dict[str, Any]:
     # The CSV is the tabular resource, validated row by row by any Frictionless tool; the JSON
     # and Parquet copies hold the same rows and are described as files (size and checksum),
     # because Frictionless cannot stream-check their bytes as tables.
@@ -29,7 +30,7 @@ def resource(meta: DatasetMeta, f: WrittenFile) -> dict[str, Any]:
         "title": f"{meta.title} ({f.format.upper()})",
     }
     if tabular:
-        descriptor["schema"] = meta.schema
+        descriptor["schema"] = schema if schema is not None else meta.schema
     else:
         descriptor["description"] = (f"Las mismas filas y columnas que {meta.table}.csv "
                                      f"(esquema en el recurso {meta.table}-csv), en {f.format.upper()}.")
@@ -41,12 +42,14 @@ def resource(meta: DatasetMeta, f: WrittenFile) -> dict[str, Any]:
 
 
 def datapackage(meta: DatasetMeta, files: list[WrittenFile], *, version: str,
-                created: dt.datetime, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                created: dt.datetime, extra: dict[str, Any] | None = None,
+                schema: dict[str, Any] | None = None, description: str | None = None,
+                ) -> dict[str, Any]:
     return {
         "$schema": PROFILE,
         "name": meta.name,
         "title": meta.title,
-        "description": meta.description,
+        "description": description if description is not None else meta.description,
         "version": version,
         "created": created.isoformat().replace("+00:00", "Z"),
         "keywords": meta.keywords,
@@ -54,6 +57,6 @@ def datapackage(meta: DatasetMeta, files: list[WrittenFile], *, version: str,
         "contributors": [{"title": meta.publisher["name"], "roles": ["publisher"],
                           **({"email": meta.publisher["email"]} if "email" in meta.publisher else {}),
                           **({"path": meta.publisher["path"]} if "path" in meta.publisher else {})}],
-        "resources": [resource(meta, f) for f in files],
+        "resources": [resource(meta, f, schema) for f in files],
         **(extra or {}),
     }

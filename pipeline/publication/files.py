@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.publication.spreadsheet import csv_safe_query
 from pipeline.storage.base import sha256_file
 
 FORMATS = {
@@ -35,7 +36,9 @@ def write_table_files(con: duckdb.DuckDBPyConnection, query: str, outdir: Path,
     written = []
     for fmt, (mediatype, options) in FORMATS.items():
         path = outdir / f"{stem}.{fmt}"
-        con.execute(f"COPY ({query}) TO '{path.as_posix()}' {options}")
+        # only the CSV is opened in spreadsheets, so only it neutralises formula-like cells
+        source = csv_safe_query(con, query) if fmt == "csv" else query
+        con.execute(f"COPY ({source}) TO '{path.as_posix()}' {options}")
         written.append(WrittenFile(path, path.name, fmt, mediatype, path.stat().st_size,
                                    sha256_file(path), rows))
     return written

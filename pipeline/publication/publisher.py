@@ -12,6 +12,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -19,6 +20,13 @@ from pipeline.consolidation.visitas import database_path
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.files import WrittenFile, write_table_files
+from pipeline.publication.personal_data import (
+    SENTENCES,
+    column_sql,
+    load_policy,
+    pseudonym_key,
+    published_schema,
+)
 from pipeline.settings import Settings
 from pipeline.storage import Storage, StorageError, open_storage
 
@@ -33,8 +41,13 @@ class PublicationOutcome:
     files: list[WrittenFile]
 
 
-def published_query(meta: DatasetMeta) -> str:
-    columns = ", ".join(f["name"] for f in meta.schema["fields"])
+def published_query(meta: DatasetMeta, schema: dict[str, Any] | None = None,
+                    expressions: dict[str, str] | None = None) -> str:
+    """Rows in their published form: the schema's columns, some computed by the policy."""
+    expressions = expressions or {}
+    fields = (schema or meta.schema)["fields"]
+    columns = ", ".join(f"{expressions[f['name']]} AS {f['name']}" if f["name"] in expressions
+                        else f["name"] for f in fields)
     return f"SELECT {columns} FROM {meta.table} ORDER BY fecha_visita, entidad_ruc, hora_ingreso, id_visita"
 
 
@@ -42,17 +55,23 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None) -> PublicationOutcome:
     meta = load_dataset(settings.datasets_dir, "visitas")
     storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    policy = load_policy(meta.extra)
+    key = pseudonym_key(settings)
+    schema = published_schema(meta.schema, policy)
     created = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     version = created.strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(prefix="visitas-publish-") as tmp, \
             duckdb.connect(str(database_path(settings)), read_only=True) as con:
-        files = write_table_files(con, published_query(meta), Path(tmp), meta.table)
+        query = published_query(meta, schema, column_sql(policy, key))
+        files = write_table_files(con, query, Path(tmp), meta.table)
         for f in files:
             key = f"{LATEST}/{f.name}"
             storage.upload(f.path, key, content_type=f.mediatype)
             if storage.sha256(key) != f.sha256:
                 raise StorageError(f"Verificación fallida: {storage.locate(key)} no coincide con lo escrito.")
-        package = datapackage(meta, files, version=version, created=created)
+        package = datapackage(meta, files, version=version, created=created, schema=schema,
+                              description=f"{meta.description} {SENTENCES[policy.document_number]}",
+                              extra={"x-datos-personales": policy.metadata()})
         storage.write_bytes(f"{LATEST}/datapackage.json",
                             json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8"),
                             content_type="application/json")

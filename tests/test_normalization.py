@@ -1,0 +1,202 @@
+"""Raw value → normalised value, one table per family of DESIGN §2, through the DuckDB macros."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from pipeline.normalization import install_macros
+
+
+@pytest.fixture(scope="module")
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    install_macros(connection)
+    yield connection
+    connection.close()
+
+
+def call(con: duckdb.DuckDBPyConnection, macro: str, *args: object) -> object:
+    placeholders = ", ".join("?" for _ in args)
+    return con.execute(f"SELECT {macro}({placeholders})", list(args)).fetchone()[0]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("OFICINA\u00a0204", "OFICINA 204"),            # NBSP
+    ("Sala  de   reuniones", "Sala de reuniones"),  # doubled spaces
+    ("  Despacho ", "Despacho"),                    # leading and trailing
+    ("Sala\tB\r\n", "Sala B"),
+    ("Gestio\u0301n", "Gestión"),                   # decomposed accent → NFC
+    ("a\u200bb", "ab"),                             # zero-width space
+    ("   ", None),
+    ("", None),
+    (None, None),
+])
+def test_clean_text(con: duckdb.DuckDBPyConnection, raw: str | None, expected: str | None) -> None:
+    assert call(con, "clean_text", raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("QUISPE MAMANI, JUAN CARLOS", "QUISPE MAMANI JUAN CARLOS"),
+    ("Quispe Mamani Juan Carlos", "QUISPE MAMANI JUAN CARLOS"),
+    ("quispe\u00a0mamani ,juan", "QUISPE MAMANI JUAN"),
+    ("muñoz lópez fiorella ", "MUÑOZ LÓPEZ FIORELLA"),
+    ("  DE LA CRUZ,  PERCY", "DE LA CRUZ PERCY"),
+])
+def test_person_name(con: duckdb.DuckDBPyConnection, raw: str, expected: str) -> None:
+    assert call(con, "person_name", raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "doc_type", "number"), [
+    ("DNI 12345678", "DNI", "12345678"),
+    ("dni 01234567", "DNI", "01234567"),             # leading zero kept
+    ("DNI: 12345678", "DNI", "12345678"),
+    ("D.N.I. 12345678", "DNI", "12345678"),
+    ("DNI/LE 12345678", "DNI", "12345678"),
+    ("DNI / LE 12345678", "DNI", "12345678"),
+    ("L.E. 12345678", "DNI", "12345678"),
+    ("12345678", "DNI", "12345678"),                 # a bare 8-digit number is a DNI
+    ("\u00a012345678 ", "DNI", "12345678"),
+    ("CE 001234567", "CE", "001234567"),
+    ("CEX : 001234567", "CE", "001234567"),
+    ("C.E. 001234567", "CE", "001234567"),
+    ("CARNÉ DE EXTRANJERÍA 001234567", "CE", "001234567"),
+    ("PASAPORTE AB123456", "PASAPORTE", "AB123456"),
+    ("PSP : AB1234567", "PASAPORTE", "AB1234567"),
+    ("pasaporte ab 123456", "PASAPORTE", "AB123456"),
+    ("CDI : 12-3456", "CDI", "12-3456"),
+    ("DMI : 0012345", "DMI", "0012345"),
+    ("RUC 20131370645", "RUC", "20131370645"),
+    ("OTR : X-99", "OTRO", "X-99"),
+    ("OTROS 123", "OTRO", "123"),
+    ("XYZ 123", None, None),
+    ("1234567", None, None),                          # 7 digits: not a DNI, no type
+])
+def test_document(con: duckdb.DuckDBPyConnection, raw: str, doc_type: str | None,
+                  number: str | None) -> None:
+    assert call(con, "doc_type", raw) == doc_type
+    assert call(con, "doc_number", raw) == number
+
+
+@pytest.mark.parametrize(("doc_type", "number", "valid"), [
+    ("DNI", "12345678", True),
+    ("DNI", "12345678K", True),       # optional check character
+    ("DNI", "1234567", False),
+    ("DNI", "123456789X", False),
+    ("CE", "001234567", True),
+    ("CE", "AB1234", False),
+    ("PASAPORTE", "AB123456", True),
+    ("PASAPORTE", "AB1", False),
+    ("RUC", "20131370645", True),
+    ("RUC", "20131370646", False),    # wrong check digit
+    ("RUC", "30131370645", False),    # unknown prefix
+    ("RUC", "2013137064", False),
+    ("CDI", "12-3456", True),
+    ("DMI", "0012345", True),
+    ("OTRO", "X-99", True),
+    ("OTRO", "-", False),
+    (None, "12345678", False),
+    ("DNI", None, False),
+])
+def test_doc_number_valid(con: duckdb.DuckDBPyConnection, doc_type: str | None,
+                          number: str | None, valid: bool) -> None:
+    assert call(con, "doc_number_valid", doc_type, number) is valid
+
+
+@pytest.mark.parametrize(("ruc", "valid"), [
+    ("20131370645", True), ("20999100016", True), ("20999200029", True),
+    ("20131370646", False), ("2013137064A", False), ("", False), (None, False),
+])
+def test_ruc_valid(con: duckdb.DuckDBPyConnection, ruc: str | None, valid: bool) -> None:
+    assert call(con, "ruc_valid", ruc) is valid
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("05/08/2024", dt.date(2024, 8, 5)),
+    ("5/8/2024", dt.date(2024, 8, 5)),
+    ("05-08-2024", dt.date(2024, 8, 5)),
+    ("2024-08-05", dt.date(2024, 8, 5)),
+    ("2024-08-05 10:30:00", dt.date(2024, 8, 5)),
+    ("24/08/21 17:46", dt.date(2021, 8, 24)),       # 2-digit year
+    ("01/10/24", dt.date(2024, 10, 1)),
+    ("45512", dt.date(2024, 8, 8)),                 # Excel serial
+    ("45512.4375", dt.date(2024, 8, 8)),            # Excel serial with time of day
+    (" 05/08/2024\u00a0", dt.date(2024, 8, 5)),
+    ("31/02/2024", None),                           # no such day
+    ("123", None),                                  # a stray number is no date
+    ("ayer", None),
+    (None, None),
+])
+def test_parse_date(con: duckdb.DuckDBPyConnection, raw: str | None, expected: dt.date | None) -> None:
+    assert call(con, "parse_date", raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("10:30", dt.time(10, 30)),
+    ("9:05", dt.time(9, 5)),
+    ("10:30:15", dt.time(10, 30, 15)),
+    ("3:05 p.m.", dt.time(15, 5)),
+    ("03:05 PM", dt.time(15, 5)),
+    ("12:10 a. m.", dt.time(0, 10)),
+    ("11:45:24 a.m.", dt.time(11, 45, 24)),
+    ("24/08/21 17:46", dt.time(17, 46)),           # a date before the time is ignored
+    ("0.4375", dt.time(10, 30)),                   # Excel fraction of a day
+    ("0,5", dt.time(12, 0)),
+    ("45512.75", dt.time(18, 0)),                  # Excel serial date-time
+    ("0.99999999", dt.time(23, 59, 59)),
+    ("25:00", None),
+    ("10", None),
+    ("", None),
+])
+def test_parse_time(con: duckdb.DuckDBPyConnection, raw: str, expected: dt.time | None) -> None:
+    assert call(con, "parse_time", raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "kind", "name"), [
+    ("Entidad pública - MINISTERIO DE EJEMPLO", "Entidad pública", "MINISTERIO DE EJEMPLO"),
+    ("Entidad publica -  MINISTERIO\u00a0DE EJEMPLO ", "Entidad pública", "MINISTERIO DE EJEMPLO"),
+    ("ENTIDAD PRIVADA - ACME S.A.C.", "Entidad privada", "ACME S.A.C."),
+    ("Persona natural - a titulo personal", "Persona natural", None),
+])
+def test_visitor_entity(con: duckdb.DuckDBPyConnection, raw: str, kind: str, name: str | None) -> None:
+    assert call(con, "visitor_entity_kind", raw) == kind
+    assert call(con, "visitor_entity_name", raw) == name
+
+
+@pytest.mark.parametrize(("raw", "name", "area", "post"), [
+    ("PAREDES LUNA GLADYS - GERENCIA MUNICIPAL - GERENTE MUNICIPAL",
+     "PAREDES LUNA GLADYS", "GERENCIA MUNICIPAL", "GERENTE MUNICIPAL"),
+    ("ARCE VIDAL WALTER - GERENCIA - SUBGERENCIA DE CATASTRO - ASISTENTE",
+     "ARCE VIDAL WALTER", "GERENCIA - SUBGERENCIA DE CATASTRO", "ASISTENTE"),
+    ("Arce, Walter  -  Alcaldía", "ARCE WALTER", None, "Alcaldía"),
+])
+def test_official(con: duckdb.DuckDBPyConnection, raw: str, name: str, area: str | None,
+                  post: str | None) -> None:
+    assert call(con, "official_name", raw) == name
+    assert call(con, "official_area", raw) == area
+    assert call(con, "official_post", raw) == post
+
+
+@pytest.mark.parametrize(("raw", "category", "detail"), [
+    ("Reunión de trabajo - Coordinación", "Reunión de trabajo", "Coordinación"),
+    ("REUNION DE TRABAJO", "Reunión de trabajo", None),
+    ("gestión  de intereses - Ordenanza - art. 3", "Gestión de intereses", "Ordenanza - art. 3"),
+    ("Otros Motivos", "Otros Motivos", None),
+])
+def test_reason(con: duckdb.DuckDBPyConnection, raw: str, category: str, detail: str | None) -> None:
+    assert call(con, "reason_category", raw) == category
+    assert call(con, "reason_detail", raw) == detail
+
+
+@pytest.mark.parametrize(("raw", "placeholder"), [
+    ("No se recibieron visitas", True),
+    ("NO SE RECIBIERON VISITAS ", True),
+    ("No se registraron visitas en la fecha", True),
+    ("QUISPE MAMANI JUAN", False),
+    (None, False),
+])
+def test_placeholder(con: duckdb.DuckDBPyConnection, raw: str | None, placeholder: bool) -> None:
+    assert call(con, "is_placeholder", raw) is placeholder
