@@ -44,11 +44,12 @@ def published(settings) -> list[tuple]:
             FROM '{parquet}' WHERE entidad_ruc = ? ORDER BY fecha_visita""", [NEW_RUC]).fetchall()
 
 
+# Document numbers are published masked (the default personal-data policy).
 EXPECTED = [
-    ("Entidad Nueva", "2024-09-02", "09:00:00", "09:45:00", "QUISPE MAMANI ROSA", "DNI", "01234567",
+    ("Entidad Nueva", "2024-09-02", "09:00:00", "09:45:00", "QUISPE MAMANI ROSA", "DNI", "******67",
      "Entidad privada", "ANDES S.A.C.", "TORRES VEGA LUIS", "OFICINA GENERAL - ÁREA DE OBRAS",
      "Director", "Gestión de intereses", "Proyecto vial"),
-    ("Entidad Nueva", "2024-09-03", "15:30:00", None, "SMITH JOHN", "PASAPORTE", "X1234567",
+    ("Entidad Nueva", "2024-09-03", "15:30:00", None, "SMITH JOHN", "PASAPORTE", "******67",
      "Persona natural", None, "TORRES VEGA LUIS", "OFICINA GENERAL", "Director", "Otros Motivos",
      None),
 ]
