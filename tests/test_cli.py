@@ -10,7 +10,7 @@ from tests.conftest import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "datasets" / "samples"
 COMMANDS = [["run"], ["validate"], ["serve"], ["entity", "add"], ["entity", "list"],
-            ["entity", "promote"]]
+            ["entity", "promote"], ["withdraw"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
