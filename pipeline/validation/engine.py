@@ -34,7 +34,8 @@ _UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-
 # dateutil's isoparse accepts an optional fraction and offset after HH:MM:SS.
 _TZ_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 _TIME_RE = rf"[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}([.,][0-9]+)?{_TZ_RE}"
-_DATETIME_RE = rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T{_TIME_RE}"
+# isoparse takes any single character between the date and the time
+_DATETIME_RE = rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}.{_TIME_RE}"
 
 #: types and formats the engine checks exactly like frictionless; others are only read as text
 SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "time", "datetime", "year",
@@ -96,7 +97,7 @@ def _typed(f: Field, cell: str) -> str | None:
     if t == "datetime":
         if fmt == "default":
             return (f"CASE WHEN regexp_full_match({cell}, '{_DATETIME_RE}') "
-                    f"THEN try_cast(replace(substr({cell}, 1, 19), 'T', ' ') AS TIMESTAMP) END")
+                    f"THEN try_cast(substr({cell}, 1, 10) || ' ' || substr({cell}, 12, 8) AS TIMESTAMP) END")
         if fmt == "any":
             return f"try_cast({cell} AS TIMESTAMP)"
         return f"try_strptime({cell}, {lit(fmt)})"

@@ -116,17 +116,19 @@ def _ragged_table(ragged: list[tuple[int, str]], header: _Header, width: int,
     names = column_names([""] * width)
     columns: dict[str, list[str | None]] = {n: [] for n in names}
     numbers: list[int] = []
-    checked = min(width, len(schema.fields))
+    missing = set(schema.missing_values)
     for number, text in sorted(ragged):
         cells = next(csv.reader([text], delimiter=header.delimiter), [])
         numbers.append(number)
         for i, name in enumerate(names):
             columns[name].append(cells[i] if i < len(cells) else None)
-        if not text:
-            continue  # an empty line is a blank row, reported by the cell query
-        for i in range(len(cells), checked):
-            report.add(ReportError("missing-cell", rowNumber=number,
-                                   fieldName=schema.fields[i].name, fieldNumber=i + 1))
+        if all(c in missing for c in cells):
+            continue  # a blank row, reported (alone) by the cell query
+        for i in range(len(cells), width):
+            # beyond the schema's fields frictionless names the cell after its label
+            name = schema.fields[i].name if i < len(schema.fields) else header.labels[i]
+            report.add(ReportError("missing-cell", rowNumber=number, fieldName=name,
+                                   fieldNumber=i + 1))
         for i in range(width, len(cells)):
             report.add(ReportError("extra-cell", rowNumber=number, fieldName="",
                                    fieldNumber=i + 1, cell=cells[i]))
@@ -158,8 +160,13 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
             for name in keys:
                 con.execute(f'CREATE TABLE "key_{name}" (rowNumber BIGINT, k VARCHAR)')
             rows = 0
-            for batch in _batches(path, header, width, ragged):
-                rows += _check_batch(con, pa.Table.from_batches([batch]), sql, keys, report)
+            try:
+                for batch in _batches(path, header, width, ragged):
+                    rows += _check_batch(con, pa.Table.from_batches([batch]), sql, keys, report)
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                # Arrow only gives up on bytes that are not UTF-8 or on an empty file.
+                kind = "encoding-error" if "UTF8" in str(exc) or "utf-8" in str(exc) else "source-error"
+                report.add(ReportError(kind, note=str(exc)))
             if ragged:
                 extra = _ragged_table(ragged, header, width, report, schema)
                 rows += _check_batch(con, extra, sql, keys, report)
