@@ -86,9 +86,18 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
     ErrorType("unknown-document-type", "Tipo de documento desconocido",
               "Fila {rowNumber}, «{fieldName}»: no se reconoce el tipo de documento en «{cell}».",
               "Escriba el tipo y el número: 'DNI 12345678', 'CE 001234567', 'PASAPORTE AB123456'."),
+    ErrorType("invalid-ruc", "RUC no válido",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un RUC válido (11 dígitos, prefijo 10, 15, 17 o 20 y dígito verificador correcto).",
+              "Verifique el RUC en la consulta RUC de SUNAT y corríjalo."),
+    ErrorType("missing-official", "Falta el funcionario visitado",
+              "Fila {rowNumber}, «{fieldName}»: no se indica el nombre del funcionario visitado («{cell}»).",
+              "Escriba 'APELLIDOS NOMBRES - ÁREA - CARGO' del funcionario; la ley exige registrarlo."),
+    ErrorType("missing-reason", "Falta el motivo",
+              "Fila {rowNumber}, «{fieldName}»: no se indica el motivo de la visita («{cell}»).",
+              "Escriba '<categoría> - <detalle>', p. ej. 'Reunión de trabajo - Coordinación'; la ley exige registrarlo."),
     ErrorType("invalid-document-number", "Número de documento no válido",
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un número válido para {note}.",
-              "El DNI tiene 8 dígitos; el carné de extranjería hasta 12 caracteres."),
+              "El DNI tiene 8 dígitos (más un carácter verificador opcional); el carné de extranjería, de 6 a 12 letras o dígitos."),
 ]}
 
 
