@@ -11,10 +11,8 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from pipeline.identifiers import RUC_WEIGHTS
 from pipeline.normalization.project import SOURCE_FIELD
-
-
-RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
 def ruc_ok(x: str) -> str:
