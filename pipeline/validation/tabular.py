@@ -186,19 +186,20 @@ def _check_batch(con: duckdb.DuckDBPyConnection, table: pa.Table, sql: str | Non
     con.register("batch", table)
     try:
         if sql is not None:
-            errors = con.sql(sql)
+            # One evaluation per batch: the errors of one batch are at most rows × checks.
+            errors = con.sql(sql).to_arrow_table()
             room = max(0, report.error_limit - len(report.errors))
-            if room:
-                for row in errors.limit(room).fetchall():
-                    report.errors.append(ReportError(**dict(zip(
-                        ("rowNumber", "type", "fieldName", "fieldNumber", "cell", "note"),
-                        row, strict=True))))
-            counts = con.sql(f"SELECT type, fieldName, count(*) FROM ({sql}) GROUP BY ALL").fetchall()
-            for kind, field_name, n in counts:
-                report.error_count += n
-                report.counts_by_type[kind] = report.counts_by_type.get(kind, 0) + n
-                if field_name:
-                    report.counts_by_field[field_name] = report.counts_by_field.get(field_name, 0) + n
+            if room and errors.num_rows:
+                report.errors.extend(ReportError(**row) for row in errors.slice(0, room).to_pylist())
+            if errors.num_rows:
+                counts = errors.group_by(["type", "fieldName"], use_threads=False).aggregate(
+                    [("type", "count")])
+                for kind, field_name, n in zip(*(counts.column(c).to_pylist() for c in
+                                                 ("type", "fieldName", "type_count")), strict=True):
+                    report.error_count += n
+                    report.counts_by_type[kind] = report.counts_by_type.get(kind, 0) + n
+                    if field_name:
+                        report.counts_by_field[field_name] = report.counts_by_field.get(field_name, 0) + n
         for name, expr in keys.items():
             con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM batch')
     finally:
