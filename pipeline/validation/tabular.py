@@ -11,6 +11,7 @@ exactly, because that is what frictionless does for a schema-driven CSV.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import hashlib
 import tempfile
@@ -29,7 +30,7 @@ from pipeline.validation.engine import cell_errors_sql, lit, typed_value
 from pipeline.validation.report import Report, ReportError
 from pipeline.validation.schema import TableSchema
 
-BLOCK_SIZE = 16 << 20
+BLOCK_SIZE = 8 << 20
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -75,12 +76,14 @@ def label_errors(labels: list[str], schema: TableSchema) -> list[ReportError]:
     return errors
 
 
-def _batches(path: Path, header: _Header, width: int,
-             ragged: list[tuple[int, str]]) -> Iterator[pa.RecordBatch]:
-    """Record batches of text cells with `_fila`, frictionless's row number (header = 1).
+def _stream(path: Path, header: _Header, width: int, ragged: list[tuple[int, str]],
+            threaded: bool, counter: list[int]) -> pa.RecordBatchReader:
+    """A stream of record batches of text cells with `_fila`, frictionless's row number.
 
     Rows with another number of cells than the header are set aside in `ragged` as
-    (physical line, text): the streaming reader cannot hold them, they are checked apart.
+    (physical line, text): they are checked apart. Threaded parsing is fast but does not tell
+    where a set-aside row was, which shifts the numbers of the rows after it; so the caller
+    reads threaded first and, only if some row was set aside, again single-threaded.
     """
     names = column_names([""] * width)
 
@@ -88,26 +91,30 @@ def _batches(path: Path, header: _Header, width: int,
         ragged.append((row.number or 0, row.text))
         return "skip"
 
-    # Single-threaded parsing is what makes Arrow report line numbers of invalid rows.
     read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE,
-                             use_threads=False, encoding="utf8")
+                             use_threads=threaded, encoding="utf8")
     parse = pacsv.ParseOptions(delimiter=header.delimiter, invalid_row_handler=on_invalid,
                                ignore_empty_lines=False)
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     reader = pacsv.open_csv(path, read, parse, convert)
-    next_number = 2
-    for batch in reader:
-        n = batch.num_rows
-        skipped = np.array(sorted(r for r, _ in ragged if r >= next_number), dtype=np.int64)
-        candidates = np.arange(next_number, next_number + n + len(skipped), dtype=np.int64)
-        if len(skipped):
-            candidates = candidates[~np.isin(candidates, skipped)]
-        numbers = candidates[:n]
-        if n:
-            next_number = int(numbers[-1]) + 1
-        yield pa.RecordBatch.from_arrays([pa.array(numbers), *batch.columns],
-                                         [ROW_NUMBER, *names])
+    out_schema = pa.schema([(ROW_NUMBER, pa.int64()), *((n, pa.string()) for n in names)])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        next_number = 2
+        for batch in reader:
+            n = batch.num_rows
+            skipped = np.array(sorted(r for r, _ in ragged if r >= next_number), dtype=np.int64)
+            candidates = np.arange(next_number, next_number + n + len(skipped), dtype=np.int64)
+            if len(skipped):
+                candidates = candidates[~np.isin(candidates, skipped)]
+            numbers = candidates[:n]
+            if n:
+                next_number = int(numbers[-1]) + 1
+            counter[0] += n
+            yield pa.RecordBatch.from_arrays([pa.array(numbers), *batch.columns], schema=out_schema)
+
+    return pa.RecordBatchReader.from_batches(out_schema, batches())
 
 
 def _ragged_table(ragged: list[tuple[int, str]], header: _Header, width: int,
@@ -143,37 +150,50 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     report = Report(place=place or str(path), bytes=path.stat().st_size, schema=schema.name)
     if error_limit is not None:
         report.error_limit = error_limit
-    report.sha256 = _sha256(path)
+    # Hashing runs beside the scan (hashlib releases the GIL on large blocks).
+    hashing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    digest = hashing.submit(_sha256, path)
     header = _read_header(path)
     for error in label_errors(header.labels, schema):
         report.add(error)
     width = len(header.labels)
     # Cells are checked against the field in the same position, up to the shorter of the two.
     mapping = {f.name: f"c{i}" for i, f in enumerate(schema.fields[:width], 1)}
-    sql = cell_errors_sql(schema, mapping, "batch", blank_row=True)
     keys = _key_exprs(schema, mapping)
     ragged: list[tuple[int, str]] = []
     with tempfile.TemporaryDirectory(prefix="visitas-validate-") as tmp:
+        # A database file, so that whatever state outgrows memory spills to disk.
         con = duckdb.connect(str(Path(tmp) / "state.duckdb"))
         try:
             con.execute(f"SET temp_directory = {lit(tmp)}")
-            for name in keys:
-                con.execute(f'CREATE TABLE "key_{name}" (rowNumber BIGINT, k VARCHAR)')
-            rows = 0
+            rows = [0]
             try:
-                for batch in _batches(path, header, width, ragged):
-                    rows += _check_batch(con, pa.Table.from_batches([batch]), sql, keys, report)
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                _scan(con, path, header, width, ragged, True, rows, schema, mapping, keys)
+                if ragged:
+                    ragged.clear()
+                    rows = [0]
+                    _scan(con, path, header, width, ragged, False, rows, schema, mapping, keys)
+            except (pa.ArrowInvalid, UnicodeDecodeError, duckdb.Error) as exc:
                 # Arrow only gives up on bytes that are not UTF-8 or on an empty file.
-                kind = "encoding-error" if "UTF8" in str(exc) or "utf-8" in str(exc) else "source-error"
-                report.add(ReportError(kind, note=str(exc)))
+                text = str(exc)
+                kind = "encoding-error" if "UTF8" in text or "utf-8" in text else "source-error"
+                report.add(ReportError(kind, note=text))
             if ragged:
                 extra = _ragged_table(ragged, header, width, report, schema)
-                rows += _check_batch(con, extra, sql, keys, report)
+                con.register("ragged", extra)
+                sql = cell_errors_sql(schema, mapping, "ragged", blank_row=True)
+                if sql:
+                    con.execute(f"INSERT INTO errs {sql}")
+                for name, expr in keys.items():
+                    con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM ragged')
+                rows[0] += extra.num_rows
+            _collect(con, report)
             _key_errors(con, keys, report, schema)
-            report.rows = rows
+            report.rows = rows[0]
         finally:
             con.close()
+    report.sha256 = digest.result()
+    hashing.shutdown()
     report.errors.sort(key=lambda e: (e.rowNumber or 0, e.fieldNumber or 0, e.type))
     report.rejected_rows = len({e.rowNumber for e in report.errors if e.rowNumber})
     report.valid_rows = report.rows - report.rejected_rows
@@ -181,30 +201,43 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     return report
 
 
-def _check_batch(con: duckdb.DuckDBPyConnection, table: pa.Table, sql: str | None,
-                 keys: dict[str, str], report: Report) -> int:
-    con.register("batch", table)
-    try:
-        if sql is not None:
-            # One evaluation per batch: the errors of one batch are at most rows × checks.
-            errors = con.sql(sql).to_arrow_table()
-            room = max(0, report.error_limit - len(report.errors))
-            if room and errors.num_rows:
-                report.errors.extend(ReportError(**row) for row in errors.slice(0, room).to_pylist())
-            if errors.num_rows:
-                counts = errors.group_by(["type", "fieldName"], use_threads=False).aggregate(
-                    [("type", "count")])
-                for kind, field_name, n in zip(*(counts.column(c).to_pylist() for c in
-                                                 ("type", "fieldName", "type_count")), strict=True):
-                    report.error_count += n
-                    report.counts_by_type[kind] = report.counts_by_type.get(kind, 0) + n
-                    if field_name:
-                        report.counts_by_field[field_name] = report.counts_by_field.get(field_name, 0) + n
-        for name, expr in keys.items():
-            con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM batch')
-    finally:
-        con.unregister("batch")
-    return table.num_rows
+def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: int,
+          ragged: list[tuple[int, str]], threaded: bool, rows: list[int], schema: TableSchema,
+          mapping: dict[str, str], keys: dict[str, str]) -> None:
+    """One pass over the file: cell errors into `errs`, unique/primary keys into `key_*`."""
+    for table in ["errs", "data", *(f"key_{n}" for n in keys)]:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+    stream = _stream(path, header, width, ragged, threaded, rows)
+    con.register("stream", stream)
+    relation = "stream"
+    if keys:
+        # Two queries read the rows, and a stream can be read once: keep it in the database.
+        con.execute("CREATE TABLE data AS SELECT * FROM stream")
+        relation = "data"
+    sql = cell_errors_sql(schema, mapping, relation, blank_row=True) or (
+        "SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName, "
+        "NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note WHERE false")
+    if not mapping:
+        con.execute(f"SELECT count(*) FROM {relation}")  # still read it, for the row count
+    con.execute(f"CREATE TABLE errs AS {sql}")
+    for name, expr in keys.items():
+        con.execute(f'CREATE TABLE "key_{name}" AS SELECT "{ROW_NUMBER}" AS rowNumber, {expr} AS k '
+                    f"FROM {relation}")
+    con.unregister("stream")
+
+
+def _collect(con: duckdb.DuckDBPyConnection, report: Report) -> None:
+    """Counts over every cell error, and the first ones in full up to the error limit."""
+    for kind, field_name, n in con.sql("SELECT type, fieldName, count(*) FROM errs GROUP BY ALL").fetchall():
+        report.error_count += n
+        report.counts_by_type[kind] = report.counts_by_type.get(kind, 0) + n
+        if field_name:
+            report.counts_by_field[field_name] = report.counts_by_field.get(field_name, 0) + n
+    room = max(0, report.error_limit - len(report.errors))
+    if room:
+        first = con.sql("SELECT * FROM errs ORDER BY rowNumber, fieldNumber NULLS FIRST, type "
+                        f"LIMIT {room}").to_arrow_table()
+        report.errors.extend(ReportError(**row) for row in first.to_pylist())
 
 
 def _key_exprs(schema: TableSchema, mapping: dict[str, str]) -> dict[str, str]:
