@@ -178,6 +178,9 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
                 text = str(exc)
                 kind = "encoding-error" if "UTF8" in text or "utf-8" in text else "source-error"
                 report.add(ReportError(kind, note=text))
+                ragged.clear()
+                report.rows = rows[0]
+                return _finish(report, digest, hashing, started)
             if ragged:
                 extra = _ragged_table(ragged, header, width, report, schema)
                 con.register("ragged", extra)
@@ -192,9 +195,17 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
             report.rows = rows[0]
         finally:
             con.close()
+    return _finish(report, digest, hashing, started)
+
+
+def _finish(report: Report, digest: concurrent.futures.Future[str],
+            hashing: concurrent.futures.ThreadPoolExecutor, started: float) -> Report:
     report.sha256 = digest.result()
     hashing.shutdown()
-    report.errors.sort(key=lambda e: (e.rowNumber or 0, e.fieldNumber or 0, e.type))
+    # frictionless's order: header errors, then per row its cells in field order, then the
+    # row's unique and primary-key errors.
+    rank = {"unique-error": 1, "primary-key": 2}
+    report.errors.sort(key=lambda e: (e.rowNumber or 0, rank.get(e.type, 0), e.fieldNumber or 0))
     report.rejected_rows = len({e.rowNumber for e in report.errors if e.rowNumber})
     report.valid_rows = report.rows - report.rejected_rows
     report.seconds = time.perf_counter() - started
