@@ -30,7 +30,9 @@ from pipeline.validation.engine import cell_errors_sql, lit, typed_value
 from pipeline.validation.report import Report, ReportError
 from pipeline.validation.schema import TableSchema
 
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 2 << 20
+#: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
+CHUNK_ROWS = 400_000
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -215,26 +217,43 @@ def _finish(report: Report, digest: concurrent.futures.Future[str],
 def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: int,
           ragged: list[tuple[int, str]], threaded: bool, rows: list[int], schema: TableSchema,
           mapping: dict[str, str], keys: dict[str, str]) -> None:
-    """One pass over the file: cell errors into `errs`, unique/primary keys into `key_*`."""
-    for table in ["errs", "data", *(f"key_{n}" for n in keys)]:
+    """One pass over the file: cell errors into `errs`, unique/primary keys into `key_*`.
+
+    Batches are checked a chunk at a time (several record batches, which DuckDB scans in
+    parallel) and released afterwards: that, not one query over the whole stream, keeps
+    memory flat, because DuckDB holds on to the Arrow batches of a stream until it ends.
+    """
+    for table in ["errs", *(f"key_{n}" for n in keys)]:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
-    stream = _stream(path, header, width, ragged, threaded, rows)
-    con.register("stream", stream)
-    relation = "stream"
-    if keys:
-        # Two queries read the rows, and a stream can be read once: keep it in the database.
-        con.execute("CREATE TABLE data AS SELECT * FROM stream")
-        relation = "data"
-    sql = cell_errors_sql(schema, mapping, relation, blank_row=True) or (
+    sql = cell_errors_sql(schema, mapping, "chunk", blank_row=True) or (
         "SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName, "
         "NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note WHERE false")
-    if not mapping:
-        con.execute(f"SELECT count(*) FROM {relation}")  # still read it, for the row count
+    stream = _stream(path, header, width, ragged, threaded, rows)
+    empty = pa.Table.from_batches([], schema=stream.schema)
+    con.register("chunk", empty)
     con.execute(f"CREATE TABLE errs AS {sql}")
     for name, expr in keys.items():
         con.execute(f'CREATE TABLE "key_{name}" AS SELECT "{ROW_NUMBER}" AS rowNumber, {expr} AS k '
-                    f"FROM {relation}")
-    con.unregister("stream")
+                    "FROM chunk")
+    pending: list[pa.RecordBatch] = []
+    size = 0
+
+    def flush() -> None:
+        con.register("chunk", pa.Table.from_batches(pending, schema=stream.schema))
+        con.execute(f"INSERT INTO errs {sql}")
+        for name, expr in keys.items():
+            con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM chunk')
+        con.unregister("chunk")
+        pending.clear()
+
+    for batch in stream:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= CHUNK_ROWS:
+            flush()
+            size = 0
+    if pending:
+        flush()
 
 
 def _collect(con: duckdb.DuckDBPyConnection, report: Report) -> None:
