@@ -70,30 +70,54 @@ def run(samples: bool | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--entity", "ruc", metavar="RUC",
               help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
+@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Validar el CSV contra este Table Schema (JSON) en lugar del formato de carga; "
+                   "solo las reglas del esquema, sin las reglas del registro.")
 @click.option("--json", "as_json", is_flag=True, help="Imprimir el reporte JSON (forma Frictionless).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Escribir además un reporte HTML autocontenido para el administrador.")
+@click.option("--limit-errors", type=int, default=None,
+              help="Máximo de errores detallados en el reporte (los conteos incluyen todos).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Fecha de referencia para 'fecha en el futuro' (por defecto, hoy).")
-def validate(file: Path, ruc: str | None, as_json: bool, today: dt.datetime | None) -> None:
+def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: bool,
+             html_path: Path | None, limit_errors: int | None, today: dt.datetime | None) -> None:
     """Validar una carga como lo haría el entorno demo, sin publicar nada.
 
     Sale con 0 si es válida, 1 si tiene errores y 2 si no se puede leer.
 
-    Ejemplo:
+    Ejemplos:
 
         visitas validate visitas-2024-08.csv --entity 20999100016
+
+        visitas validate visitas-2024-08.csv --html reporte.html
+
+        visitas validate datos.csv --schema esquema.json --json
     """
     from pipeline.storage.base import sha256_file
     from pipeline.validation.batch import upload_schemas, validate_file
 
-    settings = _settings()
-    if ruc is not None:
-        known = {e.ruc for e in load_registry(settings.entities_dir)}
-        if ruc not in known:
-            raise click.ClickException(
-                f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
-    result = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
-                           sha256=sha256_file(file), today=today.date() if today else None)
-    report = result.report
+    if schema_path is not None:
+        from pipeline.validation.schema import load_schema
+        from pipeline.validation.tabular import validate_table
+
+        report = validate_table(file, load_schema(schema_path.resolve()), error_limit=limit_errors,
+                                place=str(file))
+    else:
+        settings = _settings()
+        if ruc is not None:
+            known = {e.ruc for e in load_registry(settings.entities_dir)}
+            if ruc not in known:
+                raise click.ClickException(
+                    f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
+        result = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
+                               sha256=sha256_file(file), today=today.date() if today else None,
+                               error_limit=limit_errors)
+        report = result.report
+    if html_path is not None:
+        from pipeline.validation.html import render_html
+
+        html_path.write_text(render_html(report), encoding="utf-8")
     click.echo(report.to_json() if as_json else report.summary_es())
     sys.exit(0 if report.valid else (2 if not report.readable else 1))
 

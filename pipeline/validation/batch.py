@@ -45,11 +45,13 @@ class BatchResult:
 
 def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
                   sha256: str = "", size: int | None = None,
-                  today: dt.date | None = None) -> BatchResult:
+                  today: dt.date | None = None, error_limit: int | None = None) -> BatchResult:
     """Read and validate one uploaded file. Never raises for bad content: it reports."""
     started = time.perf_counter()
     report = Report(place=filename, sha256=sha256,
                     bytes=path.stat().st_size if size is None else size)
+    if error_limit is not None:
+        report.error_limit = error_limit
     try:
         upload = read_upload(path, filename, known_labels(schemas))
     except UnreadableUpload as exc:

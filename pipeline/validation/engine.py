@@ -2,9 +2,20 @@
 
 Every cell check becomes a SQL predicate; adding a constraint to a schema file changes
 validation with no code change. The query returns one row per error, as Arrow.
+
+The semantics follow frictionless-py 5 (`frictionless.fields.*.create_value_reader` and
+`Field.create_cell_reader`), because the reports must agree with the reference library:
+- a cell equal to one of `missingValues` is missing (no stripping) and only `required` applies;
+- a cell that does not parse as its type gets one `type-error` and no constraint checks;
+- otherwise each violated constraint gives a `constraint-error`;
+- a row whose cells are all missing is one `blank-row` and nothing else (but it still takes
+  part in `primaryKey`, as in frictionless).
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -12,110 +23,223 @@ import pyarrow as pa
 from pipeline.sources.readers import ROW_NUMBER
 from pipeline.validation.schema import Field, TableSchema
 
+ERROR_COLUMNS = ("rowNumber", "type", "fieldName", "fieldNumber", "cell", "note")
 
-def _lit(value: object) -> str:
+# Python's int() after str.strip(): sign, digits, single underscores between digits.
+_INT_RE = r"\s*[+-]?[0-9](_?[0-9])*\s*"
+# Python's Decimal() after str.strip(): also exponents, infinities and NaN.
+_DEC_RE = (r"\s*[+-]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)"
+           r"([eE][+-]?[0-9](_?[0-9])*)?\s*|\s*[+-]?(?i:inf|infinity|s?nan)\s*")
+_UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+# dateutil's isoparse accepts an optional fraction and offset after HH:MM:SS.
+_TZ_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+_TIME_RE = rf"[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}([.,][0-9]+)?{_TZ_RE}"
+# isoparse takes any single character between the date and the time
+_DATETIME_RE = rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}.{_TIME_RE}"
+
+#: types and formats the engine checks exactly like frictionless; others are only read as text
+SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "time", "datetime", "year",
+                   "any"}
+
+
+def lit(value: object) -> str:
+    """A SQL string literal."""
     text = str(value).replace("'", "''")
     return f"'{text}'"
 
 
-def _type_ok(f: Field, cell: str) -> str | None:
-    """SQL predicate that is true when the (non-missing) cell parses as the field's type."""
-    t = f.type
+def _number_text(f: Field, cell: str) -> str:
+    """The cell as Decimal() would see it, after bareNumber/groupChar/decimalChar processing."""
+    d = f.descriptor
+    text = f"trim({cell})"
+    if d.get("bareNumber") is False:
+        text = f"regexp_replace(regexp_replace({text}, '^[^-0-9]*', ''), '[^0-9]*$', '')"
+    if d.get("groupChar"):
+        text = f"replace({text}, {lit(d['groupChar'])}, '')"
+    decimal = d.get("decimalChar", ".")
+    if decimal != ".":
+        # frictionless refuses a '.' when another decimal character is declared
+        text = f"CASE WHEN contains({text}, '.') THEN NULL ELSE replace({text}, {lit(decimal)}, '.') END"
+    return text
+
+
+def _typed(f: Field, cell: str) -> str | None:
+    """SQL expression of the cell's typed value; NULL when it does not parse."""
+    t, fmt = f.type, f.format
     if t == "integer":
-        return f"try_cast({cell} AS BIGINT) IS NOT NULL AND regexp_full_match({cell}, '[+-]?[0-9]+')"
+        text = f"trim({cell})"
+        if f.descriptor.get("bareNumber") is False:
+            text = f"regexp_replace(regexp_replace({text}, '^[^-0-9]*', ''), '[^0-9]*$', '')"
+        return (f"CASE WHEN regexp_full_match({text}, '{_INT_RE}') "
+                f"THEN try_cast(replace({text}, '_', '') AS HUGEINT) END")
     if t == "number":
-        return f"try_cast({cell} AS DOUBLE) IS NOT NULL"
+        text = _number_text(f, cell)
+        return (f"CASE WHEN regexp_full_match({text}, '{_DEC_RE}') "
+                f"THEN try_cast(replace(trim({text}), '_', '') AS DOUBLE) END")
     if t == "boolean":
-        return f"lower({cell}) IN ('true', 'false', 'yes', 'no', '1', '0')"
+        true_values = f.descriptor.get("trueValues", ["true", "True", "TRUE", "1"])
+        false_values = f.descriptor.get("falseValues", ["false", "False", "FALSE", "0"])
+        return (f"CASE WHEN {cell} IN ({', '.join(lit(v) for v in true_values)}) THEN true "
+                f"WHEN {cell} IN ({', '.join(lit(v) for v in false_values)}) THEN false END")
     if t == "date":
-        return f"try_strptime({cell}, '%Y-%m-%d') IS NOT NULL"
+        pattern = "%Y-%m-%d" if fmt == "default" else fmt
+        if fmt == "any":
+            return f"try_cast({cell} AS DATE)"
+        # a strptime format with a time part must land on midnight to be a date
+        return f"try_strptime({cell}, {lit(pattern)})::DATE"
     if t == "time":
-        return f"try_strptime({cell}, '%H:%M:%S') IS NOT NULL"
+        if fmt == "default":
+            return (f"CASE WHEN regexp_full_match({cell}, '{_TIME_RE}') "
+                    f"THEN try_cast(substr({cell}, 1, 8) AS TIME) END")
+        if fmt == "any":
+            return f"try_cast({cell} AS TIME)"
+        return f"try_strptime({cell}, {lit(fmt)})::TIME"
     if t == "datetime":
-        return f"try_cast({cell} AS TIMESTAMP) IS NOT NULL"
-    return None
+        if fmt == "default":
+            return (f"CASE WHEN regexp_full_match({cell}, '{_DATETIME_RE}') "
+                    f"THEN try_cast(substr({cell}, 1, 10) || ' ' || substr({cell}, 12, 8) AS TIMESTAMP) END")
+        if fmt == "any":
+            return f"try_cast({cell} AS TIMESTAMP)"
+        return f"try_strptime({cell}, {lit(fmt)})"
+    if t == "year":
+        return (f"CASE WHEN length({cell}) = 4 AND regexp_full_match({cell}, '{_INT_RE}') "
+                f"AND try_cast(trim({cell}) AS INTEGER) BETWEEN 0 AND 9999 "
+                f"THEN try_cast(trim({cell}) AS INTEGER) END")
+    if t == "string" and fmt == "uuid":
+        return f"CASE WHEN regexp_full_match({cell}, '{_UUID_RE}') THEN {cell} END"
+    return None  # string (other formats) and any: every text is valid
 
 
-def _typed(f: Field, cell: str) -> str:
-    return {
-        "integer": f"try_cast({cell} AS BIGINT)",
-        "number": f"try_cast({cell} AS DOUBLE)",
-        "date": f"try_strptime({cell}, '%Y-%m-%d')::DATE",
-        "time": f"try_strptime({cell}, '%H:%M:%S')::TIME",
-    }.get(f.type, cell)
+def _typed_literal(f: Field, value: Any) -> str:
+    """A constraint value (minimum, maximum, enum item) as a SQL literal of the field's type."""
+    if f.type in ("integer", "number", "year") and not isinstance(value, str):
+        return repr(value) if not isinstance(value, bool) else str(int(value))
+    if f.type == "boolean" and isinstance(value, bool):
+        return "true" if value else "false"
+    # Strings go through the same parser as the cells (e.g. a date minimum "2024-01-01").
+    typed = _typed(f, lit(value))
+    return typed if typed is not None else lit(value)
 
 
-def _constraint_checks(f: Field, cell: str) -> list[tuple[str, str]]:
+def _constraint_checks(f: Field, cell: str, typed: str) -> list[tuple[str, str]]:
     """(predicate that is true on a violation, note) for each constraint but 'required'."""
     c = f.constraints
     checks: list[tuple[str, str]] = []
-    if "pattern" in c:
-        checks.append((f"NOT regexp_full_match({cell}, {_lit(c['pattern'])})",
-                       f'constraint "pattern" is "{c["pattern"]}"'))
+
+    def note(name: str) -> str:
+        value = c[name]
+        shown = json.dumps(value, ensure_ascii=False) if name == "enum" else value
+        shown = "True" if value is True else shown
+        return f'constraint "{name}" is "{shown if name != "enum" else value}"'
+
+    # frictionless checks lengths on strings only (and on arrays/objects, not supported here)
+    if "minLength" in c and f.type == "string":
+        checks.append((f"length({cell}) < {int(c['minLength'])}", note("minLength")))
+    if "maxLength" in c and f.type == "string":
+        checks.append((f"length({cell}) > {int(c['maxLength'])}", note("maxLength")))
+    if "minimum" in c and f.type not in ("string", "boolean"):
+        checks.append((f"{typed} < {_typed_literal(f, c['minimum'])}", note("minimum")))
+    if "maximum" in c and f.type not in ("string", "boolean"):
+        checks.append((f"{typed} > {_typed_literal(f, c['maximum'])}", note("maximum")))
+    if "exclusiveMinimum" in c and f.type not in ("string", "boolean"):
+        checks.append((f"{typed} <= {_typed_literal(f, c['exclusiveMinimum'])}",
+                       note("exclusiveMinimum")))
+    if "exclusiveMaximum" in c and f.type not in ("string", "boolean"):
+        checks.append((f"{typed} >= {_typed_literal(f, c['exclusiveMaximum'])}",
+                       note("exclusiveMaximum")))
+    if "pattern" in c and f.type == "string":
+        checks.append((f"NOT regexp_full_match({cell}, {lit(c['pattern'])})", note("pattern")))
     if "enum" in c:
-        values = ", ".join(_lit(v) for v in c["enum"])
-        checks.append((f"{cell} NOT IN ({values})", f'constraint "enum" is "{c["enum"]}"'))
-    if "minLength" in c:
-        checks.append((f"length({cell}) < {int(c['minLength'])}",
-                       f'constraint "minLength" is "{c["minLength"]}"'))
-    if "maxLength" in c:
-        checks.append((f"length({cell}) > {int(c['maxLength'])}",
-                       f'constraint "maxLength" is "{c["maxLength"]}"'))
-    typed = _typed(f, cell)
-    if "minimum" in c:
-        checks.append((f"{typed} < {c['minimum']!r}", f'constraint "minimum" is "{c["minimum"]}"'))
-    if "maximum" in c:
-        checks.append((f"{typed} > {c['maximum']!r}", f'constraint "maximum" is "{c["maximum"]}"'))
+        values = ", ".join(_typed_literal(f, v) for v in c["enum"])
+        checks.append((f"{typed} NOT IN ({values})", note("enum")))
     return checks
 
 
-def compile_checks(schema: TableSchema, mapping: dict[str, str]) -> list[str]:
-    """One SQL struct expression per check; NULL when the check passes."""
-    missing = ", ".join(_lit(v) for v in schema.missing_values) or "''"
-    structs: list[str] = []
+def missing_sql(schema: TableSchema, cell: str) -> str:
+    values = ", ".join(lit(v) for v in schema.missing_values)
+    return f"({cell} IS NULL OR {cell} IN ({values}))" if values else f"({cell} IS NULL)"
+
+
+def typed_value(f: Field, cell: str, schema: TableSchema) -> str:
+    """The typed value of a cell, NULL when missing or unparseable (as frictionless stores it)."""
+    typed = _typed(f, cell) or cell
+    return f"CASE WHEN NOT {missing_sql(schema, cell)} THEN {typed} END"
+
+
+def compile_conditions(schema: TableSchema, mapping: dict[str, str]) -> list[tuple[str, str]]:
+    """(SQL condition true on a violation, SQL struct describing the error) per check."""
+    checks: list[tuple[str, str]] = []
     for number, f in enumerate(schema.fields, 1):
         column = mapping.get(f.name)
         if column is None:
             continue
         cell = f'"{column}"'
-        is_missing = f"({cell} IS NULL OR {cell} IN ({missing}))"
+        is_missing = missing_sql(schema, cell)
 
         def err(kind: str, note: str, _f: Field = f, _n: int = number, _c: str = cell) -> str:
-            return (f"{{'type': {_lit(kind)}, 'fieldName': {_lit(_f.name)}, "
-                    f"'fieldNumber': {_n}, 'cell': {_c}, 'note': {_lit(note)}}}")
+            return (f"{{'type': {lit(kind)}, 'fieldName': {lit(_f.name)}, "
+                    f"'fieldNumber': {_n}, 'cell': {_c}, 'note': {lit(note)}}}")
 
         if f.required:
-            required_error = err("constraint-error", 'constraint "required" is "True"')
-            structs.append(f"CASE WHEN {is_missing} THEN {required_error} END")
-        type_ok = _type_ok(f, cell)
+            checks.append((is_missing, err("constraint-error", 'constraint "required" is "True"')))
+        typed = _typed(f, cell)
+        type_ok = f"({typed}) IS NOT NULL" if typed is not None else None
         if type_ok:
-            type_error = err("type-error", f'type is "{f.type}/{f.format}"')
-            structs.append(f"CASE WHEN NOT {is_missing} AND NOT ({type_ok}) THEN {type_error} END")
-        for violated, note in _constraint_checks(f, cell):
-            guard = f"NOT {is_missing}" + (f" AND ({type_ok})" if type_ok else "")
-            error = err("constraint-error", note)
-            structs.append(f"CASE WHEN {guard} AND ({violated}) THEN {error} END")
-    return structs
+            checks.append((f"NOT {is_missing} AND NOT ({type_ok})",
+                           err("type-error", f'type is "{f.type}/{f.format}"')))
+        for violated, note in _constraint_checks(f, cell, f"({typed or cell})"):
+            guard = f"NOT {is_missing}" + (f" AND {type_ok}" if type_ok else "")
+            checks.append((f"{guard} AND ({violated})", err("constraint-error", note)))
+    return checks
+
+
+def compile_checks(schema: TableSchema, mapping: dict[str, str]) -> list[str]:
+    """One SQL struct expression per check; NULL when the check passes."""
+    return [f"CASE WHEN {cond} THEN {struct} END" for cond, struct in compile_conditions(schema, mapping)]
+
+
+def cell_errors_sql(schema: TableSchema, mapping: dict[str, str], relation: str,
+                    blank_row: bool = False) -> str | None:
+    """SQL returning one row per cell error of `relation` (columns: ERROR_COLUMNS).
+
+    With `blank_row`, a row whose mapped cells are all missing yields only a `blank-row`
+    error, as frictionless does.
+    """
+    conditions = compile_conditions(schema, mapping)
+    structs = [f"CASE WHEN {cond} THEN {struct} END" for cond, struct in conditions]
+    checks = f"list_filter([{', '.join(structs)}], x -> x IS NOT NULL)" if structs else "[]"
+    # Most rows are valid: a cheap filter (no structs, no lists) keeps them out of the
+    # error-building projection, which is what makes the scan run near DuckDB's plain speed.
+    any_violation = " OR ".join(f"coalesce({cond}, false)" for cond, _ in conditions) or "false"
+    if blank_row and mapping:
+        blank = " AND ".join(missing_sql(schema, f'"{c}"') for c in mapping.values())
+        blank_error = ("{'type': 'blank-row', 'fieldName': NULL::VARCHAR, "
+                       "'fieldNumber': NULL::INTEGER, 'cell': NULL::VARCHAR, 'note': ''}")
+        checks = f"CASE WHEN {blank} THEN [{blank_error}] ELSE {checks} END"
+        any_violation = f"({blank}) OR {any_violation}"
+    elif not structs:
+        return None
+    return f"""
+        SELECT "{ROW_NUMBER}" AS rowNumber, e.type, e.fieldName, e.fieldNumber::INTEGER AS fieldNumber,
+               e.cell, e.note
+        FROM (
+            SELECT "{ROW_NUMBER}", unnest({checks}) AS e
+            FROM {relation}
+            WHERE {any_violation}
+        )
+    """
 
 
 def check_cells(con: duckdb.DuckDBPyConnection, relation: str, schema: TableSchema,
                 mapping: dict[str, str]) -> pa.Table:
     """All cell errors of the batch in one scan: rowNumber, type, fieldName, fieldNumber, cell, note."""
-    structs = compile_checks(schema, mapping)
-    if not structs:
-        return _empty_errors(con)
-    checks = ",\n".join(structs)
-    sql = f"""
-        SELECT "{ROW_NUMBER}" AS rowNumber, e.type, e.fieldName, e.fieldNumber, e.cell, e.note
-        FROM (
-            SELECT "{ROW_NUMBER}", unnest(list_filter([{checks}], x -> x IS NOT NULL)) AS e
-            FROM {relation}
-        )
-    """
+    sql = cell_errors_sql(schema, mapping, relation)
+    if sql is None:
+        return empty_errors(con)
     return con.sql(sql).to_arrow_table()
 
 
-def _empty_errors(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def empty_errors(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return con.sql("SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName,"
                    " NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note"
                    " WHERE false").to_arrow_table()

@@ -11,7 +11,18 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from pipeline.identifiers import RUC_WEIGHTS
 from pipeline.normalization.project import SOURCE_FIELD
+
+
+def ruc_ok(x: str) -> str:
+    """SQL: x is 11 digits, a known prefix, and the check digit (11 - Σ w·d mod 11) mod 10.
+
+    The same rule as `pipeline.identifiers.is_valid_ruc`, vectorised.
+    """
+    total = " + ".join(f"{w} * (ascii(substr({x}, {i}, 1)) - 48)" for i, w in enumerate(RUC_WEIGHTS, 1))
+    return (f"coalesce(regexp_full_match({x}, '(10|15|17|20)[0-9]{{9}}') AND "
+            f"(11 - ({total}) % 11) % 10 = ascii(substr({x}, 11, 1)) - 48, false)")
 
 
 def rule_queries(layout: str, today: dt.date) -> list[str]:
@@ -45,6 +56,19 @@ def rule_queries(layout: str, today: dt.date) -> list[str]:
         q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
           "'DNI'", "n.visitante_tipo_documento = 'DNI' AND NOT regexp_full_match("
           "n.visitante_numero_documento, '[0-9]{8}[0-9A-Z]?')"),
+        q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
+          "'CE'", "n.visitante_tipo_documento = 'CE' AND NOT regexp_full_match("
+          "n.visitante_numero_documento, '[0-9A-Z]{6,12}')"),
+        # A visitor identified by RUC (a company or a person with business) must carry a real one.
+        q("invalid-ruc", "visitante_numero_documento", "n.visitante_numero_documento", "''",
+          f"n.visitante_tipo_documento = 'RUC' AND NOT {ruc_ok('n.visitante_numero_documento')}"),
+        # The law requires the official visited and the reason: a cell holding only the area or
+        # only a detail (' - AREA - CARGO', ' - detalle') has no official or no reason at all.
+        q("missing-official", "funcionario_nombre", f'u."{src["funcionario_nombre"]}"', "''",
+          # the normaliser leaves a leading '-' when the name part is empty
+          r"NOT coalesce(regexp_matches(n.funcionario_nombre, '^\pL'), false)"),
+        q("missing-reason", "motivo", f'u."{src["motivo"]}"', "''",
+          r"NOT coalesce(regexp_matches(n.motivo, '^\pL'), false)"),
     ]
 
 

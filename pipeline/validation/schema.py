@@ -19,6 +19,8 @@ class Field:
     title: str = ""
     description: str = ""
     constraints: dict[str, Any] = field(default_factory=dict)
+    #: the field's whole descriptor (trueValues, bareNumber, decimalChar, …)
+    descriptor: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def required(self) -> bool:
@@ -52,6 +54,7 @@ def schema_from_descriptor(descriptor: dict[str, Any], name: str = "schema") -> 
             title=f.get("title", ""),
             description=f.get("description", ""),
             constraints=dict(f.get("constraints", {})),
+            descriptor=dict(f),
         )
         for f in descriptor["fields"]
     )
