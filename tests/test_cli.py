@@ -17,7 +17,7 @@ COMMANDS = [["run"], ["validate"], ["serve"], ["entity", "add"], ["entity", "lis
 def test_every_command_has_help_with_an_example(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
-    assert "Ejemplo:" in result.output
+    assert "Ejemplo:" in result.output or "Ejemplos:" in result.output
     assert f"visitas {' '.join(command)}" in result.output
 
 
