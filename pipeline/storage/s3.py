@@ -276,10 +276,12 @@ class S3Storage(Storage):
         def digest() -> str:
             # Streamed in chunks: a release file can be larger than the memory we have.
             hasher = hashlib.sha256()
-            response = self.client.get_object(Bucket=self.bucket, Key=full)
-            with response["Body"] as body:
+            body = self.client.get_object(Bucket=self.bucket, Key=full)["Body"]
+            try:
                 for chunk in body.iter_chunks(chunk_size=1 << 20):
                     hasher.update(chunk)
+            finally:
+                body.close()
             return hasher.hexdigest()
 
         return self._call("leer", key, digest)
