@@ -78,7 +78,7 @@ def test_pyarrow_dataset_reads_published_parquet(published: tuple[S3Server, str,
 @pytest.mark.s3
 def test_views_database_works_when_downloaded(published: tuple[S3Server, str, str],
                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server, bucket, version = published
+    _server, bucket, version = published
     storage = S3Storage(bucket, "pub")
     local = tmp_path / "descarga"
     prefix = f"{layout.release_dir(version)}/"

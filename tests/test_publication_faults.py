@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
 from pipeline.publication.publisher import publish, served_release
 from pipeline.storage.base import ObjectInfo, Storage
