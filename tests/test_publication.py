@@ -98,3 +98,39 @@ def test_same_second_releases_get_distinct_ids(tmp_path: Path, s3_publish: S3Sto
     second = publish(settings, now=T1, storage=s3_publish)
     assert second.version > first.version
     assert_whole(s3_publish, layout.LATEST)
+
+
+def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
+    """Publication is generic over the dataset schema: add a field, every partition moves."""
+    import shutil
+
+    import duckdb
+
+    from pipeline.settings import PROJECT_ROOT
+    from pipeline.storage.local import LocalStorage
+
+    root = tmp_path / "proyecto"
+    shutil.copytree(PROJECT_ROOT / "datasets", root / "datasets")
+    shutil.copytree(PROJECT_ROOT / "schemas", root / "schemas")
+    settings = settings_for(tmp_path, root=root)
+    db = database_path(settings)
+    write_table(db)
+    store = LocalStorage(tmp_path / "publish")
+    first = publish(settings, now=T1, storage=store)
+
+    schema_file = root / "schemas" / "visitas.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema["fields"].append({"name": "visitante_id", "type": "string",
+                             "description": "Identificador seudónimo del visitante."})
+    schema_file.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE visitas ADD COLUMN visitante_id VARCHAR")
+        con.execute("UPDATE visitas SET visitante_id = md5(visitante_numero_documento)")
+    second = publish(settings, now=T2, storage=store)
+    assert second.previous == first.version and not second.reused
+    assert second.changes == {"agregadas": 0, "modificadas": 360, "retiradas": 0}
+    package = assert_whole(store, layout.LATEST)
+    csv = next(r for r in package["resources"] if r["format"] == "csv")
+    assert csv["schema"]["fields"][-1]["name"] == "visitante_id"
+    header = (tmp_path / "publish" / layout.LATEST / csv["path"]).read_text().splitlines()[0]
+    assert header.endswith(",visitante_id")

@@ -158,8 +158,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         years = year_hashes(months)
         shash = schema_hash(meta)
         same_schema = previous is not None and previous.schema_hash == shash
-        prev_months = previous.months if previous and same_schema else {}
-        prev_years = previous.years if previous and same_schema else {}
+        prev_months, prev_years = _previous_partitions(previous, same_schema)
         changed_months = changed(months, prev_months)
         changed_years = set(changed(years, prev_years))
         if previous is not None and same_schema and not changed_months:
@@ -251,6 +250,18 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     return PublicationOutcome(storage.locate(layout.LATEST), release_id, total_rows, files,
                               previous=manifest.previous, written=[f.path for _, f in new],
                               reused=[f.path for f in reused], changes=changes["totales"])
+
+
+def _previous_partitions(previous: Manifest | None, same_schema: bool
+                         ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    if previous is None:
+        return {}, {}
+    if same_schema:
+        return previous.months, previous.years
+    # Another schema (a column added, say): every partition is rewritten, and months that
+    # vanished still count, so their rows are reported as withdrawn.
+    stale = {"hash": "otro-esquema"}
+    return ({m: stale for m in previous.months}, {y: stale for y in previous.years})
 
 
 def _next_id(release_id: str) -> str:
