@@ -197,7 +197,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                 plan(layout.month_file(meta.table, month, fmt), fmt, month, info["rows"], query,
                      month in changed_months)
         for year, info in years.items():
-            query = (f"SELECT {cols} FROM {quote(meta.table)} WHERE year({date}) = {int(year)} "
+            # A date range rather than year(): DuckDB skips row groups by their min/max.
+            query = (f"SELECT {cols} FROM {quote(meta.table)} WHERE {date} >= DATE '{year}-01-01' "
+                     f"AND {date} < DATE '{int(year) + 1}-01-01' "
                      f"ORDER BY {order}")
             plan(layout.year_file(meta.table, year), "parquet", year, info["rows"], query,
                  year in changed_years)
