@@ -81,9 +81,18 @@ def child(db: Path, publish_dir: Path, var: Path, when: str) -> None:
     out = publish(settings, now=dt.datetime.fromisoformat(when), storage=LocalStorage(publish_dir),
                   database=db)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(),
                       "new_release": out.new_release, "written": len(out.written),
                       "reused": len(out.reused), "rows": out.rows, "changes": out.changes}))
+
+
+def peak_rss_mib() -> float:
+    # VmHWM, not getrusage's ru_maxrss: the latter keeps the parent's high-water mark across
+    # fork+exec, which would report the table generation's memory as ours.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(db: Path, publish_dir: Path, var: Path, when: str) -> dict:

@@ -146,3 +146,36 @@ def test_crash_locally_then_rerun(tmp_path: Path) -> None:
     final = publish(settings, now=T2, storage=store, database=after)
     assert final.new_release and served_release(store).id == final.version  # type: ignore[union-attr]
     assert_whole(store, layout.LATEST)
+
+
+class CorruptingStorage(FaultyStorage):
+    """Stores other bytes than it was given for one key: what verification must catch."""
+
+    def __init__(self, inner: Storage, target: str) -> None:
+        super().__init__(inner, None)
+        self.target = target
+
+    def upload(self, src: Path, key: str, **kw: Any) -> None:
+        if key.endswith(self.target):
+            self.inner.write_bytes(key, src.read_bytes()[:-1] + b"X", **kw)
+            return
+        self.inner.upload(src, key, **kw)
+
+
+@pytest.mark.s3
+def test_latest_moves_only_after_verification(tmp_path: Path, s3_env: S3Server,
+                                              s3_bucket: str) -> None:
+    from pipeline.storage import StorageError
+
+    settings = settings_for(tmp_path)
+    before, after, _ = _databases(tmp_path)
+    real = S3Storage(s3_bucket, "verif")
+    first = publish(settings, now=T1, storage=real, database=before)
+    with pytest.raises(StorageError, match="Verificación fallida"):
+        publish(settings, now=T2, storage=CorruptingStorage(real, "visitas-2024-01.csv"),
+                database=after)
+    assert served_release(real).id == first.version  # type: ignore[union-attr]
+    assert assert_whole(real, layout.LATEST)["version"] == first.version
+    final = publish(settings, now=T3, storage=real, database=after)
+    assert served_release(real).id == final.version  # type: ignore[union-attr]
+    assert_whole(real, layout.LATEST)

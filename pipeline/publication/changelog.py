@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from pipeline.publication.dataset import DatasetMeta
-from pipeline.publication.partitions import ReleaseSpec, columns, quote, row_json_sql
+from pipeline.publication.partitions import ReleaseSpec, columns, quote, row_hash_sql
 
 
 def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,
@@ -22,23 +22,24 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
     if not months:
         return []
     cols = columns(meta)
-    row = row_json_sql(cols)
+    row = row_hash_sql(cols)
     key, entity, date = quote(spec.key), quote(spec.entity_field), quote(spec.date_field)
     month_list = ", ".join(f"'{m}'" for m in months)
     if previous_parquet:
         files = ", ".join(f"'{p.as_posix()}'" for p in previous_parquet)
-        prev_cols = ", ".join(quote(c) for c in cols)
-        # union_by_name: a column the previous release did not have reads as NULL, so its
-        # rows count as changed rather than failing the release.
+        source = f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        # A column the previous release did not have reads as NULL, so its rows count as
+        # changed rather than failing the release.
+        prev_cols = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in cols)
         previous = f"""SELECT {key} AS k, {entity} AS e, strftime({date}, '%Y-%m') AS m,
-                              md5({row}) AS h
-                       FROM (SELECT {prev_cols} FROM read_parquet([{files}], union_by_name = true,
-                                                            hive_partitioning = false))
+                              {row} AS h
+                       FROM (SELECT {prev_cols} FROM {source})
                        WHERE strftime({date}, '%Y-%m') IN ({month_list})"""
     else:
-        previous = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS m, NULL::VARCHAR AS h WHERE false"
+        previous = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS m, NULL::UBIGINT AS h WHERE false"
     result = con.execute(f"""
-        WITH cur AS (SELECT {key} AS k, {entity} AS e, _mes AS m, md5({row}) AS h
+        WITH cur AS (SELECT {key} AS k, {entity} AS e, _mes AS m, {row} AS h
                      FROM pub WHERE _mes IN ({month_list})),
              prev AS ({previous})
         SELECT coalesce(cur.e, prev.e) AS entidad, coalesce(cur.m, prev.m) AS mes,
