@@ -35,6 +35,10 @@ class ReleaseSpec:
     @classmethod
     def of(cls, meta: DatasetMeta) -> ReleaseSpec:
         block = meta.extra.get("release", {})
+        missing = [k for k in ("key", "date_field", "entity_field", "order_by") if k not in block]
+        if missing:
+            raise ValueError(f"El dataset {meta.name} no define release.{', release.'.join(missing)} "
+                             f"en datasets/{meta.table}.yaml (vea datasets/visitas.yaml).")
         return cls(key=block["key"], date_field=block["date_field"],
                    entity_field=block["entity_field"], order_by=list(block["order_by"]),
                    keep_last=int(block.get("keep_last", 10)))
