@@ -141,9 +141,13 @@ def measure(rows: int) -> str:
         f"Tamaño de una versión: {size:.0f} MiB (CSV y JSON por mes, "
         "Parquet zstd por año; los archivos reutilizados son enlaces duros).",
         "",
-        "La publicación incremental reescribe solo el mes y el año tocados; su costo restante es "
-        "el cálculo de la huella de contenido de cada mes (una pasada de DuckDB sobre la tabla) "
-        "y la verificación sha256 de lo que sube.",
+        f"La publicación incremental reescribe solo el mes y el año tocados ({inc['written']} archivos; "
+        f"los otros {inc['reused']} son enlaces duros). Su costo lo dominan la reescritura ordenada "
+        "del Parquet del año afectado (unos 5 millones de filas, que también fija el RSS máximo: "
+        "el ordenamiento de DuckDB) y el cambio de versiones calculado contra el Parquet anterior "
+        "de ese año; la huella de contenido de los 24 meses es una pasada vectorizada de `hash()` "
+        "(lo que cuesta la pasada sin cambios). Particiones más finas del Parquet (por mes) "
+        "bajarían el incremental a pocos segundos a cambio de más archivos.",
     ]
     return "\n".join(lines)
 
