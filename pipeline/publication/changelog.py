@@ -25,6 +25,10 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
     row = row_hash_sql(cols)
     key, entity, date = quote(spec.key), quote(spec.entity_field), quote(spec.date_field)
     month_list = ", ".join(f"'{m}'" for m in months)
+    # Date ranges rather than strftime(): both sides are sorted by date, so DuckDB reads only
+    # the row groups of the changed months.
+    ranges = " OR ".join(f"({date} >= DATE '{m}-01' AND {date} < DATE '{_next_month(m)}-01')"
+                         for m in months)
     if previous_parquet:
         files = ", ".join(f"'{p.as_posix()}'" for p in previous_parquet)
         source = f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
@@ -34,13 +38,12 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
         prev_cols = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in cols)
         previous = f"""SELECT {key} AS k, {entity} AS e, strftime({date}, '%Y-%m') AS m,
                               {row} AS h
-                       FROM (SELECT {prev_cols} FROM {source})
-                       WHERE strftime({date}, '%Y-%m') IN ({month_list})"""
+                       FROM (SELECT {prev_cols} FROM {source} WHERE {ranges})"""
     else:
         previous = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS m, NULL::UBIGINT AS h WHERE false"
     result = con.execute(f"""
         WITH cur AS (SELECT {key} AS k, {entity} AS e, _mes AS m, {row} AS h
-                     FROM pub WHERE _mes IN ({month_list})),
+                     FROM pub WHERE ({ranges}) AND _mes IN ({month_list})),
              prev AS ({previous})
         SELECT coalesce(cur.e, prev.e) AS entidad, coalesce(cur.m, prev.m) AS mes,
                count(*) FILTER (WHERE prev.k IS NULL) AS agregadas,
@@ -51,6 +54,11 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
         ORDER BY entidad, mes""").fetchall()
     return [{"entidad": e, "mes": m, "agregadas": a, "modificadas": c, "retiradas": r}
             for e, m, a, c, r in result]
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
 
 
 def document(release_id: str, previous: str | None, previous_url: str | None,
