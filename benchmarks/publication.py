@@ -144,8 +144,8 @@ def measure(rows: int) -> str:
         f"La publicación incremental reescribe solo el mes y el año tocados ({inc['written']} archivos; "
         f"los otros {inc['reused']} son enlaces duros). Su costo lo dominan la reescritura ordenada "
         "del Parquet del año afectado (unos 5 millones de filas, que también fija el RSS máximo: "
-        "el ordenamiento de DuckDB) y el cambio de versiones calculado contra el Parquet anterior "
-        "de ese año; la huella de contenido de los 24 meses es una pasada vectorizada de `hash()` "
+        "el ordenamiento de DuckDB); el registro de cambios lee del Parquet anterior solo los "
+        "grupos de filas del mes tocado, y la huella de contenido de los 24 meses es una pasada vectorizada de `hash()` "
         "(lo que cuesta la pasada sin cambios). Particiones más finas del Parquet (por mes) "
         "bajarían el incremental a pocos segundos a cambio de más archivos.",
     ]
