@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m benchmarks` (or `make bench`) runs them and updates docs/benchmarks.md."""
+"""Benchmarks: `python -m benchmarks` runs every module's `main()` and updates docs/benchmarks.md."""

@@ -236,6 +236,59 @@ def entity_promote(ruc: str) -> None:
     click.echo(f"Entidad {ruc} promovida a producción.")
 
 
+@main.group()
+def releases() -> None:
+    """Versiones publicadas: listado y depuración de las antiguas."""
+
+
+@releases.command("list")
+def releases_list() -> None:
+    """Listar las versiones publicadas (la que sirve latest/ va marcada con *).
+
+    Ejemplo:
+
+        visitas releases list
+    """
+    from pipeline.publication.publisher import complete_releases, load_manifest, served_release
+    from pipeline.storage import open_storage
+
+    settings = _settings()
+    storage = open_storage(settings.publish_url, base_dir=settings.root)
+    served = served_release(storage)
+    for rid in complete_releases(storage):
+        m = load_manifest(storage, rid)
+        mark = "*" if served is not None and served.id == rid else " "
+        click.echo(f"{mark} {rid}  {m.rows:>10} filas  {len(m.files):>4} archivos  "
+                   f"anterior: {m.previous or '-'}")
+
+
+@releases.command("prune")
+@click.option("--keep", "keep_last", type=int, default=None,
+              help="Cuántas versiones recientes conservar (por defecto, keep_last del dataset).")
+@click.option("--dry-run", is_flag=True, help="Mostrar qué se borraría, sin borrar nada.")
+def releases_prune(keep_last: int | None, dry_run: bool) -> None:
+    """Borrar versiones antiguas: conserva las últimas N, la más reciente de cada mes y la que
+    sirve latest/.
+
+    Ejemplo:
+
+        visitas releases prune --keep 10 --dry-run
+    """
+    from pipeline.publication.dataset import load_dataset
+    from pipeline.publication.partitions import ReleaseSpec
+    from pipeline.publication.retention import prune
+    from pipeline.storage import open_storage
+
+    settings = _settings()
+    if keep_last is None:
+        keep_last = ReleaseSpec.of(load_dataset(settings.datasets_dir, "visitas")).keep_last
+    storage = open_storage(settings.publish_url, base_dir=settings.root)
+    result = prune(storage, keep_last, dry_run=dry_run)
+    verb = "Se borrarían" if dry_run else "Borradas"
+    click.echo(f"Conservadas: {', '.join(result.keep) or 'ninguna'}")
+    click.echo(f"{verb}: {', '.join(result.remove + result.unfinished) or 'ninguna'}")
+
+
 @main.command()
 @click.option("--port", default=3000, show_default=True, help="Puerto de la interfaz web.")
 def serve(port: int) -> None:

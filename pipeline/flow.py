@@ -79,7 +79,16 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     echo("Publicación")
     outcome.publication = publish(settings, now=now)
     pub = outcome.publication
-    echo(f"  versión {pub.version}: {pub.rows} visitas publicadas en {pub.location}/")
-    for f in pub.files:
-        echo(f"    {f.name:<20} {f.bytes:>10} bytes  sha256:{f.sha256[:16]}…")
+    if pub.new_release:
+        c = pub.changes
+        echo(f"  versión {pub.version}: {pub.rows} visitas publicadas en {pub.location}/"
+             f" (anterior: {pub.previous or 'ninguna'}; {c.get('agregadas', 0)} agregadas,"
+             f" {c.get('modificadas', 0)} modificadas, {c.get('retiradas', 0)} retiradas)")
+        echo(f"  {len(pub.written)} archivos escritos, {len(pub.reused)} reutilizados sin cambios")
+        for f in pub.files:
+            mark = "=" if f.path in pub.reused else "+"
+            echo(f"    {mark} {f.path:<44} {f.bytes:>10} bytes  sha256:{f.sha256[:16]}…")
+    else:
+        echo(f"  sin cambios: {pub.location}/ sigue sirviendo la versión {pub.version}"
+             f" ({pub.rows} visitas)")
     return outcome

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 from pipeline.batches import ingest_entity
@@ -13,13 +11,13 @@ from pipeline.flow import included_entities
 from pipeline.publication.publisher import publish
 from pipeline.registry import Entity
 from pipeline.settings import Settings
+from tests.published import csv_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "datasets" / "samples"
 TODAY = dt.date(2024, 12, 31)
 NOW = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 TEST_KEY = "clave-de-prueba"
-DATA_FILES = ("visitas.csv", "visitas.json", "visitas.parquet")
 
 
 def settings_for(var_dir: Path, **env: str) -> Settings:
@@ -50,5 +48,5 @@ def consolidate_and_publish(settings: Settings) -> Path:
 
 
 def published_rows(latest: Path) -> list[dict[str, str]]:
-    text = (latest / "visitas.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    """Rows of the served release's monthly CSVs (`latest` is the published tree's latest/)."""
+    return csv_rows(latest.parent)

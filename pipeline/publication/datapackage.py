@@ -2,61 +2,72 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import re
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.publication.dataset import DatasetMeta
-from pipeline.publication.files import WrittenFile
+from pipeline.publication.manifest import ReleaseFile
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 RESOURCE_PROFILE = "https://datapackage.org/profiles/2.0/dataresource.json"
 
+TITLES = {
+    "csv": "CSV", "json": "JSON", "parquet": "Parquet", "duckdb": "base DuckDB",
+    "md": "resumen de cambios", "json-changes": "cambios (JSON)",
+}
 
-def resource(meta: DatasetMeta, f: WrittenFile,
-             schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    # The CSV is the tabular resource, validated row by row by any Frictionless tool; the JSON
-    # and Parquet copies hold the same rows and are described as files (size and checksum),
-    # because Frictionless cannot stream-check their bytes as tables.
-    tabular = f.format == "csv"
+
+def resource_name(path: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", path.lower()).strip("-")
+
+
+def resource(meta: DatasetMeta, f: ReleaseFile, path: str) -> dict[str, Any]:
+    # The CSVs are the tabular resources, checked row by row by any Frictionless tool; JSON
+    # and Parquet hold the same rows and are described as files (size and checksum), because
+    # Frictionless cannot byte-check them as tables.
+    tabular = f.format == "csv" and bool(f.partition)
     descriptor: dict[str, Any] = {
         "$schema": RESOURCE_PROFILE,
-        "name": f"{meta.table}-{f.format}",
+        "name": resource_name(f.path),
         "type": "table" if tabular else "file",
-        "path": f.name,
+        "path": path,
         "format": f.format,
         "mediatype": f.mediatype,
         "bytes": f.bytes,
         "hash": f"sha256:{f.sha256}",
-        "title": f"{meta.title} ({f.format.upper()})",
     }
-    if tabular:
-        descriptor["schema"] = schema if schema is not None else meta.schema
+    if f.partition:
+        descriptor["title"] = f"{meta.title} — {f.partition} ({f.format.upper()})"
     else:
-        descriptor["description"] = (f"Las mismas filas y columnas que {meta.table}.csv "
-                                     f"(esquema en el recurso {meta.table}-csv), en {f.format.upper()}.")
-    if f.format in ("csv", "json"):
+        descriptor["title"] = f.path
+    if tabular:
+        descriptor["schema"] = meta.schema
         descriptor["encoding"] = "utf-8"
-    if f.format == "csv":
         descriptor["dialect"] = {"delimiter": ",", "quoteChar": '"', "header": True}
+    elif f.partition:
+        descriptor["description"] = (f"Las mismas columnas que los CSV (esquema en los recursos "
+                                     f"CSV), filas de {f.partition}, en {f.format.upper()}.")
+    if f.rows is not None:
+        descriptor["description"] = (descriptor.get("description", "") + f" {f.rows} filas.").strip()
     return descriptor
 
 
-def datapackage(meta: DatasetMeta, files: list[WrittenFile], *, version: str,
-                created: dt.datetime, extra: dict[str, Any] | None = None,
-                schema: dict[str, Any] | None = None, description: str | None = None,
-                ) -> dict[str, Any]:
+def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, created: str,
+                path_of: Callable[[ReleaseFile], str] = lambda f: f.path,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "$schema": PROFILE,
         "name": meta.name,
         "title": meta.title,
-        "description": description if description is not None else meta.description,
+        "description": meta.description,
         "version": version,
-        "created": created.isoformat().replace("+00:00", "Z"),
+        "created": created,
         "keywords": meta.keywords,
         "licenses": [meta.licence],
         "contributors": [{"title": meta.publisher["name"], "roles": ["publisher"],
                           **({"email": meta.publisher["email"]} if "email" in meta.publisher else {}),
                           **({"path": meta.publisher["path"]} if "path" in meta.publisher else {})}],
-        "resources": [resource(meta, f, schema) for f in files],
+        "resources": [resource(meta, f, path_of(f)) for f in files],
         **(extra or {}),
     }

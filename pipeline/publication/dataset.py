@@ -21,9 +21,13 @@ class DatasetMeta:
     keywords: list[str]
     publisher: dict[str, str]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the schema as published when a policy changes it (e.g. personal data); else the file's
+    schema_override: dict[str, Any] | None = None
 
     @property
     def schema(self) -> dict[str, Any]:
+        if self.schema_override is not None:
+            return self.schema_override
         return json.loads(self.schema_path.read_text(encoding="utf-8"))
 
 

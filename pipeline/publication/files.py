@@ -1,4 +1,5 @@
-"""Write a consolidated table as CSV, JSON and Parquet with DuckDB (streamed, never in pandas)."""
+"""Write a consolidated table's rows as CSV, JSON and Parquet with DuckDB COPY (streamed,
+never through pandas). The caller's query fixes which rows and in what order."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import duckdb
 from pipeline.publication.spreadsheet import csv_safe_query
 from pipeline.storage.base import sha256_file
 
+#: Parquet row groups of 500k rows sit inside the 100k–1M range readers handle best: big
+#: enough for zstd and min/max statistics to pay off, small enough to skip by date.
+PARQUET_ROW_GROUP = 500_000
+
 FORMATS = {
     "csv": ("text/csv", "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"')"),
     "json": ("application/json", "(FORMAT json, ARRAY true)"),
-    "parquet": ("application/vnd.apache.parquet", "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)"),
+    "parquet": ("application/vnd.apache.parquet",
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {PARQUET_ROW_GROUP})"),
 }
 
 
@@ -26,19 +32,24 @@ class WrittenFile:
     bytes: int
     sha256: str
     rows: int
+    partition: str = ""
+
+
+def write_file(con: duckdb.DuckDBPyConnection, query: str, path: Path, name: str, fmt: str,
+               *, rows: int, partition: str = "") -> WrittenFile:
+    """COPY the query's rows to `path` in format `fmt`."""
+    mediatype, options = FORMATS[fmt]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Only the CSV is opened in spreadsheets, so only it neutralises formula-like cells.
+    source = csv_safe_query(con, query) if fmt == "csv" else query
+    con.execute(f"COPY ({source}) TO '{path.as_posix()}' {options}")
+    return WrittenFile(path, name, fmt, mediatype, path.stat().st_size, sha256_file(path), rows,
+                       partition)
 
 
 def write_table_files(con: duckdb.DuckDBPyConnection, query: str, outdir: Path,
                       stem: str) -> list[WrittenFile]:
-    """Write the query's rows in every format; the query fixes the row order."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Write the query's rows in every format, one file each."""
     rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
-    written = []
-    for fmt, (mediatype, options) in FORMATS.items():
-        path = outdir / f"{stem}.{fmt}"
-        # only the CSV is opened in spreadsheets, so only it neutralises formula-like cells
-        source = csv_safe_query(con, query) if fmt == "csv" else query
-        con.execute(f"COPY ({source}) TO '{path.as_posix()}' {options}")
-        written.append(WrittenFile(path, path.name, fmt, mediatype, path.stat().st_size,
-                                   sha256_file(path), rows))
-    return written
+    return [write_file(con, query, outdir / f"{stem}.{fmt}", f"{stem}.{fmt}", fmt, rows=rows)
+            for fmt in FORMATS]

@@ -1,8 +1,27 @@
-"""Publish the consolidated table to the published tree (a local directory or an S3 bucket).
+"""Publish the consolidated table as an immutable release and move `latest/` to it.
 
-Data files go first and are verified (size and sha256 read back from the storage), then
-`datapackage.json`, so a harvester following `latest/datapackage.json` never meets a file
-that is missing or different from what the descriptor says.
+Layout of the published tree:
+
+    releases/<id>/                 one immutable directory per release (create-only writes)
+        visitas/csv/visitas-YYYY-MM.csv, visitas/json/visitas-YYYY-MM.json
+        visitas/parquet/anio=YYYY/visitas-YYYY.parquet
+        visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
+        datapackage.json, catalog.jsonld, data.json, index.html
+        release.json               the manifest, written last: a release without it is unfinished
+    latest/
+        datapackage.json           paths into latest/objects/ (copies named by content)
+        catalog.jsonld, data.json, index.html   links into releases/<id>/
+        objects/<sha>/<file>       content-addressed copies, never overwritten
+        release.json               the pointer: the manifest of the release served, written last
+
+Order of a release: data files (each read back: size and sha256), then the descriptors, then
+the manifest; only then `latest/`: missing copies, then `latest/datapackage.json` (one PUT,
+so a harvester sees the old or the new release, never a mix: the files it names are
+content-addressed and never change), then the pointer. A crash anywhere leaves `latest/`
+serving the previous release; the next run resumes from the newest complete release.
+
+Re-running with no change in the data publishes nothing new (no release), and only repairs
+`latest/` if a crash left its pointer behind.
 """
 
 from __future__ import annotations
@@ -10,16 +29,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from pipeline.consolidation.visitas import database_path
+from pipeline.publication import changelog, layout
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
-from pipeline.publication.files import WrittenFile, write_table_files
+from pipeline.publication.dcat import catalog, data_json
+from pipeline.publication.files import write_file
+from pipeline.publication.landing import index_html
+from pipeline.publication.manifest import Manifest, ReleaseFile
+from pipeline.publication.partitions import (
+    ReleaseSpec,
+    changed,
+    columns,
+    create_published_view,
+    month_hashes,
+    quote,
+    schema_hash,
+    year_hashes,
+)
 from pipeline.publication.personal_data import (
     SENTENCES,
     column_sql,
@@ -29,50 +62,374 @@ from pipeline.publication.personal_data import (
 )
 from pipeline.settings import Settings
 from pipeline.storage import Storage, StorageError, open_storage
+from pipeline.storage.base import sha256_file
 
-LATEST = "latest"
+JSON_TYPE = "application/json"
 
 
 @dataclass
 class PublicationOutcome:
     location: str
-    version: str
+    version: str  # the release `latest/` serves after this run
     rows: int
-    files: list[WrittenFile]
+    files: list[ReleaseFile]
+    new_release: bool = True
+    previous: str | None = None
+    written: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    changes: dict[str, int] = field(default_factory=dict)
 
 
-def published_query(meta: DatasetMeta, schema: dict[str, Any] | None = None,
-                    expressions: dict[str, str] | None = None) -> str:
-    """Rows in their published form: the schema's columns, some computed by the policy."""
-    expressions = expressions or {}
-    fields = (schema or meta.schema)["fields"]
-    columns = ", ".join(f"{expressions[f['name']]} AS {f['name']}" if f["name"] in expressions
-                        else f["name"] for f in fields)
-    return f"SELECT {columns} FROM {meta.table} ORDER BY fecha_visita, entidad_ruc, hora_ingreso, id_visita"
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _release_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def complete_releases(storage: Storage) -> list[str]:
+    """Ids of the releases that have their manifest, oldest first."""
+    suffix = "/" + layout.MANIFEST
+    return sorted(o.key[len(layout.RELEASES) + 1:-len(suffix)]
+                  for o in storage.list(layout.RELEASES + "/")
+                  if o.key.endswith(suffix) and o.key.count("/") == 2)
+
+
+def load_manifest(storage: Storage, release_id: str) -> Manifest:
+    return Manifest.from_json(storage.read_bytes(f"{layout.release_dir(release_id)}/{layout.MANIFEST}"))
+
+
+def served_release(storage: Storage) -> Manifest | None:
+    key = f"{layout.LATEST}/{layout.MANIFEST}"
+    return Manifest.from_json(storage.read_bytes(key)) if storage.exists(key) else None
+
+
+class Links:
+    """Download links: absolute under VISITAS_PUBLIC_BASE_URL, else relative to the document."""
+
+    def __init__(self, base_url: str, release_id: str, *, from_latest: bool) -> None:
+        self.base = base_url.rstrip("/")
+        self.release_id = release_id
+        self.from_latest = from_latest
+
+    def release(self, release_id: str | None = None) -> str:
+        rid = release_id or self.release_id
+        if self.base:
+            return f"{self.base}/{layout.release_dir(rid)}/"
+        if self.from_latest:
+            return f"../{layout.release_dir(rid)}/"
+        return "./" if rid == self.release_id else f"../{rid}/"
+
+    def __call__(self, path: str) -> str:
+        return self.release() + path
+
+
+def verify(storage: Storage, key: str, size: int, sha256: str | None) -> None:
+    """Read back what the storage holds; raise if it is not what we wrote."""
+    stored = storage.size(key)
+    if stored != size:
+        raise StorageError(f"Verificación fallida: {storage.locate(key)} tiene {stored} bytes, "
+                           f"se escribieron {size}.")
+    if sha256 is not None and storage.sha256(key) != sha256:
+        raise StorageError(f"Verificación fallida: el sha256 de {storage.locate(key)} no coincide.")
+
+
+def _month_bounds(month: str) -> tuple[str, str]:
+    year, mon = int(month[:4]), int(month[5:7])
+    nxt = f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
+    return f"{month}-01", f"{nxt}-01"
 
 
 def publish(settings: Settings, *, now: dt.datetime | None = None,
-            storage: Storage | None = None) -> PublicationOutcome:
-    meta = load_dataset(settings.datasets_dir, "visitas")
+            storage: Storage | None = None, dataset: str = "visitas",
+            database: Path | None = None) -> PublicationOutcome:
+    """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
+    with tempfile.TemporaryDirectory(prefix="visitas-publish-") as tmpdir:
+        return _publish(settings, Path(tmpdir), now=now, storage=storage, dataset=dataset,
+                        database=database)
+
+
+def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
+             dataset: str, database: Path | None) -> PublicationOutcome:
+    meta, expressions = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
+    spec = ReleaseSpec.of(meta)
     storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    db = database or database_path(settings)
+    done = complete_releases(storage)
+    previous = load_manifest(storage, done[-1]) if done else None
+    with duckdb.connect(str(db), read_only=True) as con:
+        create_published_view(con, meta, spec, quote(meta.table), expressions)
+        months = month_hashes(con, meta)
+        years = year_hashes(months)
+        shash = schema_hash(meta)
+        same_schema = previous is not None and previous.schema_hash == shash
+        prev_months, prev_years = _previous_partitions(previous, same_schema)
+        changed_months = changed(months, prev_months)
+        changed_years = set(changed(years, prev_years))
+        if previous is not None and same_schema and not changed_months:
+            sync_latest(storage, meta, previous, settings.public_base_url)
+            return PublicationOutcome(storage.locate(layout.LATEST), previous.id, previous.rows,
+                                      previous.files, new_release=False, previous=previous.id,
+                                      reused=[f.path for f in previous.files])
+        release_id = _release_id(created)
+        while release_id in done or (previous and release_id <= previous.id):
+            # Two releases within one second (or a clock behind the last release): ids must
+            # stay unique and sorted.
+            release_id = _next_id(release_id)
+        _clear_unfinished(storage, release_id)
+        rdir = layout.release_dir(release_id)
+        prev_files = {f.path: f for f in previous.files} if previous else {}
+        links = Links(settings.public_base_url, release_id, from_latest=False)
+
+        cols = ", ".join(quote(c) for c in columns(meta))
+        order = ", ".join(quote(c) for c in spec.order_by)
+        date = quote(spec.date_field)
+        new: list[tuple[Path, ReleaseFile]] = []
+        reused: list[ReleaseFile] = []
+
+        def plan(path: str, fmt: str, part: str, rows: int, query: str, dirty: bool) -> None:
+            if not dirty and path in prev_files:
+                reused.append(prev_files[path])
+                return
+            wf = write_file(con, query, tmp / "out" / path, path, fmt, rows=rows, partition=part)
+            new.append((wf.path, ReleaseFile(path, fmt, wf.bytes, wf.sha256, rows, part)))
+
+        for month, info in months.items():
+            start, end = _month_bounds(month)
+            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{start}' "
+                     f"AND {date} < DATE '{end}' ORDER BY {order}")
+            for fmt in ("csv", "json"):
+                plan(layout.month_file(meta.table, month, fmt), fmt, month, info["rows"], query,
+                     month in changed_months)
+        for year, info in years.items():
+            # A date range rather than year(): DuckDB skips row groups by their min/max.
+            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{year}-01-01' "
+                     f"AND {date} < DATE '{int(year) + 1}-01-01' "
+                     f"ORDER BY {order}")
+            plan(layout.year_file(meta.table, year), "parquet", year, info["rows"], query,
+                 year in changed_years)
+
+        # Changelog: only the months that moved can hold changes.
+        prev_parquet = _previous_parquet(storage, previous, sorted({m[:4] for m in changed_months}),
+                                         tmp / "prev")
+        rows = changelog.compute(con, meta, spec, changed_months, prev_parquet)
+        prev_link = links.release(previous.id) if previous else None
+        changes = changelog.document(release_id, previous.id if previous else None, prev_link, rows)
+        reusable_db = prev_files.get(layout.DUCKDB) if previous and same_schema else None
+        extras = _extras(con, meta, tmp / "extra", changes,
+                         reuse_db=(f"{layout.release_dir(previous.id)}/{layout.DUCKDB}", reusable_db)
+                         if previous and reusable_db else None)
+
+    data_files = sorted([f for _, f in new] + reused, key=lambda f: f.path)
+    total_rows = sum(info["rows"] for info in months.values())
+    # 1. data files: new ones uploaded create-only and read back; unchanged ones copied
+    #    server-side from the previous release (hard links on a local disk).
+    for path, f in new:
+        key = f"{rdir}/{f.path}"
+        storage.upload(path, key, content_type=f.mediatype, if_absent=True)
+        verify(storage, key, f.bytes, f.sha256)
+    for f in reused:
+        key = f"{rdir}/{f.path}"
+        storage.copy(f"{layout.release_dir(previous.id)}/{f.path}", key, if_absent=True)  # type: ignore[union-attr]
+        verify(storage, key, f.bytes, None)
+    extra_files: list[ReleaseFile] = []
+    for path, f, src in extras:
+        key = f"{rdir}/{f.path}"
+        if src is not None:
+            storage.copy(src, key, if_absent=True)
+            verify(storage, key, f.bytes, None)
+        else:
+            storage.upload(path, key, content_type=f.mediatype, if_absent=True)
+            verify(storage, key, f.bytes, f.sha256)
+        extra_files.append(f)
+    files = data_files + extra_files
+    manifest = Manifest(id=release_id, dataset=meta.name,
+                        created=created.isoformat().replace("+00:00", "Z"),
+                        previous=previous.id if previous else None, schema_hash=shash,
+                        rows=total_rows, months=months, years=years, files=files)
+    # 2. descriptors of the release, then 3. its manifest: the release is now complete.
+    for name, body, ctype in release_documents(meta, manifest, links, changes["totales"]):
+        storage.write_bytes(f"{rdir}/{name}", body, content_type=ctype, if_absent=True)
+    storage.write_bytes(f"{rdir}/{layout.MANIFEST}", manifest.to_json(), content_type=JSON_TYPE,
+                        if_absent=True)
+    # 4. latest/ moves to the verified release.
+    sync_latest(storage, meta, manifest, settings.public_base_url)
+    return PublicationOutcome(storage.locate(layout.LATEST), release_id, total_rows, files,
+                              previous=manifest.previous, written=[f.path for _, f in new],
+                              reused=[f.path for f in reused], changes=changes["totales"])
+
+
+def _previous_partitions(previous: Manifest | None, same_schema: bool
+                         ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    if previous is None:
+        return {}, {}
+    if same_schema:
+        return previous.months, previous.years
+    # Another schema (a column added, say): every partition is rewritten, and months that
+    # vanished still count, so their rows are reported as withdrawn.
+    stale = {"hash": "otro-esquema"}
+    return ({m: stale for m in previous.months}, {y: stale for y in previous.years})
+
+
+def _next_id(release_id: str) -> str:
+    stem, _, n = release_id.partition(".")
+    return f"{stem}.{int(n or 0) + 1:03d}"
+
+
+def _clear_unfinished(storage: Storage, release_id: str) -> None:
+    # Objects left by a crashed attempt with the same id: the release never completed, so
+    # nothing references them.
+    for obj in storage.list(layout.release_dir(release_id) + "/"):
+        storage.delete(obj.key)
+
+
+def _previous_parquet(storage: Storage, previous: Manifest | None, years: list[str],
+                      dest: Path) -> list[Path]:
+    if previous is None:
+        return []
+    found = []
+    for f in previous.files:
+        if f.format == "parquet" and f.partition in years:
+            key = f"{layout.release_dir(previous.id)}/{f.path}"
+            local = storage.local_path(key)
+            if local is None:
+                local = dest / f.path
+                local.parent.mkdir(parents=True, exist_ok=True)
+                storage.download(key, local)
+            found.append(local)
+    return found
+
+
+def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
+            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None
+            ) -> list[tuple[Path, ReleaseFile, str | None]]:
+    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from)."""
+    out.mkdir(parents=True, exist_ok=True)
+    result: list[tuple[Path, ReleaseFile, str | None]] = []
+    schema_name = meta.schema_path.name
+    texts = {
+        # the schema as published (a policy may have changed it), not the file as kept
+        schema_name: (_json(meta.schema), "json"),
+        layout.CHANGES: (_json(changes), "json"),
+        layout.CHANGES_MD: (changelog.markdown(meta.title, changes).encode("utf-8"), "md"),
+    }
+    for name, (body, fmt) in texts.items():
+        path = out / name
+        path.write_bytes(body)
+        result.append((path, ReleaseFile(name, fmt, len(body), sha256_file(path)), None))
+    if reuse_db is not None:
+        # Same schema: the views database would be the same views over the same relative
+        # paths, so the previous release's file is copied instead of rebuilt.
+        key, entry = reuse_db
+        result.append((out, entry, key))
+    else:
+        path = build_duckdb(con, meta, out / "db")
+        result.append((path, ReleaseFile(layout.DUCKDB, "duckdb", path.stat().st_size,
+                                         sha256_file(path)), None))
+    return result
+
+
+def build_duckdb(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path) -> Path:
+    """`visitas.duckdb`: views over the release's Parquet by relative path.
+
+    Open it from the release directory (`cd releases/<id> && duckdb visitas.duckdb`, or a
+    downloaded copy of it): the views read `visitas/parquet/anio=*/*.parquet` from there.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    # The views are bound when created, so a zero-row Parquet with the published columns
+    # stands in for the release's files at build time.
+    cols = ", ".join(quote(c) for c in columns(meta))
+    stub = out / "stub" / meta.table / "parquet" / "anio=0" / "stub.parquet"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO '{stub.as_posix()}' (FORMAT parquet)")
+    path = out / layout.DUCKDB
+    glob = layout.parquet_glob(meta.table)
+    table = quote(meta.table)
+    with duckdb.connect(str(path)) as db:
+        db.execute(f"SET file_search_path = '{(out / 'stub').as_posix()}'")
+        db.execute(f"""CREATE VIEW {table} AS
+            SELECT * FROM read_parquet('{glob}', hive_partitioning = true)""")
+        db.execute(f"""COMMENT ON VIEW {table} IS
+            'Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas).'""")
+    return path
+
+
+def _apply_personal_data_policy(settings: Settings,
+                                meta: DatasetMeta) -> tuple[DatasetMeta, dict[str, str]]:
+    """The dataset as published under its personal-data policy (DESIGN §8), and the SQL that
+    computes the affected columns. A dataset without a `personal_data` block is unchanged."""
+    if "personal_data" not in meta.extra:
+        return meta, {}
     policy = load_policy(meta.extra)
-    key = pseudonym_key(settings)
-    schema = published_schema(meta.schema, policy)
-    created = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    version = created.strftime("%Y%m%dT%H%M%SZ")
-    with tempfile.TemporaryDirectory(prefix="visitas-publish-") as tmp, \
-            duckdb.connect(str(database_path(settings)), read_only=True) as con:
-        query = published_query(meta, schema, column_sql(policy, key))
-        files = write_table_files(con, query, Path(tmp), meta.table)
-        for f in files:
-            key = f"{LATEST}/{f.name}"
-            storage.upload(f.path, key, content_type=f.mediatype)
-            if storage.sha256(key) != f.sha256:
-                raise StorageError(f"Verificación fallida: {storage.locate(key)} no coincide con lo escrito.")
-        package = datapackage(meta, files, version=version, created=created, schema=schema,
-                              description=f"{meta.description} {SENTENCES[policy.document_number]}",
-                              extra={"x-datos-personales": policy.metadata()})
-        storage.write_bytes(f"{LATEST}/datapackage.json",
-                            json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8"),
-                            content_type="application/json")
-    return PublicationOutcome(storage.locate(LATEST), version, files[0].rows if files else 0, files)
+    published = replace(
+        meta,
+        schema_override=published_schema(meta.schema, policy),
+        description=f"{meta.description} {SENTENCES[policy.document_number]}",
+        extra={**meta.extra, "x-datos-personales": policy.metadata()},
+    )
+    return published, column_sql(policy, pseudonym_key(settings))
+
+
+def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
+                      totals: dict[str, int]) -> list[tuple[str, bytes, str]]:
+    """datapackage.json, catalog.jsonld, data.json and index.html of a release, in that order."""
+    modified = manifest.created
+    schema_path = meta.schema_path.name
+    previous = links.release(manifest.previous) if manifest.previous else None
+    package = datapackage(meta, manifest.files, version=manifest.id, created=modified,
+                          path_of=(lambda f: f.path) if not links.from_latest else
+                          (lambda f: layout.object_key(f.sha256, f.path)),
+                          extra={
+                              **({"x-datos-personales": meta.extra["x-datos-personales"]}
+                                 if "x-datos-personales" in meta.extra else {}),
+                              **({"previousVersion": manifest.previous} if manifest.previous else {}),
+                          })
+    listed = [f for f in manifest.files if f.partition or f.format == "duckdb"]
+    return [
+        (layout.DATAPACKAGE, _json(package), JSON_TYPE),
+        (layout.CATALOG, _json(catalog(meta, listed, version=manifest.id, modified=modified,
+                                       link=links, previous_link=previous,
+                                       schema_path=schema_path)), "application/ld+json"),
+        (layout.DATA_JSON, _json(data_json(meta, listed, version=manifest.id, modified=modified,
+                                           link=links, schema_path=schema_path)), JSON_TYPE),
+        (layout.INDEX, index_html(meta, manifest.files, version=manifest.id, modified=modified,
+                                  link=links, previous_link=previous, totals=totals
+                                  ).encode("utf-8"), "text/html; charset=utf-8"),
+    ]
+
+
+def sync_latest(storage: Storage, meta: DatasetMeta, manifest: Manifest, base_url: str) -> None:
+    """Serve `manifest`'s release as latest/; a no-op when latest/ already serves it."""
+    pointer = f"{layout.LATEST}/{layout.MANIFEST}"
+    body = manifest.to_json()
+    old = served_release(storage)
+    if old is not None and old.to_json() == body:
+        return
+    rdir = layout.release_dir(manifest.id)
+    for f in manifest.files:
+        key = f"{layout.LATEST}/{layout.object_key(f.sha256, f.path)}"
+        if not storage.exists(key):
+            storage.copy(f"{rdir}/{f.path}", key)
+            verify(storage, key, f.bytes, None)
+    links = Links(base_url, manifest.id, from_latest=True)
+    totals = json.loads(storage.read_bytes(f"{rdir}/{layout.CHANGES}"))["totales"]
+    # datapackage.json first: it is what harvesters follow, and it swaps in one PUT.
+    for name, doc, ctype in release_documents(meta, manifest, links, totals):
+        storage.write_bytes(f"{layout.LATEST}/{name}", doc, content_type=ctype)
+    storage.write_bytes(pointer, body, content_type=JSON_TYPE)
+    # Copies that neither this release nor the one just replaced name are garbage now; the
+    # replaced one's stay one more release for harvesters still downloading them.
+    keep = {layout.object_key(f.sha256, f.path) for m in (manifest, old) if m for f in m.files}
+    collect_objects(storage, keep)
+
+
+def collect_objects(storage: Storage, keep: set[str]) -> list[str]:
+    prefix = f"{layout.LATEST}/{layout.OBJECTS}/"
+    removed = []
+    for obj in storage.list(prefix):
+        if obj.key[len(layout.LATEST) + 1:] not in keep:
+            storage.delete(obj.key)
+            removed.append(obj.key)
+    return removed

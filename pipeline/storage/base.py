@@ -7,6 +7,7 @@ S3 bucket + prefix), so the same code publishes to `var/publish/` or `s3://bucke
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,12 +71,36 @@ class Storage(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
-    def copy(self, src_key: str, dest_key: str) -> None:
-        """Server-side copy within the same storage."""
+    def copy(self, src_key: str, dest_key: str, *, if_absent: bool = False) -> None:
+        """Server-side copy within the same storage (the bytes never pass through us).
+
+        With `if_absent`, raises StorageError if `dest_key` exists.
+        """
+
+    def size(self, key: str) -> int:
+        """Size in bytes of the stored object, as the storage reports it."""
+        for info in self.list(key):
+            if info.key == key:
+                return info.size
+        raise StorageError(f"No existe {self.locate(key)}")
 
     def sha256(self, key: str) -> str:
-        """sha256 of the stored object, read back from the storage."""
-        return hashlib.sha256(self.read_bytes(key)).hexdigest()
+        """sha256 of the stored object, read back from the storage.
+
+        Streamed through a temporary file so that verifying a multi-gigabyte release file
+        never holds it in memory; backends override this with a direct stream.
+        """
+        with tempfile.TemporaryDirectory(prefix="visitas-sha-") as tmp:
+            dest = Path(tmp) / "obj"
+            self.download(key, dest)
+            return sha256_file(dest)
+
+    def local_path(self, key: str) -> Path | None:
+        """A local file holding the object, when the storage is a local directory.
+
+        Lets DuckDB read a previous release in place instead of downloading it.
+        """
+        return None
 
     def locate(self, key: str) -> str:
         """Where a key lives, for messages and summaries."""

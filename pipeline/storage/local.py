@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.storage.base import ObjectInfo, Storage, StorageError
+from pipeline.storage.base import ObjectInfo, Storage, StorageError, sha256_file
 
 
 class LocalStorage(Storage):
@@ -80,5 +80,34 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    def copy(self, src_key: str, dest_key: str) -> None:
-        self.upload(self.path(src_key), dest_key)
+    def copy(self, src_key: str, dest_key: str, *, if_absent: bool = False) -> None:
+        src = self.path(src_key)
+        if not src.is_file():
+            raise StorageError(f"No se pudo copiar {self.locate(src_key)}: no existe")
+
+        def link_or_copy(tmp: Path) -> None:
+            # A hard link costs nothing and is safe for immutable release files: deleting one
+            # name (pruning an old release) leaves the other intact.
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+
+        self._atomic_write(dest_key, link_or_copy, if_absent)
+
+    def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except OSError as exc:
+            raise StorageError(f"No se pudo consultar {self.locate(key)}: {exc}") from exc
+
+    def sha256(self, key: str) -> str:
+        try:
+            return sha256_file(self.path(key))
+        except OSError as exc:
+            raise StorageError(f"No se pudo leer {self.locate(key)}: {exc}") from exc
+
+    def local_path(self, key: str) -> Path | None:
+        path = self.path(key)
+        return path if path.is_file() else None

@@ -7,6 +7,7 @@ except to scrub it from error messages.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -263,9 +264,35 @@ class S3Storage(Storage):
         self._call("borrar", key,
                    lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
 
-    def copy(self, src_key: str, dest_key: str) -> None:
+    def size(self, key: str) -> int:
+        full = self._key(key)
+        head = self._call("consultar", key,
+                          lambda: self.client.head_object(Bucket=self.bucket, Key=full))
+        return int(head["ContentLength"])
+
+    def sha256(self, key: str) -> str:
+        full = self._key(key)
+
+        def digest() -> str:
+            # Streamed in chunks: a release file can be larger than the memory we have.
+            hasher = hashlib.sha256()
+            body = self.client.get_object(Bucket=self.bucket, Key=full)["Body"]
+            try:
+                for chunk in body.iter_chunks(chunk_size=1 << 20):
+                    hasher.update(chunk)
+            finally:
+                body.close()
+            return hasher.hexdigest()
+
+        return self._call("leer", key, digest)
+
+    def copy(self, src_key: str, dest_key: str, *, if_absent: bool = False) -> None:
         src_full, dest_full = self._key(src_key), self._key(dest_key)
         source = {"Bucket": self.bucket, "Key": src_full}
+        # CopyObject has no If-None-Match on every S3-compatible server; release keys are
+        # unique per release id, so a HEAD first is enough to refuse overwriting.
+        if if_absent and self.exists(dest_key):
+            raise StorageError(f"Ya existe {self.locate(dest_key)}")
         try:
             # Managed copy: CopyObject below the threshold, UploadPartCopy above it (CopyObject
             # alone stops at 5 GiB). Data never leaves the server either way.

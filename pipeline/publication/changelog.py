@@ -1,0 +1,87 @@
+"""What changed between two releases: rows added, changed and withdrawn per entity and month.
+
+Computed in DuckDB by joining the consolidated table with the previous release's Parquet on
+the dataset key and comparing a hash of each row. Only the months whose partition hash moved
+are compared: an unchanged month has, by construction, no changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.publication.dataset import DatasetMeta
+from pipeline.publication.partitions import ReleaseSpec, columns, quote, row_hash_sql
+
+
+def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,
+            months: list[str], previous_parquet: list[Path]) -> list[dict[str, Any]]:
+    """Counts per (entity, month) over `months`, comparing `pub` with the previous files."""
+    if not months:
+        return []
+    cols = columns(meta)
+    row = row_hash_sql(cols)
+    key, entity, date = quote(spec.key), quote(spec.entity_field), quote(spec.date_field)
+    month_list = ", ".join(f"'{m}'" for m in months)
+    # Date ranges rather than strftime(): both sides are sorted by date, so DuckDB reads only
+    # the row groups of the changed months.
+    ranges = " OR ".join(f"({date} >= DATE '{m}-01' AND {date} < DATE '{_next_month(m)}-01')"
+                         for m in months)
+    if previous_parquet:
+        files = ", ".join(f"'{p.as_posix()}'" for p in previous_parquet)
+        source = f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        # A column the previous release did not have reads as NULL, so its rows count as
+        # changed rather than failing the release.
+        prev_cols = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in cols)
+        previous = f"""SELECT {key} AS k, {entity} AS e, strftime({date}, '%Y-%m') AS m,
+                              {row} AS h
+                       FROM (SELECT {prev_cols} FROM {source} WHERE {ranges})"""
+    else:
+        previous = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS m, NULL::UBIGINT AS h WHERE false"
+    result = con.execute(f"""
+        WITH cur AS (SELECT {key} AS k, {entity} AS e, _mes AS m, {row} AS h
+                     FROM pub WHERE ({ranges}) AND _mes IN ({month_list})),
+             prev AS ({previous})
+        SELECT coalesce(cur.e, prev.e) AS entidad, coalesce(cur.m, prev.m) AS mes,
+               count(*) FILTER (WHERE prev.k IS NULL) AS agregadas,
+               count(*) FILTER (WHERE cur.k IS NOT NULL AND prev.k IS NOT NULL AND cur.h <> prev.h) AS modificadas,
+               count(*) FILTER (WHERE cur.k IS NULL) AS retiradas
+        FROM cur FULL OUTER JOIN prev ON cur.k = prev.k
+        GROUP BY ALL HAVING agregadas + modificadas + retiradas > 0
+        ORDER BY entidad, mes""").fetchall()
+    return [{"entidad": e, "mes": m, "agregadas": a, "modificadas": c, "retiradas": r}
+            for e, m, a, c, r in result]
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
+
+
+def document(release_id: str, previous: str | None, previous_url: str | None,
+             rows: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = {k: sum(r[k] for r in rows) for k in ("agregadas", "modificadas", "retiradas")}
+    return {"version": release_id, "version_anterior": previous,
+            "url_version_anterior": previous_url, "totales": totals, "por_entidad_y_mes": rows}
+
+
+def markdown(title: str, doc: dict[str, Any]) -> str:
+    t = doc["totales"]
+    lines = [f"# Cambios de la versión {doc['version']}", "", title, ""]
+    if doc["version_anterior"]:
+        link = doc["url_version_anterior"] or doc["version_anterior"]
+        lines.append(f"Versión anterior: [{doc['version_anterior']}]({link})")
+    else:
+        lines.append("Primera versión publicada: todas las filas son nuevas.")
+    lines += ["", f"- Filas agregadas: {t['agregadas']}", f"- Filas modificadas: {t['modificadas']}",
+              f"- Filas retiradas: {t['retiradas']}", ""]
+    if doc["por_entidad_y_mes"]:
+        lines += ["| Entidad | Mes | Agregadas | Modificadas | Retiradas |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['entidad']} | {r['mes']} | {r['agregadas']} | {r['modificadas']} | {r['retiradas']} |"
+                  for r in doc["por_entidad_y_mes"]]
+    else:
+        lines.append("Sin cambios en los datos.")
+    return "\n".join(lines) + "\n"

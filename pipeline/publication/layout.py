@@ -1,0 +1,41 @@
+"""Where each file of a release lives, relative to the release directory.
+
+Monthly CSV and JSON as on the national portal; Parquet by year, hive style
+(`anio=YYYY/`), so DuckDB, pyarrow and Spark read the year as a column and skip years.
+"""
+
+from __future__ import annotations
+
+RELEASES = "releases"
+LATEST = "latest"
+#: content-addressed copies of the files `latest/datapackage.json` names (see publisher)
+OBJECTS = "objects"
+MANIFEST = "release.json"
+DATAPACKAGE = "datapackage.json"
+CATALOG = "catalog.jsonld"
+DATA_JSON = "data.json"
+INDEX = "index.html"
+CHANGES = "changes.json"
+CHANGES_MD = "CAMBIOS.md"
+DUCKDB = "visitas.duckdb"
+
+
+def month_file(table: str, month: str, fmt: str) -> str:
+    return f"{table}/{fmt}/{table}-{month}.{fmt}"
+
+
+def year_file(table: str, year: str) -> str:
+    return f"{table}/parquet/anio={year}/{table}-{year}.parquet"
+
+
+def parquet_glob(table: str) -> str:
+    return f"{table}/parquet/anio=*/*.parquet"
+
+
+def release_dir(release_id: str) -> str:
+    return f"{RELEASES}/{release_id}"
+
+
+def object_key(sha256: str, path: str) -> str:
+    """Where `latest/` keeps a copy: named by content, so a copy is never overwritten."""
+    return f"{OBJECTS}/{sha256[:2]}/{sha256}/{path.rsplit('/', 1)[-1]}"

@@ -1,0 +1,113 @@
+"""Partitions of a published table and the content hash of each.
+
+The table is cut by month (CSV, JSON) and by year (Parquet) of the dataset's date field. A
+partition's hash is order-independent (count, sum and xor of per-row hashes), so it is
+computed in one streaming pass in DuckDB, and it changes when any row or column of that month
+changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from pipeline.publication.dataset import DatasetMeta
+
+#: Bump when the bytes written for the same rows change (format options, column rendering):
+#: every partition is then rewritten once.
+FORMAT_VERSION = "2"
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """How a dataset is cut into releases (the `release:` block of its YAML)."""
+
+    key: str
+    date_field: str
+    entity_field: str
+    order_by: list[str]
+    keep_last: int = 10
+
+    @classmethod
+    def of(cls, meta: DatasetMeta) -> ReleaseSpec:
+        block = meta.extra.get("release", {})
+        missing = [k for k in ("key", "date_field", "entity_field", "order_by") if k not in block]
+        if missing:
+            raise ValueError(f"El dataset {meta.name} no define release.{', release.'.join(missing)} "
+                             f"en datasets/{meta.table}.yaml (vea datasets/visitas.yaml).")
+        return cls(key=block["key"], date_field=block["date_field"],
+                   entity_field=block["entity_field"], order_by=list(block["order_by"]),
+                   keep_last=int(block.get("keep_last", 10)))
+
+
+def columns(meta: DatasetMeta) -> list[str]:
+    # Generic over the schema: a column added to the schema is published without code changes.
+    return [f["name"] for f in meta.schema["fields"]]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def row_hash_sql(cols: list[str]) -> str:
+    """A 64-bit hash of one row, computed vectorised by DuckDB (15x faster than md5 of JSON).
+
+    DuckDB's hash() is not promised stable across DuckDB versions, so the version is part of
+    every partition hash: upgrading DuckDB rewrites each partition once, never skips one.
+    """
+    return "hash(" + ", ".join(quote(c) for c in cols) + ")"
+
+
+def schema_hash(meta: DatasetMeta) -> str:
+    text = json.dumps(meta.schema, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(f"{FORMAT_VERSION}\n{text}".encode()).hexdigest()
+
+
+def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,
+                          source: str, expressions: dict[str, str] | None = None) -> None:
+    """`pub`: the published columns plus `_mes` (YYYY-MM) and `_anio` of the date field.
+
+    `expressions` computes some published columns instead of copying them (the personal-data
+    policy masks the document number and derives `visitante_id` this way).
+    """
+    expressions = expressions or {}
+    cols = ", ".join(f"{expressions[c]} AS {quote(c)}" if c in expressions else quote(c)
+                     for c in columns(meta))
+    date = quote(spec.date_field)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW pub AS
+        SELECT {cols}, strftime({date}, '%Y-%m') AS _mes, year({date})::INTEGER AS _anio
+        FROM {source}""")
+
+
+def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta) -> dict[str, dict[str, Any]]:
+    """{'YYYY-MM': {'rows': n, 'hash': hex}} for every month present in `pub`."""
+    row = row_hash_sql(columns(meta))
+    result = con.execute(f"""
+        SELECT _mes, count(*), sum(h::HUGEINT)::VARCHAR, bit_xor(h)::VARCHAR
+        FROM (SELECT _mes, {row} AS h FROM pub) GROUP BY _mes ORDER BY _mes""").fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for month, rows, total, xor in result:
+        digest = hashlib.sha256(
+            f"{FORMAT_VERSION}|{duckdb.__version__}|{rows}|{total}|{xor}".encode()).hexdigest()
+        out[month] = {"rows": int(rows), "hash": digest}
+    return out
+
+
+def year_hashes(months: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    years: dict[str, dict[str, Any]] = {}
+    for month in sorted(months):
+        entry = years.setdefault(month[:4], {"rows": 0, "parts": []})
+        entry["rows"] += months[month]["rows"]
+        entry["parts"].append(f"{month}:{months[month]['hash']}")
+    return {y: {"rows": e["rows"], "hash": hashlib.sha256("\n".join(e["parts"]).encode()).hexdigest()}
+            for y, e in years.items()}
+
+
+def changed(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]) -> list[str]:
+    """Partitions added, removed or whose hash differs."""
+    return sorted(p for p in set(current) | set(previous)
+                  if current.get(p, {}).get("hash") != previous.get(p, {}).get("hash"))

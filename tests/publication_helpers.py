@@ -1,0 +1,76 @@
+"""Build consolidated `visitas` tables in DuckDB for publication tests, and check releases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.publication import layout
+from pipeline.settings import Settings
+from pipeline.storage.base import Storage
+
+RUCS = ("20999100016", "20999200029", "20999300031")
+
+
+def settings_for(tmp: Path, **overrides: Any) -> Settings:
+    return Settings(var_dir=tmp / "var", **overrides)
+
+
+def write_table(db: Path, n: int = 360) -> None:
+    """n visits from 2023-12-01 on, 3 entities, deterministic; 2023-12 and 2024-01..03."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"""CREATE OR REPLACE TABLE visitas AS
+            SELECT lpad(printf('%x', i), 16, '0') AS id_visita,
+                   ['{RUCS[0]}', '{RUCS[1]}', '{RUCS[2]}'][i % 3 + 1] AS entidad_ruc,
+                   'Entidad ' || (i % 3) AS entidad_nombre,
+                   DATE '2023-12-01' + (i // 4)::INTEGER AS fecha_registro,
+                   DATE '2023-12-01' + (i // 4)::INTEGER AS fecha_visita,
+                   TIME '08:00' + INTERVAL (i % 4 * 30) MINUTE AS hora_ingreso,
+                   NULL::TIME AS hora_salida,
+                   'VISITANTE ' || i AS visitante_nombre,
+                   'DNI' AS visitante_tipo_documento,
+                   lpad(i::VARCHAR, 8, '0') AS visitante_numero_documento,
+                   'Persona natural' AS visitante_tipo_entidad,
+                   NULL::VARCHAR AS visitante_entidad,
+                   'FUNCIONARIO ' || (i % 7) AS funcionario_nombre,
+                   'AREA' AS funcionario_area, 'CARGO' AS funcionario_cargo,
+                   'Reunión de trabajo' AS motivo, NULL::VARCHAR AS motivo_detalle,
+                   NULL::VARCHAR AS lugar, NULL::VARCHAR AS observacion
+            FROM range({n}) t(i)""")
+
+
+def change_table(db: Path) -> dict[tuple[str, str], dict[str, int]]:
+    """Change 2024-01 only: 5 rows edited (entity 0), 3 withdrawn (entity 1), 4 added (entity 2).
+
+    Returns the exact changelog expected, per (entity, month).
+    """
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"""UPDATE visitas SET hora_salida = TIME '18:00' WHERE id_visita IN (
+            SELECT id_visita FROM visitas WHERE entidad_ruc = '{RUCS[0]}'
+            AND strftime(fecha_visita, '%Y-%m') = '2024-01' ORDER BY id_visita LIMIT 5)""")
+        con.execute(f"""DELETE FROM visitas WHERE id_visita IN (
+            SELECT id_visita FROM visitas WHERE entidad_ruc = '{RUCS[1]}'
+            AND strftime(fecha_visita, '%Y-%m') = '2024-01' ORDER BY id_visita LIMIT 3)""")
+        con.execute(f"""INSERT INTO visitas SELECT 'ffff00000000000' || i, '{RUCS[2]}', 'Entidad 2',
+            DATE '2024-01-20', DATE '2024-01-20', TIME '17:00', NULL, 'NUEVO ' || i, 'DNI', '1234567' || i,
+            'Persona natural', NULL, 'FUNCIONARIO', 'AREA', 'CARGO', 'Reunión de trabajo', NULL, NULL, NULL
+            FROM range(4) t(i)""")
+    return {(RUCS[0], "2024-01"): {"agregadas": 0, "modificadas": 5, "retiradas": 0},
+            (RUCS[1], "2024-01"): {"agregadas": 0, "modificadas": 0, "retiradas": 3},
+            (RUCS[2], "2024-01"): {"agregadas": 4, "modificadas": 0, "retiradas": 0}}
+
+
+def assert_whole(storage: Storage, directory: str) -> dict[str, Any]:
+    """Every resource of `<directory>/datapackage.json` exists with its bytes and sha256."""
+    package = json.loads(storage.read_bytes(f"{directory}/{layout.DATAPACKAGE}"))
+    for res in package["resources"]:
+        key = f"{directory}/{res['path']}"
+        body = storage.read_bytes(key)
+        assert len(body) == res["bytes"], key
+        assert res["hash"] == "sha256:" + hashlib.sha256(body).hexdigest(), key
+    return package

@@ -1,0 +1,136 @@
+"""Releases on a real S3 server (SeaweedFS): two releases, verification, hashes, changelog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.consolidation.visitas import database_path
+from pipeline.publication import layout
+from pipeline.publication.publisher import complete_releases, publish, served_release
+from pipeline.storage.s3 import S3Storage
+from tests.publication_helpers import assert_whole, change_table, settings_for, write_table
+from tests.s3server import S3Server
+
+T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+T3 = dt.datetime(2024, 3, 2, 12, 0, tzinfo=dt.UTC)
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.fixture
+def s3_publish(s3_env: S3Server, s3_bucket: str) -> S3Storage:
+    return S3Storage(s3_bucket, "publicacion")
+
+
+def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> None:
+    settings = settings_for(tmp_path)
+    db = database_path(settings)
+    write_table(db)
+    first = publish(settings, now=T1, storage=s3_publish)
+    assert first.new_release and first.previous is None
+    assert first.changes == {"agregadas": 360, "modificadas": 0, "retiradas": 0}
+    assert served_release(s3_publish).id == first.version  # type: ignore[union-attr]
+    paths = {f.path for f in first.files}
+    assert {"visitas/csv/visitas-2023-12.csv", "visitas/json/visitas-2024-02.json",
+            "visitas/parquet/anio=2023/visitas-2023.parquet",
+            "visitas/parquet/anio=2024/visitas-2024.parquet", "visitas.duckdb"} <= paths
+
+    expected = change_table(db)
+    second = publish(settings, now=T2, storage=s3_publish)
+    assert second.new_release and second.previous == first.version
+    # Only the month that changed, and its year's Parquet, are rewritten.
+    assert sorted(second.written) == ["visitas/csv/visitas-2024-01.csv",
+                                      "visitas/json/visitas-2024-01.json",
+                                      "visitas/parquet/anio=2024/visitas-2024.parquet"]
+    assert "visitas/parquet/anio=2023/visitas-2023.parquet" in second.reused
+    assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
+    changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
+    got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
+           for r in changes["por_entidad_y_mes"]}
+    assert got == expected
+    assert changes["version_anterior"] == first.version
+    cambios = s3_publish.read_bytes(f"releases/{second.version}/CAMBIOS.md").decode()
+    assert "Filas agregadas: 4" in cambios and first.version in cambios
+
+    # latest/ serves the second release, and every hash it announces is the object's.
+    assert served_release(s3_publish).id == second.version  # type: ignore[union-attr]
+    package = assert_whole(s3_publish, layout.LATEST)
+    assert package["version"] == second.version
+    for rid in (first.version, second.version):
+        assert_whole(s3_publish, layout.release_dir(rid))
+    # Copies of the first release's changed files that latest/ no longer names are kept for
+    # one release (harvesters mid-download), then collected.
+    assert complete_releases(s3_publish) == [first.version, second.version]
+
+
+def test_rerun_without_change_is_idempotent(tmp_path: Path, s3_publish: S3Storage) -> None:
+    settings = settings_for(tmp_path)
+    write_table(database_path(settings))
+    first = publish(settings, now=T1, storage=s3_publish)
+    before = {o.key: o.size for o in s3_publish.list()}
+    again = publish(settings, now=T2, storage=s3_publish)
+    assert not again.new_release and again.version == first.version
+    assert {o.key: o.size for o in s3_publish.list()} == before
+
+
+def test_release_objects_are_create_only(tmp_path: Path, s3_publish: S3Storage) -> None:
+    from pipeline.storage import StorageError
+
+    settings = settings_for(tmp_path)
+    write_table(database_path(settings))
+    first = publish(settings, now=T1, storage=s3_publish)
+    key = f"releases/{first.version}/visitas/csv/visitas-2023-12.csv"
+    with pytest.raises(StorageError, match="Ya existe"):
+        s3_publish.write_bytes(key, b"x", if_absent=True)
+
+
+def test_same_second_releases_get_distinct_ids(tmp_path: Path, s3_publish: S3Storage) -> None:
+    settings = settings_for(tmp_path)
+    db = database_path(settings)
+    write_table(db)
+    first = publish(settings, now=T1, storage=s3_publish)
+    change_table(db)
+    second = publish(settings, now=T1, storage=s3_publish)
+    assert second.version > first.version
+    assert_whole(s3_publish, layout.LATEST)
+
+
+def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
+    """Publication is generic over the dataset schema: add a field, every partition moves."""
+    import shutil
+
+    import duckdb
+
+    from pipeline.settings import PROJECT_ROOT
+    from pipeline.storage.local import LocalStorage
+
+    root = tmp_path / "proyecto"
+    shutil.copytree(PROJECT_ROOT / "datasets", root / "datasets")
+    shutil.copytree(PROJECT_ROOT / "schemas", root / "schemas")
+    settings = settings_for(tmp_path, root=root)
+    db = database_path(settings)
+    write_table(db)
+    store = LocalStorage(tmp_path / "publish")
+    first = publish(settings, now=T1, storage=store)
+
+    schema_file = root / "schemas" / "visitas.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema["fields"].append({"name": "canal_registro", "type": "string",
+                             "description": "Canal por el que se registró la visita."})
+    schema_file.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE visitas ADD COLUMN canal_registro VARCHAR")
+        con.execute("UPDATE visitas SET canal_registro = 'presencial'")
+    second = publish(settings, now=T2, storage=store)
+    assert second.previous == first.version and not second.reused
+    assert second.changes == {"agregadas": 0, "modificadas": 360, "retiradas": 0}
+    package = assert_whole(store, layout.LATEST)
+    csv = next(r for r in package["resources"] if r["format"] == "csv")
+    assert csv["schema"]["fields"][-1]["name"] == "canal_registro"
+    header = (tmp_path / "publish" / layout.LATEST / csv["path"]).read_text().splitlines()[0]
+    assert header.endswith(",canal_registro")

@@ -1,0 +1,181 @@
+"""A publisher killed at each storage step leaves latest/ whole, and the next run finishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.publication import layout
+from pipeline.publication.publisher import publish, served_release
+from pipeline.storage.base import ObjectInfo, Storage
+from pipeline.storage.s3 import S3Storage
+from tests.publication_helpers import assert_whole, change_table, settings_for, write_table
+from tests.s3server import S3Server
+
+T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+T3 = dt.datetime(2024, 3, 2, 12, 0, tzinfo=dt.UTC)
+
+
+class Crash(Exception):
+    """The publisher process 'dies' here."""
+
+
+class FaultyStorage(Storage):
+    """Delegates to a real storage and raises at the k-th write (upload, copy, delete...)."""
+
+    def __init__(self, inner: Storage, crash_at: int | None) -> None:
+        self.inner, self.crash_at, self.writes = inner, crash_at, 0
+        self.url = inner.url
+
+    def _step(self) -> None:
+        if self.crash_at is not None and self.writes == self.crash_at:
+            raise Crash(f"paso {self.writes}")
+        self.writes += 1
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self.inner.list(prefix)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.inner.read_bytes(key)
+
+    def download(self, key: str, dest: Path) -> None:
+        self.inner.download(key, dest)
+
+    def size(self, key: str) -> int:
+        return self.inner.size(key)
+
+    def sha256(self, key: str) -> str:
+        return self.inner.sha256(key)
+
+    def local_path(self, key: str) -> Path | None:
+        return self.inner.local_path(key)
+
+    def upload(self, src: Path, key: str, **kw: Any) -> None:
+        self._step()
+        self.inner.upload(src, key, **kw)
+
+    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
+        self._step()
+        self.inner.write_bytes(key, data, **kw)
+
+    def delete(self, key: str) -> None:
+        self._step()
+        self.inner.delete(key)
+
+    def copy(self, src_key: str, dest_key: str, **kw: Any) -> None:
+        self._step()
+        self.inner.copy(src_key, dest_key, **kw)
+
+
+def _databases(tmp_path: Path) -> tuple[Path, Path, dict[Any, Any]]:
+    before = tmp_path / "antes.duckdb"
+    write_table(before)
+    after = tmp_path / "despues.duckdb"
+    shutil.copyfile(before, after)
+    expected = change_table(after)
+    return before, after, expected
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_crash_at_every_step_leaves_latest_whole(tmp_path: Path, s3_env: S3Server,
+                                                  s3_bucket: str) -> None:
+    settings = settings_for(tmp_path)
+    before, after, expected = _databases(tmp_path)
+    totals = {k: sum(v[k] for v in expected.values()) for k in ("agregadas", "modificadas", "retiradas")}
+
+    # Count the writes of one clean second release.
+    probe = S3Storage(s3_bucket, "probe")
+    publish(settings, now=T1, storage=probe, database=before)
+    counter = FaultyStorage(probe, None)
+    publish(settings, now=T2, storage=counter, database=after)
+    steps = counter.writes
+    assert steps > 10
+
+    for k in range(steps):
+        real = S3Storage(s3_bucket, f"crash{k}")
+        first = publish(settings, now=T1, storage=real, database=before)
+        with pytest.raises(Crash):
+            publish(settings, now=T2, storage=FaultyStorage(real, k), database=after)
+        # Whatever step died, latest/ is a whole release: the old one, or the new one once
+        # the pointer moved.
+        served = served_release(real)
+        assert served is not None
+        package = assert_whole(real, layout.LATEST)
+        assert package["version"] in (first.version, counter_version(real, first.version))
+        # The next run completes and serves the new content, with the exact changelog.
+        final = publish(settings, now=T3, storage=real, database=after)
+        assert_whole(real, layout.LATEST)
+        latest = served_release(real)
+        assert latest is not None and latest.rows == 361
+        assert latest.months == served_release(probe).months  # type: ignore[union-attr]
+        if final.new_release:
+            assert final.previous == first.version and final.changes == totals
+        assert_whole(real, layout.release_dir(latest.id))
+
+
+def counter_version(storage: Storage, first: str) -> str:
+    """The release after `first`, if the crashed run got as far as completing it."""
+    from pipeline.publication.publisher import complete_releases
+
+    later = [r for r in complete_releases(storage) if r > first]
+    return later[0] if later else first
+
+
+def test_crash_locally_then_rerun(tmp_path: Path) -> None:
+    from pipeline.storage.local import LocalStorage
+
+    settings = settings_for(tmp_path)
+    before, after, _ = _databases(tmp_path)
+    store = LocalStorage(tmp_path / "publish")
+    first = publish(settings, now=T1, storage=store, database=before)
+    with pytest.raises(Crash):
+        publish(settings, now=T2, storage=FaultyStorage(store, 5), database=after)
+    assert served_release(store).id == first.version  # type: ignore[union-attr]
+    assert_whole(store, layout.LATEST)
+    # Same `now` as the crashed attempt: its leftovers are cleared and the id reused.
+    final = publish(settings, now=T2, storage=store, database=after)
+    assert final.new_release and served_release(store).id == final.version  # type: ignore[union-attr]
+    assert_whole(store, layout.LATEST)
+
+
+class CorruptingStorage(FaultyStorage):
+    """Stores other bytes than it was given for one key: what verification must catch."""
+
+    def __init__(self, inner: Storage, target: str) -> None:
+        super().__init__(inner, None)
+        self.target = target
+
+    def upload(self, src: Path, key: str, **kw: Any) -> None:
+        if key.endswith(self.target):
+            self.inner.write_bytes(key, src.read_bytes()[:-1] + b"X", **kw)
+            return
+        self.inner.upload(src, key, **kw)
+
+
+@pytest.mark.s3
+def test_latest_moves_only_after_verification(tmp_path: Path, s3_env: S3Server,
+                                              s3_bucket: str) -> None:
+    from pipeline.storage import StorageError
+
+    settings = settings_for(tmp_path)
+    before, after, _ = _databases(tmp_path)
+    real = S3Storage(s3_bucket, "verif")
+    first = publish(settings, now=T1, storage=real, database=before)
+    with pytest.raises(StorageError, match="Verificación fallida"):
+        publish(settings, now=T2, storage=CorruptingStorage(real, "visitas-2024-01.csv"),
+                database=after)
+    assert served_release(real).id == first.version  # type: ignore[union-attr]
+    assert assert_whole(real, layout.LATEST)["version"] == first.version
+    final = publish(settings, now=T3, storage=real, database=after)
+    assert served_release(real).id == final.version  # type: ignore[union-attr]
+    assert_whole(real, layout.LATEST)

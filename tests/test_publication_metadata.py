@@ -1,0 +1,155 @@
+"""Harvester metadata of a release: Data Package, DCAT-AP JSON-LD, DCAT-US data.json, and
+the landing page rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import jsonschema
+import pytest
+import rdflib
+from rdflib.namespace import DCTERMS, OWL, RDF
+
+from pipeline.consolidation.visitas import database_path
+from pipeline.publication import layout
+from pipeline.publication.publisher import publish
+from pipeline.storage.local import LocalStorage
+from pipeline.storage.s3 import S3Storage
+from tests.publication_helpers import change_table, settings_for, write_table
+from tests.s3server import S3Server
+
+BASE = "https://datos.example.gob.pe/visitas"
+SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
+# DCAT 3 terms (version, previousVersion) that rdflib's closed DCAT namespace lacks.
+DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+DATA = Path(__file__).parent / "data"
+T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def two_releases_s3(tmp_path: Path, s3_env: S3Server, s3_bucket: str) -> tuple[S3Storage, str, str]:
+    settings = settings_for(tmp_path, public_base_url=BASE)
+    db = database_path(settings)
+    write_table(db)
+    storage = S3Storage(s3_bucket, "pub")
+    first = publish(settings, now=T1, storage=storage)
+    change_table(db)
+    second = publish(settings, now=T2, storage=storage)
+    return storage, first.version, second.version
+
+
+@pytest.mark.s3
+def test_dcat_catalog_parses_and_carries_the_properties(two_releases_s3: tuple[S3Storage, str, str]) -> None:
+    storage, first, second = two_releases_s3
+    manifest = json.loads(storage.read_bytes("latest/release.json"))
+    for directory in ("latest", f"releases/{second}"):
+        graph = rdflib.Graph().parse(data=storage.read_bytes(f"{directory}/catalog.jsonld"),
+                                     format="json-ld")
+        datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
+        assert len(datasets) == 1
+        ds = datasets[0]
+        assert str(ds) == f"{BASE}/releases/{second}/#dataset"
+        assert (None, DCAT.dataset, ds) in graph
+        for prop in (DCTERMS.license, DCTERMS.modified, DCTERMS.conformsTo, DCAT.version,
+                     OWL.versionInfo, DCTERMS.title, DCTERMS.publisher):
+            assert graph.value(ds, prop) is not None, prop
+        assert str(graph.value(ds, DCAT.previousVersion)) == f"{BASE}/releases/{first}/#dataset"
+        dists = list(graph.objects(ds, DCAT.distribution))
+        data_files = [f for f in manifest["files"] if f["partition"]]
+        by_url = {str(graph.value(d, DCAT.downloadURL)): d for d in dists}
+        for f in data_files:
+            d = by_url[f"{BASE}/releases/{second}/{f['path']}"]
+            assert int(graph.value(d, DCAT.byteSize)) == f["bytes"]
+            assert graph.value(d, DCAT.mediaType) is not None
+            checksum = graph.value(d, SPDX.checksum)
+            assert str(graph.value(checksum, SPDX.checksumValue)) == f["sha256"]
+            assert graph.value(checksum, SPDX.algorithm) == SPDX.checksumAlgorithm_sha256
+            assert graph.value(d, DCTERMS.license) is not None
+
+
+@pytest.mark.s3
+def test_data_json_validates_against_dcat_us(two_releases_s3: tuple[S3Storage, str, str]) -> None:
+    storage, _, second = two_releases_s3
+    schema = json.loads((DATA / "dcat-us-1.1.schema.json").read_text(encoding="utf-8"))
+    for directory in ("latest", f"releases/{second}"):
+        doc = json.loads(storage.read_bytes(f"{directory}/data.json"))
+        jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
+        urls = {d["downloadURL"] for d in doc["dataset"][0]["distribution"]}
+        assert f"{BASE}/releases/{second}/visitas/csv/visitas-2024-01.csv" in urls
+    # The schema does reject what DCAT-US forbids.
+    bad = json.loads(storage.read_bytes("latest/data.json"))
+    del bad["dataset"][0]["accessLevel"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ld: list[str] = []
+        self._in_ld = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"] or "")
+        self._in_ld = tag == "script" and a.get("type") == "application/ld+json"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_ld:
+            self.ld.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_ld = False
+
+
+def test_index_html_renders_in_chromium_with_every_file_linked(tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Falta chromium: apt-get install -y chromium (lo hace .ci/run)")
+    settings = settings_for(tmp_path)
+    write_table(database_path(settings))
+    store = LocalStorage(tmp_path / "publish")
+    release = publish(settings, now=T1, storage=store)
+    manifest = json.loads(store.read_bytes("latest/release.json"))
+    for directory in ("latest", f"releases/{release.version}"):
+        page = (tmp_path / "publish" / directory / "index.html").as_uri()
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page],
+            capture_output=True, text=True, timeout=120, check=True).stdout
+        parser = _Links()
+        parser.feed(dom)
+        targets = {urljoin(page, h) for h in parser.hrefs}
+        release_dir = (tmp_path / "publish" / "releases" / release.version).as_uri()
+        for f in manifest["files"]:
+            assert f"{release_dir}/{f['path']}" in targets, f["path"]
+            assert (tmp_path / "publish" / "releases" / release.version / f["path"]).is_file()
+        ld = json.loads("".join(parser.ld))
+        assert ld["@type"] == "Dataset"
+        assert {d["name"] for d in ld["distribution"]} == {f["path"] for f in manifest["files"]}
+
+
+def test_frictionless_validates_latest_datapackage_of_a_full_pass(tmp_path: Path) -> None:
+    from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+
+    settings = settings_for(tmp_path)
+    seed_sample_uploads(settings, included_entities(settings))
+    outcome = run_full_pass(settings, echo=lambda _: None)
+    assert outcome.publication is not None and outcome.publication.rows > 0
+    frictionless = Path(shutil.which("frictionless") or
+                        Path(__import__("sys").executable).with_name("frictionless"))
+    latest = Path(settings.publish_url) / layout.LATEST / layout.DATAPACKAGE
+    result = subprocess.run([str(frictionless), "validate", "--json", str(latest)],
+                            capture_output=True, text=True, timeout=300)
+    report = json.loads(result.stdout)
+    assert report["valid"], result.stdout[:2000]

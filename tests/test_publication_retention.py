@@ -1,0 +1,74 @@
+"""Retention: the last N releases, the newest of each month, and whatever latest/ serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.consolidation.visitas import database_path
+from pipeline.publication import layout
+from pipeline.publication.publisher import complete_releases, publish, served_release
+from pipeline.publication.retention import prune
+from pipeline.storage.local import LocalStorage
+from pipeline.storage.s3 import S3Storage
+from tests.publication_helpers import assert_whole, settings_for, write_table
+from tests.s3server import S3Server
+
+# Two releases in January, three in February.
+WHEN = [dt.datetime(2024, 1, 10, tzinfo=dt.UTC), dt.datetime(2024, 1, 20, tzinfo=dt.UTC),
+        dt.datetime(2024, 2, 5, tzinfo=dt.UTC), dt.datetime(2024, 2, 6, tzinfo=dt.UTC),
+        dt.datetime(2024, 2, 7, tzinfo=dt.UTC)]
+
+
+def _releases(tmp_path: Path, storage: LocalStorage | S3Storage) -> list[str]:
+    settings = settings_for(tmp_path)
+    db = database_path(settings)
+    write_table(db)
+    ids = []
+    for n, when in enumerate(WHEN):
+        with duckdb.connect(str(db)) as con:  # one changed row per release
+            con.execute(f"UPDATE visitas SET observacion = 'v{n}' WHERE id_visita = '0000000000000001'")
+        ids.append(publish(settings, now=when, storage=storage).version)
+    return ids
+
+
+@pytest.mark.s3
+def test_prune_keeps_last_n_one_per_month_and_latest(tmp_path: Path, s3_env: S3Server,
+                                                     s3_bucket: str) -> None:
+    storage = S3Storage(s3_bucket, "pub")
+    ids = _releases(tmp_path, storage)
+    # A crashed attempt older than the newest release: a directory without manifest.
+    storage.write_bytes(f"releases/{ids[0]}.001/visitas/csv/x.csv", b"a")
+    result = prune(storage, keep_last=2)
+    # last 2 (Feb 6, Feb 7) + newest of January (Jan 20) + newest of February (Feb 7).
+    assert result.keep == [ids[1], ids[3], ids[4]]
+    assert result.remove == [ids[0], ids[2]]
+    assert complete_releases(storage) == [ids[1], ids[3], ids[4]]
+    assert not list(storage.list(f"releases/{ids[0]}"))
+    assert served_release(storage).id == ids[4]  # type: ignore[union-attr]
+    assert_whole(storage, layout.LATEST)
+    for rid in result.keep:  # kept releases made of reused (copied) files are intact
+        assert_whole(storage, layout.release_dir(rid))
+
+
+def test_cli_releases_list_and_prune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_dir = tmp_path / "publish"
+    ids = _releases(tmp_path, LocalStorage(publish_dir))
+    monkeypatch.setenv("VISITAS_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VISITAS_PUBLISH_URL", str(publish_dir))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["releases", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert f"* {ids[-1]}" in listed.output and ids[0] in listed.output
+    dry = runner.invoke(main, ["releases", "prune", "--keep", "1", "--dry-run"])
+    assert dry.exit_code == 0 and len(complete_releases(LocalStorage(publish_dir))) == 5
+    done = runner.invoke(main, ["releases", "prune", "--keep", "1"])
+    assert done.exit_code == 0, done.output
+    assert complete_releases(LocalStorage(publish_dir)) == [ids[1], ids[4]]
+    assert_whole(LocalStorage(publish_dir), layout.LATEST)
+    assert "--keep" in runner.invoke(main, ["releases", "prune", "--help"]).output
