@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -9,8 +10,18 @@ from pipeline.cli import main
 from tests.conftest import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "datasets" / "samples"
-COMMANDS = [["run"], ["validate"], ["serve"], ["entity", "add"], ["entity", "list"],
-            ["entity", "promote"], ["withdraw"]]
+
+
+def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every runnable subcommand, e.g. ['entity', 'add']."""
+    found: list[list[str]] = []
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        found.extend(leaf_commands(command, path) if isinstance(command, click.Group) else [list(path)])
+    return found
+
+
+COMMANDS = leaf_commands(main)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -64,3 +75,10 @@ def test_entity_list_and_promote(project):
         ["20999100016", "production"], ["20999200029", "production"], ["20999300031", "demo"]]
     assert runner.invoke(main, ["entity", "promote", "20999300031"]).exit_code == 0
     assert "20999300031  production" in runner.invoke(main, ["entity", "list"]).output
+
+
+def test_readme_documents_every_command():
+    """The README stays true: every subcommand of `visitas` appears in it."""
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    missing = [c for c in COMMANDS if f"visitas {' '.join(c)}" not in readme]
+    assert missing == []
