@@ -111,3 +111,24 @@ def test_workspace_yaml_loads_with_the_dagster_cli():
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Validation successful for code location pipeline.definitions" in result.stdout + result.stderr
+
+
+def test_a_damaged_staged_batch_blocks_publication(defs, project, instance):
+    for ruc in SAMPLE_RUCS:
+        seed(project, ruc)
+    job = defs.resolve_job_def("full_pass")
+    tags = {"dagster/asset_partition_range_start": SAMPLE_RUCS[0],
+            "dagster/asset_partition_range_end": SAMPLE_RUCS[-1]}
+    assert job.execute_in_process(instance=instance, tags=tags).success
+    served = (project.var_dir / "publish/latest/release.json").read_bytes()
+
+    damaged = next((project.warehouse_dir / "batches").glob("*/*/valid.parquet"))
+    damaged.write_bytes(b"not parquet")
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["staged_batches_sound"].passed is False
+    assert damaged.parent.name in str(checks["staged_batches_sound"].metadata["damaged"].value)
+    assert result.asset_materializations_for_node("visits") == []
+    assert result.asset_materializations_for_node("visits_release") == []
+    # The previous release is still the one served.
+    assert (project.var_dir / "publish/latest/release.json").read_bytes() == served

@@ -13,7 +13,10 @@ from pipeline.flow import included_entities
     deps=[visit_batches],
     group_name="consolidation",
     kinds={"duckdb"},
-    automation_condition=dg.AutomationCondition.eager(),
+    # Follows new batches automatically, but never past a failed blocking check upstream
+    # (a damaged staged batch would otherwise break every entity's publication).
+    automation_condition=dg.AutomationCondition.eager()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
 )
 def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """One row per real visit across all entities, deduplicated, with a stable id_visita."""
