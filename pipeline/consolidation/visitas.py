@@ -33,19 +33,14 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.normalization import install_macros
+from pipeline.normalization.project import NORMALISED_COLUMNS
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 
 DATABASE = "visitas.duckdb"
 
-#: published column order (the `visitas` schema's order)
-VISIT_FIELDS = (
-    "fecha_registro", "fecha_visita", "hora_ingreso", "hora_salida",
-    "visitante_nombre", "visitante_tipo_documento", "visitante_numero_documento",
-    "visitante_tipo_entidad", "visitante_entidad",
-    "funcionario_nombre", "funcionario_area", "funcionario_cargo",
-    "motivo", "motivo_detalle", "lugar", "observacion",
-)
+#: the visit's own fields, as normalisation produces them (in published order)
+VISIT_FIELDS = NORMALISED_COLUMNS
 #: fields a later copy fills but never blanks out
 STICKY_FIELDS = frozenset({"hora_salida"})
 
