@@ -37,17 +37,22 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert served_release(s3_publish).id == first.version  # type: ignore[union-attr]
     paths = {f.path for f in first.files}
     assert {"visitas/csv/visitas-2023-12.csv", "visitas/json/visitas-2024-02.json",
-            "visitas/parquet/anio=2023/visitas-2023.parquet",
-            "visitas/parquet/anio=2024/visitas-2024.parquet", "visitas.duckdb"} <= paths
+            "visitas/parquet/anio=2023/visitas-2023-12.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-01.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-02.parquet", "visitas.duckdb"} <= paths
+    # Parquet is cut like CSV and JSON: one file per month, inside its year's hive directory.
+    assert not any(p.startswith("visitas/parquet/") and not p.endswith(".parquet") for p in paths)
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
     assert second.new_release and second.previous == first.version
-    # Only the month that changed, and its year's Parquet, are rewritten.
+    # Only the month that changed is rewritten, in every format; its year's other months
+    # are reused.
     assert sorted(second.written) == ["visitas/csv/visitas-2024-01.csv",
                                       "visitas/json/visitas-2024-01.json",
-                                      "visitas/parquet/anio=2024/visitas-2024.parquet"]
-    assert "visitas/parquet/anio=2023/visitas-2023.parquet" in second.reused
+                                      "visitas/parquet/anio=2024/visitas-2024-01.parquet"]
+    assert {"visitas/parquet/anio=2023/visitas-2023-12.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-02.parquet"} <= set(second.reused)
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
