@@ -163,7 +163,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     with duckdb.connect(str(db), read_only=True) as con:
         limit_resources(con, settings)
         create_published_view(con, meta, spec, quote(meta.table), expressions)
-        months = month_hashes(con, meta)
+        months = month_hashes(con, meta, expressions)
         # Kept in the manifest as a summary per year; files are cut by month.
         years = year_hashes(months)
         shash = schema_hash(meta)
@@ -205,11 +205,15 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
             query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{start}' "
                      f"AND {date} < DATE '{end}' ORDER BY {order}")
             dirty = month in changed_months
-            for fmt in ("csv", "json"):
-                plan(layout.month_file(meta.table, month, fmt), fmt, month, info["rows"], query,
-                     dirty)
-            plan(layout.parquet_file(meta.table, month), "parquet", month, info["rows"], query,
-                 dirty)
+            paths = {fmt: layout.month_file(meta.table, month, fmt) for fmt in ("csv", "json")}
+            paths["parquet"] = layout.parquet_file(meta.table, month)
+            if dirty or not all(p in prev_files for p in paths.values()):
+                # Computed once for the three formats: the published columns cost an
+                # HMAC-SHA256 per row (the pseudonym), the month's rows fit in memory or spill.
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _month AS {query}")
+                query = f"SELECT {cols} FROM _month ORDER BY {order}"
+            for fmt, path in paths.items():
+                plan(path, fmt, month, info["rows"], query, dirty)
 
         # Changelog: only the months that moved can hold changes.
         prev_parquet = _previous_parquet(storage, previous, changed_months, tmp / "prev")
