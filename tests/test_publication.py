@@ -139,3 +139,23 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
     assert csv["schema"]["fields"][-1]["name"] == "canal_registro"
     header = (tmp_path / "publish" / layout.LATEST / csv["path"]).read_text().splitlines()[0]
     assert header.endswith(",canal_registro")
+
+
+def test_a_new_pseudonym_key_rewrites_every_month(tmp_path: Path) -> None:
+    """Month hashes cover the stored columns and how computed ones are derived: a new key
+    changes every `visitante_id`, so every month is rewritten although no stored row moved."""
+    import duckdb
+
+    from pipeline.storage.local import LocalStorage
+
+    db = database_path(settings_for(tmp_path))
+    write_table(db)
+    store = LocalStorage(tmp_path / "publish")
+    first = publish(settings_for(tmp_path, pseudonym_key="clave-uno"), now=T1, storage=store)
+    second = publish(settings_for(tmp_path, pseudonym_key="clave-dos"), now=T2, storage=store)
+    assert second.new_release and second.previous == first.version
+    assert not [p for p in second.reused if p.startswith("visitas/")]
+    with duckdb.connect(str(db), read_only=True) as con:
+        documented = con.execute(
+            "SELECT count(*) FROM visitas WHERE visitante_numero_documento IS NOT NULL").fetchone()[0]
+    assert second.changes == {"agregadas": 0, "modificadas": documented, "retiradas": 0}
