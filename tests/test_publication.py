@@ -159,3 +159,22 @@ def test_a_new_pseudonym_key_rewrites_every_month(tmp_path: Path) -> None:
         documented = con.execute(
             "SELECT count(*) FROM visitas WHERE visitante_numero_documento IS NOT NULL").fetchone()[0]
     assert second.changes == {"agregadas": 0, "modificadas": documented, "retiradas": 0}
+
+
+def test_changelog_reads_the_yearly_parquet_of_releases_before_the_monthly_cut(tmp_path: Path) -> None:
+    """Releases published before the monthly Parquet have one file per year: a changed
+    month's previous rows are read from its year's file, and only from it."""
+    from pipeline.publication.manifest import Manifest, ReleaseFile
+    from pipeline.publication.publisher import _previous_parquet
+    from pipeline.storage.local import LocalStorage
+
+    store = LocalStorage(tmp_path / "publish")
+    old = [ReleaseFile("visitas/parquet/anio=2023/visitas-2023.parquet", "parquet", 1, "a", 1, "2023"),
+           ReleaseFile("visitas/parquet/anio=2024/visitas-2024.parquet", "parquet", 1, "b", 1, "2024"),
+           ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 1, "c", 1, "2024-01")]
+    for f in old:
+        store.write_bytes(f"releases/R1/{f.path}", b"x")
+    previous = Manifest(id="R1", dataset="visitas", created="", previous=None, schema_hash="",
+                        rows=2, months={}, years={}, files=old)
+    found = _previous_parquet(store, previous, ["2024-01"], tmp_path / "prev")
+    assert [p.name for p in found] == ["visitas-2024.parquet"]
