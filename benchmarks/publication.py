@@ -2,9 +2,10 @@
 
 A synthetic consolidated `visitas` table (default 10 million rows, 2,500 entities, two years)
 is generated in DuckDB; it is published in full to local storage, then one entity's visits of
-one day are added and published again (incremental: one month's CSV/JSON and one year's
-Parquet are rewritten, everything else is hard-linked), then published once more with no
-change. Each publication runs in its own process so its peak RSS is its own.
+one day are added and published again (incremental: one month's CSV, JSON and Parquet are
+rewritten, everything else is hard-linked), then published once more with no
+change. Each publication runs in its own process so its peak RSS is its own; DuckDB's memory
+limit is the publisher's default (`VISITAS_DUCKDB_MEMORY`) unless that variable is set.
 
     python -m benchmarks.publication [--rows N] [--no-docs]
 """
@@ -111,7 +112,16 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU ({cpu}), {mem / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
 
 
+def load() -> str:
+    # Other jobs on the machine slow every figure down; the section says how busy it was.
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def measure(rows: int) -> str:
+    from pipeline.settings import Settings
+
+    memory = Settings.from_env().duckdb_memory
+    load_before = load()
     with tempfile.TemporaryDirectory(prefix="bench-publication-") as tmp:
         base = Path(tmp)
         db, publish_dir, var = base / "visitas.duckdb", base / "publish", base / "var"
@@ -124,10 +134,18 @@ def measure(rows: int) -> str:
         same = _run(db, publish_dir, var, "2025-01-03T00:00:00+00:00")
         last = sorted((publish_dir / "releases").iterdir())[-1]
         size = sum(f.stat().st_size for f in last.rglob("*") if f.is_file()) / 2**20
+        month_rows = max(json.loads((last / "release.json").read_text())["months"].values(),
+                         key=lambda m: m["rows"])["rows"]
+    load_after = load()
     lines = [
         f"Comando: `make bench` (o `python -m benchmarks.publication --rows {rows}`), "
         f"{dt.date.today().isoformat()}.",
         f"Máquina: {machine()}.",
+        f"Carga del sistema (1/5/15 min) al empezar: {load_before}; al terminar: {load_after} "
+        f"(con {os.cpu_count()} CPU, una carga mayor indica otros procesos compitiendo; "
+        "los tiempos serían menores en una máquina libre).",
+        f"Límite de memoria de DuckDB: `{memory}` (`VISITAS_DUCKDB_MEMORY`), con desborde a "
+        "disco en `var/tmp/duckdb`.",
         "",
         f"Tabla consolidada sintética de {rows:,} filas, {ENTITIES} entidades, 24 meses "
         f"(generada en DuckDB en {gen:.1f} s); almacenamiento local (`LocalStorage`).",
@@ -139,16 +157,16 @@ def measure(rows: int) -> str:
         f"| Sin cambios (no crea versión) | {same['seconds']:.1f} s | {same['rss_mib']:.0f} MiB | 0 | — |",
         "",
         f"Cambios registrados en la versión incremental: {inc['changes']}. "
-        f"Tamaño de una versión: {size:.0f} MiB (CSV y JSON por mes, "
-        "Parquet zstd por año; los archivos reutilizados son enlaces duros).",
+        f"Tamaño de una versión: {size:.0f} MiB (CSV, JSON y Parquet zstd por mes, el Parquet "
+        "en carpetas hive por año `anio=AAAA/`; los archivos reutilizados son enlaces duros).",
         "",
-        f"La publicación incremental reescribe solo el mes y el año tocados ({inc['written']} archivos; "
-        f"los otros {inc['reused']} son enlaces duros). Su costo lo dominan la reescritura ordenada "
-        "del Parquet del año afectado (unos 5 millones de filas, que también fija el RSS máximo: "
-        "el ordenamiento de DuckDB); el registro de cambios lee del Parquet anterior solo los "
-        "grupos de filas del mes tocado, y la huella de contenido de los 24 meses es una pasada vectorizada de `hash()` "
-        "(lo que cuesta la pasada sin cambios). Particiones más finas del Parquet (por mes) "
-        "bajarían el incremental a pocos segundos a cambio de más archivos.",
+        f"La publicación incremental reescribe solo el mes tocado, en sus tres formatos "
+        f"({inc['written']} archivos; los otros {inc['reused']} son enlaces duros). Su costo es el "
+        f"de ese mes (hasta {month_rows:,} filas ordenadas por fecha y entidad), no el del "
+        "conjunto: el registro de cambios lee del Parquet anterior solo el mes tocado, y la "
+        "huella de contenido de los 24 meses es una pasada vectorizada de `hash()` (lo que "
+        "cuesta la pasada sin cambios). El RSS máximo lo acota el límite de memoria de DuckDB, "
+        "no el tamaño de la tabla.",
     ]
     return "\n".join(lines)
 

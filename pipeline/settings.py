@@ -35,6 +35,9 @@ class Settings:
     public_base_url: str = ""
     #: secret of the `visitante_id` pseudonym (VISITAS_PSEUDONYM_KEY); never shown in repr or logs
     pseudonym_key: str = field(default="", repr=False)
+    #: DuckDB's memory cap for the heavy passes (VISITAS_DUCKDB_MEMORY); beyond it DuckDB
+    #: spills to `duckdb_temp_dir` instead of growing, so peak RSS does not follow data size
+    duckdb_memory: str = "2GB"
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -63,6 +66,11 @@ class Settings:
         return self.root / "schemas"
 
     @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills sorts and joins that exceed `duckdb_memory`."""
+        return self.var_dir / "tmp" / "duckdb"
+
+    @property
     def warehouse_dir(self) -> Path:
         """Working files of the pipeline: staged batches, reports, the DuckDB database."""
         return self.var_dir / "warehouse"
@@ -83,6 +91,7 @@ class Settings:
             "publish_url": env.get("VISITAS_PUBLISH_URL", ""),
             "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
             "pseudonym_key": env.get("VISITAS_PSEUDONYM_KEY", ""),
+            "duckdb_memory": env.get("VISITAS_DUCKDB_MEMORY", "") or "2GB",
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

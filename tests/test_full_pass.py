@@ -36,12 +36,14 @@ def test_publishes_every_valid_sample_row(project, manifest):
     package = json.loads((latest / "datapackage.json").read_text("utf-8"))
 
     assert outcome.publication.rows == expected_visits(manifest) == 115
-    # The samples span August–October 2024: one CSV and one JSON per month, one Parquet year.
+    # The samples span August–October 2024: one CSV, one JSON and one Parquet per month, the
+    # Parquet under the one year directory (hive `anio=2024`).
     data = sorted(r["name"] for r in package["resources"]
                   if r["name"].startswith(("visitas-csv-", "visitas-json-", "visitas-parquet-")))
     assert len([n for n in data if n.endswith(".csv")]) == 3
     assert len([n for n in data if n.endswith(".json")]) == 3
-    assert len([n for n in data if n.endswith(".parquet")]) == 1
+    assert [n for n in data if n.endswith(".parquet")] == [
+        f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)]
     for resource in package["resources"]:
         content = (latest / resource["path"]).read_bytes()
         assert resource["bytes"] == len(content)

@@ -37,17 +37,22 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert served_release(s3_publish).id == first.version  # type: ignore[union-attr]
     paths = {f.path for f in first.files}
     assert {"visitas/csv/visitas-2023-12.csv", "visitas/json/visitas-2024-02.json",
-            "visitas/parquet/anio=2023/visitas-2023.parquet",
-            "visitas/parquet/anio=2024/visitas-2024.parquet", "visitas.duckdb"} <= paths
+            "visitas/parquet/anio=2023/visitas-2023-12.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-01.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-02.parquet", "visitas.duckdb"} <= paths
+    # Parquet is cut like CSV and JSON: one file per month, inside its year's hive directory.
+    assert not any(p.startswith("visitas/parquet/") and not p.endswith(".parquet") for p in paths)
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
     assert second.new_release and second.previous == first.version
-    # Only the month that changed, and its year's Parquet, are rewritten.
+    # Only the month that changed is rewritten, in every format; its year's other months
+    # are reused.
     assert sorted(second.written) == ["visitas/csv/visitas-2024-01.csv",
                                       "visitas/json/visitas-2024-01.json",
-                                      "visitas/parquet/anio=2024/visitas-2024.parquet"]
-    assert "visitas/parquet/anio=2023/visitas-2023.parquet" in second.reused
+                                      "visitas/parquet/anio=2024/visitas-2024-01.parquet"]
+    assert {"visitas/parquet/anio=2023/visitas-2023-12.parquet",
+            "visitas/parquet/anio=2024/visitas-2024-02.parquet"} <= set(second.reused)
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
@@ -134,3 +139,42 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
     assert csv["schema"]["fields"][-1]["name"] == "canal_registro"
     header = (tmp_path / "publish" / layout.LATEST / csv["path"]).read_text().splitlines()[0]
     assert header.endswith(",canal_registro")
+
+
+def test_a_new_pseudonym_key_rewrites_every_month(tmp_path: Path) -> None:
+    """Month hashes cover the stored columns and how computed ones are derived: a new key
+    changes every `visitante_id`, so every month is rewritten although no stored row moved."""
+    import duckdb
+
+    from pipeline.storage.local import LocalStorage
+
+    db = database_path(settings_for(tmp_path))
+    write_table(db)
+    store = LocalStorage(tmp_path / "publish")
+    first = publish(settings_for(tmp_path, pseudonym_key="clave-uno"), now=T1, storage=store)
+    second = publish(settings_for(tmp_path, pseudonym_key="clave-dos"), now=T2, storage=store)
+    assert second.new_release and second.previous == first.version
+    assert not [p for p in second.reused if p.startswith("visitas/")]
+    with duckdb.connect(str(db), read_only=True) as con:
+        documented = con.execute(
+            "SELECT count(*) FROM visitas WHERE visitante_numero_documento IS NOT NULL").fetchone()[0]
+    assert second.changes == {"agregadas": 0, "modificadas": documented, "retiradas": 0}
+
+
+def test_changelog_reads_the_yearly_parquet_of_releases_before_the_monthly_cut(tmp_path: Path) -> None:
+    """Releases published before the monthly Parquet have one file per year: a changed
+    month's previous rows are read from its year's file, and only from it."""
+    from pipeline.publication.manifest import Manifest, ReleaseFile
+    from pipeline.publication.publisher import _previous_parquet
+    from pipeline.storage.local import LocalStorage
+
+    store = LocalStorage(tmp_path / "publish")
+    old = [ReleaseFile("visitas/parquet/anio=2023/visitas-2023.parquet", "parquet", 1, "a", 1, "2023"),
+           ReleaseFile("visitas/parquet/anio=2024/visitas-2024.parquet", "parquet", 1, "b", 1, "2024"),
+           ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 1, "c", 1, "2024-01")]
+    for f in old:
+        store.write_bytes(f"releases/R1/{f.path}", b"x")
+    previous = Manifest(id="R1", dataset="visitas", created="", previous=None, schema_hash="",
+                        rows=2, months={}, years={}, files=old)
+    found = _previous_parquet(store, previous, ["2024-01"], tmp_path / "prev")
+    assert [p.name for p in found] == ["visitas-2024.parquet"]

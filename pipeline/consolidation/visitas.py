@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.duckdb_resources import limit_resources
 from pipeline.normalization import install_macros
 from pipeline.normalization.project import NORMALISED_COLUMNS
 from pipeline.registry import Entity
@@ -91,6 +92,8 @@ def consolidate(settings: Settings, entities: list[Entity]) -> ConsolidationOutc
         "entidad_nombre": pa.array([e.name for e in entities], pa.string()),
     })
     with duckdb.connect(str(db)) as con:
+        # Window functions over every staged row: capped and spilling, not sized by the data.
+        limit_resources(con, settings)
         install_macros(con)
         con.register("registry", registry)
         con.register("batches", _batches(settings, {e.ruc for e in entities}))

@@ -12,7 +12,9 @@ from pipeline.publication.spreadsheet import csv_safe_query
 from pipeline.storage.base import sha256_file
 
 #: Parquet row groups of 500k rows sit inside the 100k–1M range readers handle best: big
-#: enough for zstd and min/max statistics to pay off, small enough to skip by date.
+#: enough for zstd and min/max statistics to pay off, small enough to skip by date. Files are
+#: monthly, so a month of up to 500k rows is one row group (a month with fewer than 100k rows
+#: has a smaller one: splitting it further would only add overhead).
 PARQUET_ROW_GROUP = 500_000
 
 FORMATS = {

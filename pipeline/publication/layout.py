@@ -1,7 +1,9 @@
 """Where each file of a release lives, relative to the release directory.
 
-Monthly CSV and JSON as on the national portal; Parquet by year, hive style
-(`anio=YYYY/`), so DuckDB, pyarrow and Spark read the year as a column and skip years.
+Monthly CSV and JSON as on the national portal; Parquet partitioned by year, hive style
+(`anio=YYYY/`), so DuckDB, pyarrow and Spark read the year as a column and skip years, with
+one file per month inside the year directory: a change to one month rewrites only that
+month's files (a yearly file would force re-sorting and rewriting millions of rows).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ def month_file(table: str, month: str, fmt: str) -> str:
     return f"{table}/{fmt}/{table}-{month}.{fmt}"
 
 
-def year_file(table: str, year: str) -> str:
-    return f"{table}/parquet/anio={year}/{table}-{year}.parquet"
+def parquet_file(table: str, month: str) -> str:
+    """The month's Parquet, inside its year's hive directory (`anio=YYYY/`)."""
+    return f"{table}/parquet/anio={month[:4]}/{table}-{month}.parquet"
 
 
 def parquet_glob(table: str) -> str:

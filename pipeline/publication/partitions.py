@@ -1,7 +1,8 @@
 """Partitions of a published table and the content hash of each.
 
-The table is cut by month (CSV, JSON) and by year (Parquet) of the dataset's date field. A
-partition's hash is order-independent (count, sum and xor of per-row hashes), so it is
+The table is cut by month of the dataset's date field (CSV, JSON and Parquet; the Parquet sits
+in a hive directory per year). A partition's hash is order-independent (count, sum and xor of
+per-row hashes of the stored columns, plus how computed columns are derived), so it is
 computed in one streaming pass in DuckDB, and it changes when any row or column of that month
 changes.
 """
@@ -73,6 +74,9 @@ def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spe
 
     `expressions` computes some published columns instead of copying them (the personal-data
     policy masks the document number and derives `visitante_id` this way).
+
+    Also `pub_inputs`: every stored column of `source` plus `_mes`, what the published rows
+    are computed from (see `month_hashes`).
     """
     expressions = expressions or {}
     cols = ", ".join(f"{expressions[c]} AS {quote(c)}" if c in expressions else quote(c)
@@ -81,18 +85,37 @@ def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spe
     con.execute(f"""CREATE OR REPLACE TEMP VIEW pub AS
         SELECT {cols}, strftime({date}, '%Y-%m') AS _mes, year({date})::INTEGER AS _anio
         FROM {source}""")
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW pub_inputs AS
+        SELECT *, strftime({date}, '%Y-%m') AS _mes FROM {source}""")
 
 
-def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta) -> dict[str, dict[str, Any]]:
-    """{'YYYY-MM': {'rows': n, 'hash': hex}} for every month present in `pub`."""
-    row = row_hash_sql(columns(meta))
+def derivation(expressions: dict[str, str] | None) -> str:
+    """A fingerprint of how computed columns are derived (policy and key included)."""
+    text = json.dumps(expressions or {}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta,
+                 expressions: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """{'YYYY-MM': {'rows': n, 'hash': hex}} for every month present in `pub_inputs`.
+
+    The hash covers the stored columns (`pub_inputs`) and the fingerprint of the expressions,
+    not the published values: the published rows are a function of both, and computing them
+    (an HMAC-SHA256 per row for the pseudonym) would make this pass over every month cost
+    20x more, on every run, even when nothing changed.
+    """
+    stored = [r[0] for r in con.execute("DESCRIBE SELECT * FROM pub_inputs").fetchall()
+              if r[0] != "_mes"]
+    row = row_hash_sql(stored)
     result = con.execute(f"""
         SELECT _mes, count(*), sum(h::HUGEINT)::VARCHAR, bit_xor(h)::VARCHAR
-        FROM (SELECT _mes, {row} AS h FROM pub) GROUP BY _mes ORDER BY _mes""").fetchall()
+        FROM (SELECT _mes, {row} AS h FROM pub_inputs) GROUP BY _mes ORDER BY _mes""").fetchall()
+    fingerprint = derivation(expressions)
     out: dict[str, dict[str, Any]] = {}
     for month, rows, total, xor in result:
         digest = hashlib.sha256(
-            f"{FORMAT_VERSION}|{duckdb.__version__}|{rows}|{total}|{xor}".encode()).hexdigest()
+            f"{FORMAT_VERSION}|{duckdb.__version__}|{fingerprint}|{rows}|{total}|{xor}".encode()
+        ).hexdigest()
         out[month] = {"rows": int(rows), "hash": digest}
     return out
 

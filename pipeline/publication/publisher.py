@@ -4,7 +4,7 @@ Layout of the published tree:
 
     releases/<id>/                 one immutable directory per release (create-only writes)
         visitas/csv/visitas-YYYY-MM.csv, visitas/json/visitas-YYYY-MM.json
-        visitas/parquet/anio=YYYY/visitas-YYYY.parquet
+        visitas/parquet/anio=YYYY/visitas-YYYY-MM.parquet   (hive by year, one file per month)
         visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
         datapackage.json, catalog.jsonld, data.json, index.html
         release.json               the manifest, written last: a release without it is unfinished
@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 from pipeline.consolidation.visitas import database_path
+from pipeline.duckdb_resources import limit_resources
 from pipeline.publication import changelog, layout
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
@@ -160,14 +161,15 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     done = complete_releases(storage)
     previous = load_manifest(storage, done[-1]) if done else None
     with duckdb.connect(str(db), read_only=True) as con:
+        limit_resources(con, settings)
         create_published_view(con, meta, spec, quote(meta.table), expressions)
-        months = month_hashes(con, meta)
+        months = month_hashes(con, meta, expressions)
+        # Kept in the manifest as a summary per year; files are cut by month.
         years = year_hashes(months)
         shash = schema_hash(meta)
         same_schema = previous is not None and previous.schema_hash == shash
-        prev_months, prev_years = _previous_partitions(previous, same_schema)
+        prev_months = _previous_months(previous, same_schema)
         changed_months = changed(months, prev_months)
-        changed_years = set(changed(years, prev_years))
         if previous is not None and same_schema and not changed_months:
             sync_latest(storage, meta, previous, settings.public_base_url)
             return PublicationOutcome(storage.locate(layout.LATEST), previous.id, previous.rows,
@@ -198,22 +200,23 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
 
         for month, info in months.items():
             start, end = _month_bounds(month)
+            # A date range rather than strftime(): DuckDB skips row groups by their min/max,
+            # so one month costs its own rows, not the table's.
             query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{start}' "
                      f"AND {date} < DATE '{end}' ORDER BY {order}")
-            for fmt in ("csv", "json"):
-                plan(layout.month_file(meta.table, month, fmt), fmt, month, info["rows"], query,
-                     month in changed_months)
-        for year, info in years.items():
-            # A date range rather than year(): DuckDB skips row groups by their min/max.
-            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{year}-01-01' "
-                     f"AND {date} < DATE '{int(year) + 1}-01-01' "
-                     f"ORDER BY {order}")
-            plan(layout.year_file(meta.table, year), "parquet", year, info["rows"], query,
-                 year in changed_years)
+            dirty = month in changed_months
+            paths = {fmt: layout.month_file(meta.table, month, fmt) for fmt in ("csv", "json")}
+            paths["parquet"] = layout.parquet_file(meta.table, month)
+            if dirty or not all(p in prev_files for p in paths.values()):
+                # Computed once for the three formats: the published columns cost an
+                # HMAC-SHA256 per row (the pseudonym), the month's rows fit in memory or spill.
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _month AS {query}")
+                query = f"SELECT {cols} FROM _month ORDER BY {order}"
+            for fmt, path in paths.items():
+                plan(path, fmt, month, info["rows"], query, dirty)
 
         # Changelog: only the months that moved can hold changes.
-        prev_parquet = _previous_parquet(storage, previous, sorted({m[:4] for m in changed_months}),
-                                         tmp / "prev")
+        prev_parquet = _previous_parquet(storage, previous, changed_months, tmp / "prev")
         rows = changelog.compute(con, meta, spec, changed_months, prev_parquet)
         prev_link = links.release(previous.id) if previous else None
         changes = changelog.document(release_id, previous.id if previous else None, prev_link, rows)
@@ -261,16 +264,15 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                               reused=[f.path for f in reused], changes=changes["totales"])
 
 
-def _previous_partitions(previous: Manifest | None, same_schema: bool
-                         ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def _previous_months(previous: Manifest | None, same_schema: bool) -> dict[str, dict[str, Any]]:
     if previous is None:
-        return {}, {}
+        return {}
     if same_schema:
-        return previous.months, previous.years
+        return previous.months
     # Another schema (a column added, say): every partition is rewritten, and months that
     # vanished still count, so their rows are reported as withdrawn.
     stale = {"hash": "otro-esquema"}
-    return ({m: stale for m in previous.months}, {y: stale for y in previous.years})
+    return {m: stale for m in previous.months}
 
 
 def _next_id(release_id: str) -> str:
@@ -285,13 +287,19 @@ def _clear_unfinished(storage: Storage, release_id: str) -> None:
         storage.delete(obj.key)
 
 
-def _previous_parquet(storage: Storage, previous: Manifest | None, years: list[str],
+def _previous_parquet(storage: Storage, previous: Manifest | None, months: list[str],
                       dest: Path) -> list[Path]:
+    """The previous release's Parquet files that hold `months`.
+
+    Releases published before the monthly cut have one Parquet per year (partition 'YYYY'),
+    so a year file counts when one of its months changed.
+    """
     if previous is None:
         return []
+    wanted = set(months) | {m[:4] for m in months}
     found = []
     for f in previous.files:
-        if f.format == "parquet" and f.partition in years:
+        if f.format == "parquet" and f.partition in wanted:
             key = f"{layout.release_dir(previous.id)}/{f.path}"
             local = storage.local_path(key)
             if local is None:
