@@ -14,7 +14,9 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import hashlib
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,6 +170,9 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
         con = duckdb.connect(str(Path(tmp) / "state.duckdb"))
         try:
             con.execute(f"SET temp_directory = {lit(tmp)}")
+            # Errors and keys are sorted when read back, so inserts need not keep their order;
+            # order-preserving inserts would make DuckDB buffer and serialise batches.
+            con.execute("SET preserve_insertion_order = false")
             rows = [0]
             try:
                 _scan(con, path, header, width, ragged, True, rows, schema, mapping, keys)
@@ -235,25 +240,53 @@ def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: in
     for name, expr in keys.items():
         con.execute(f'CREATE TABLE "key_{name}" AS SELECT "{ROW_NUMBER}" AS rowNumber, {expr} AS k '
                     "FROM chunk")
-    pending: list[pa.RecordBatch] = []
-    size = 0
+    # Parsing (Arrow's threads) and checking (DuckDB's threads) overlap: a reader thread fills
+    # the next chunk while DuckDB checks the current one, so neither leaves a core idle. The
+    # queue holds one chunk, which bounds memory to about three chunks whatever the file size.
+    chunks: queue.Queue[list[pa.RecordBatch] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
 
-    def flush() -> None:
-        con.register("chunk", pa.Table.from_batches(pending, schema=stream.schema))
-        con.execute(f"INSERT INTO errs {sql}")
-        for name, expr in keys.items():
-            con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM chunk')
-        con.unregister("chunk")
-        pending.clear()
+    def put(item: list[pa.RecordBatch] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    for batch in stream:
-        pending.append(batch)
-        size += batch.num_rows
-        if size >= CHUNK_ROWS:
-            flush()
-            size = 0
-    if pending:
-        flush()
+    def produce() -> None:
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        try:
+            for batch in stream:
+                pending.append(batch)
+                size += batch.num_rows
+                if size >= CHUNK_ROWS:
+                    if not put(pending):
+                        return
+                    pending, size = [], 0
+            if pending and not put(pending):
+                return
+            put(None)
+        except BaseException as exc:  # re-raised by the consumer, which knows what to report
+            put(exc)
+
+    reader = threading.Thread(target=produce, name="visitas-validate-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            con.register("chunk", pa.Table.from_batches(item, schema=stream.schema))
+            con.execute(f"INSERT INTO errs {sql}")
+            for name, expr in keys.items():
+                con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM chunk')
+            con.unregister("chunk")
+            del item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _collect(con: duckdb.DuckDBPyConnection, report: Report) -> None:
