@@ -194,8 +194,8 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
                 sql = cell_errors_sql(schema, mapping, "ragged", blank_row=True)
                 if sql:
                     con.execute(f"INSERT INTO errs {sql}")
-                for name, expr in keys.items():
-                    con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM ragged')
+                if keys:
+                    con.execute(f"INSERT INTO keys {_keys_select(keys, 'ragged')}")
                 rows[0] += extra.num_rows
             _collect(con, report)
             _key_errors(con, keys, report, schema)
@@ -222,14 +222,14 @@ def _finish(report: Report, digest: concurrent.futures.Future[str],
 def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: int,
           ragged: list[tuple[int, str]], threaded: bool, rows: list[int], schema: TableSchema,
           mapping: dict[str, str], keys: dict[str, str]) -> None:
-    """One pass over the file: cell errors into `errs`, unique/primary keys into `key_*`.
+    """One pass over the file: cell errors into `errs`, unique/primary keys into `keys`.
 
     Batches are checked a chunk at a time (several record batches, which DuckDB scans in
     parallel) and released afterwards: that, not one query over the whole stream, keeps
     memory flat, because DuckDB holds on to the Arrow batches of a stream until it ends.
     """
-    for table in ["errs", *(f"key_{n}" for n in keys)]:
-        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+    for table in ("errs", "keys"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     sql = cell_errors_sql(schema, mapping, "chunk", blank_row=True) or (
         "SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName, "
         "NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note WHERE false")
@@ -237,9 +237,8 @@ def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: in
     empty = pa.Table.from_batches([], schema=stream.schema)
     con.register("chunk", empty)
     con.execute(f"CREATE TABLE errs AS {sql}")
-    for name, expr in keys.items():
-        con.execute(f'CREATE TABLE "key_{name}" AS SELECT "{ROW_NUMBER}" AS rowNumber, {expr} AS k '
-                    "FROM chunk")
+    if keys:
+        con.execute(f"CREATE TABLE keys AS {_keys_select(keys, 'chunk')}")
     # Parsing (Arrow's threads) and checking (DuckDB's threads) overlap: a reader thread fills
     # the next chunk while DuckDB checks the current one, so neither leaves a core idle. The
     # queue holds one chunk, which bounds memory to about three chunks whatever the file size.
@@ -280,8 +279,8 @@ def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: in
                 raise item
             con.register("chunk", pa.Table.from_batches(item, schema=stream.schema))
             con.execute(f"INSERT INTO errs {sql}")
-            for name, expr in keys.items():
-                con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM chunk')
+            if keys:
+                con.execute(f"INSERT INTO keys {_keys_select(keys, 'chunk')}")
             con.unregister("chunk")
             del item
     finally:
@@ -318,39 +317,64 @@ def _key_exprs(schema: TableSchema, mapping: dict[str, str]) -> dict[str, str]:
     if pk:
         parts = [f'({typed_value(by_name[n], chr(34) + mapping[n] + chr(34), schema)})::VARCHAR'
                  for n in pk]
-        # to_json keeps NULLs apart from the text 'null' and keeps the tuple's structure
-        keys["#pk"] = (f"CASE WHEN {' AND '.join(f'{p} IS NULL' for p in parts)} THEN NULL "
-                       f"ELSE to_json([{', '.join(parts)}])::VARCHAR END")
+        if len(parts) == 1:
+            # one field: its value is the key (NULL when missing), the same expression as its
+            # `unique` key if it has one, so both share a column of the state table
+            keys["#pk"] = parts[0]
+        else:
+            # to_json keeps NULLs apart from the text 'null' and keeps the tuple's structure
+            keys["#pk"] = (f"CASE WHEN {' AND '.join(f'{p} IS NULL' for p in parts)} THEN NULL "
+                           f"ELSE to_json([{', '.join(parts)}])::VARCHAR END")
     return keys
+
+
+def _key_columns(keys: dict[str, str]) -> dict[str, str]:
+    """Column of the `keys` table holding each key; equal expressions share one column."""
+    columns: dict[str, str] = {}
+    by_expr: dict[str, str] = {}
+    for name, expr in keys.items():
+        columns[name] = by_expr.setdefault(expr, f"k{len(by_expr)}")
+    return columns
+
+
+def _keys_select(keys: dict[str, str], relation: str) -> str:
+    """One row per row of `relation`: its number and every key, for a single insert per chunk."""
+    exprs = {column: keys[name] for name, column in reversed(_key_columns(keys).items())}
+    parts = ", ".join(f"{expr} AS {column}" for column, expr in sorted(exprs.items()))
+    return f'SELECT "{ROW_NUMBER}" AS rowNumber, {parts} FROM {relation}'
 
 
 def _key_errors(con: duckdb.DuckDBPyConnection, keys: dict[str, str], report: Report,
                 schema: TableSchema) -> None:
-    """unique-error / primary-key at every occurrence after the first, as frictionless does."""
+    """unique-error / primary-key at every occurrence after the first, as frictionless does.
+
+    Repeated keys are found by aggregation (one hash table of the keys) and only their rows are
+    joined back, which is far cheaper than a window over every row when repeats are rare.
+    """
     field_numbers = {f.name: i for i, f in enumerate(schema.fields, 1)}
+    columns = _key_columns(keys)
     for name in keys:
-        table = f'"key_{name}"'
+        column = columns[name]
+        # NULL is "no key": never a repeat (for the primary key, an error of its own)
+        missing = (f"SELECT rowNumber, NULL, NULL FROM keys WHERE {column} IS NULL UNION ALL "
+                   if name == "#pk" else "")
+        rows = con.sql(f"""
+            WITH d AS (SELECT {column} AS k, min(rowNumber) AS first FROM keys
+                       WHERE {column} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+            {missing}
+            SELECT keys.rowNumber, d.k, d.first FROM keys JOIN d ON keys.{column} = d.k
+            WHERE keys.rowNumber > d.first
+        """).fetchall()
         if name == "#pk":
-            rows = con.sql(f"""
-                SELECT rowNumber, NULL AS first FROM {table} WHERE k IS NULL
-                UNION ALL
-                SELECT rowNumber, first FROM (
-                    SELECT rowNumber, min(rowNumber) OVER (PARTITION BY k) AS first FROM {table}
-                    WHERE k IS NOT NULL) WHERE rowNumber > first
-            """).fetchall()
-            for row_number, first in rows:
+            for row_number, _, first in rows:
                 note = ('cells composing the primary keys are all "None"' if first is None
                         else f"the same as in the row at position {first}")
                 report.add(ReportError("primary-key", rowNumber=row_number, note=note))
         else:
-            rows = con.sql(f"""
-                SELECT rowNumber, k, first FROM (
-                    SELECT rowNumber, k, min(rowNumber) OVER (PARTITION BY k) AS first FROM {table}
-                    WHERE k IS NOT NULL) WHERE rowNumber > first
-            """).fetchall()
             for row_number, value, first in rows:
                 report.add(ReportError("unique-error", rowNumber=row_number, fieldName=name,
-                                       fieldNumber=field_numbers[name], cell=value, note=f"the same as in the row at position {first}"))
+                                       fieldNumber=field_numbers[name], cell=value,
+                                       note=f"the same as in the row at position {first}"))
 
 
 def _sha256(path: Path) -> str:
