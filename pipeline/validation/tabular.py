@@ -3,7 +3,8 @@
 This is `visitas validate FILE --schema SCHEMA.json`: the schema's checks only, no domain
 rules. The file is read in Arrow record batches (bounded memory: one batch at a time); each
 batch is checked by the query the engine compiles from the schema. Only `unique` and
-`primaryKey` need state across batches: their keys go to a DuckDB table, which spills to disk.
+`primaryKey` need state across batches: their keys go to a DuckDB temporary table, which
+stays in memory up to STATE_MEMORY and spills to a temporary directory beyond it.
 
 Fields are matched to columns by position, and header labels are compared to field names
 exactly, because that is what frictionless does for a schema-driven CSV.
@@ -35,6 +36,8 @@ from pipeline.validation.schema import TableSchema
 BLOCK_SIZE = 2 << 20
 #: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
 CHUNK_ROWS = 400_000
+#: DuckDB's memory for the errors and keys tables and their queries; beyond it they spill
+STATE_MEMORY = "1GB"
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -166,10 +169,13 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     keys = _key_exprs(schema, mapping)
     ragged: list[tuple[int, str]] = []
     with tempfile.TemporaryDirectory(prefix="visitas-validate-") as tmp:
-        # A database file, so that whatever state outgrows memory spills to disk.
-        con = duckdb.connect(str(Path(tmp) / "state.duckdb"))
+        # Temporary tables are several times cheaper to fill than a database file's (no
+        # compression pass, no checkpoints); the memory limit makes DuckDB evict them to
+        # `tmp` when they outgrow it, so memory stays bounded whatever the file size.
+        con = duckdb.connect()
         try:
             con.execute(f"SET temp_directory = {lit(tmp)}")
+            con.execute(f"SET memory_limit = {lit(STATE_MEMORY)}")
             # Errors and keys are sorted when read back, so inserts need not keep their order;
             # order-preserving inserts would make DuckDB buffer and serialise batches.
             con.execute("SET preserve_insertion_order = false")
@@ -236,9 +242,9 @@ def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: in
     stream = _stream(path, header, width, ragged, threaded, rows)
     empty = pa.Table.from_batches([], schema=stream.schema)
     con.register("chunk", empty)
-    con.execute(f"CREATE TABLE errs AS {sql}")
+    con.execute(f"CREATE TEMP TABLE errs AS {sql}")
     if keys:
-        con.execute(f"CREATE TABLE keys AS {_keys_select(keys, 'chunk')}")
+        con.execute(f"CREATE TEMP TABLE keys AS {_keys_select(keys, 'chunk')}")
     # Parsing (Arrow's threads) and checking (DuckDB's threads) overlap: a reader thread fills
     # the next chunk while DuckDB checks the current one, so neither leaves a core idle. The
     # queue holds one chunk, which bounds memory to about three chunks whatever the file size.
@@ -353,19 +359,20 @@ def _key_errors(con: duckdb.DuckDBPyConnection, keys: dict[str, str], report: Re
     """
     field_numbers = {f.name: i for i, f in enumerate(schema.fields, 1)}
     columns = _key_columns(keys)
+    repeated: dict[str, list[tuple[int, str, int]]] = {}
     for name in keys:
         column = columns[name]
-        # NULL is "no key": never a repeat (for the primary key, an error of its own)
-        missing = (f"SELECT rowNumber, NULL, NULL FROM keys WHERE {column} IS NULL UNION ALL "
-                   if name == "#pk" else "")
-        rows = con.sql(f"""
-            WITH d AS (SELECT {column} AS k, min(rowNumber) AS first FROM keys
-                       WHERE {column} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
-            {missing}
-            SELECT keys.rowNumber, d.k, d.first FROM keys JOIN d ON keys.{column} = d.k
-            WHERE keys.rowNumber > d.first
-        """).fetchall()
+        if column not in repeated:  # a unique field that is also the primary key: one query
+            repeated[column] = con.sql(f"""
+                WITH d AS (SELECT {column} AS k, min(rowNumber) AS first FROM keys
+                           WHERE {column} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+                SELECT keys.rowNumber, d.k, d.first FROM keys JOIN d ON keys.{column} = d.k
+                WHERE keys.rowNumber > d.first
+            """).fetchall()
+        rows: list[tuple[int, str | None, int | None]] = list(repeated[column])
         if name == "#pk":
+            # NULL is "no key": never a repeat, but for the primary key an error of its own
+            rows += con.sql(f"SELECT rowNumber, NULL, NULL FROM keys WHERE {column} IS NULL").fetchall()
             for row_number, _, first in rows:
                 note = ('cells composing the primary keys are all "None"' if first is None
                         else f"the same as in the row at position {first}")
