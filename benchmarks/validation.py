@@ -14,7 +14,7 @@ Inside each child the clock starts after imports and after a warm-up validation 
 file, so the rates are per row, without start-up cost, for frictionless and for us alike.
 frictionless-py is measured on a 20k-row prefix of the same file (it would take minutes on the
 whole file); our engine is also run on that prefix to check both report the same errors. Larger
-files of the upload case show whether memory grows with size.
+files (5M and 10M rows of each case, one run each) show whether memory grows with size.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"upload-oficial": ROOT / "schemas" / "upload-oficial.schema.json",
            "visitas": ROOT / "schemas" / "visitas.schema.json"}
 ROWS = 1_000_000
-#: larger files of the upload case, only for memory (one run each)
+#: larger files of both cases, for memory (one run each)
 MEMORY_SIZES = tuple(int(n) for n in os.environ.get("BENCH_VALIDATION_SIZES",
                                                     "5000000,10000000").split(",") if n)
 FRICTIONLESS_ROWS = 20_000
@@ -228,7 +228,7 @@ def run() -> str:
     import frictionless
 
     results: dict[str, dict[str, dict[str, float | str]]] = {}
-    memory: dict[int, dict[str, dict[str, float | str]]] = {}
+    memory: dict[tuple[str, int], dict[str, dict[str, float | str]]] = {}
     sizes: dict[str, float] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
@@ -243,15 +243,15 @@ def run() -> str:
                                      "frictionless": ("frictionless", subset),
                                      "ours-subset": ("ours", subset)}, case, warmup)
             path.unlink()
-        case = "upload-oficial"
-        warmup = Path(tmp) / f"{case}-warmup.csv"
-        for size in MEMORY_SIZES:
-            path = Path(tmp) / f"{case}-{size}.csv"
-            generate(path, size)
-            memory[size] = measure({"ours": ("ours", path), "scan": ("scan", path)}, case, warmup,
-                                   repeats=1)
-            memory[size]["bytes"] = {"mb": path.stat().st_size / 2**20}
-            path.unlink()
+        for case, make in GENERATORS.items():
+            warmup = Path(tmp) / f"{case}-warmup.csv"
+            for size in MEMORY_SIZES:
+                path = Path(tmp) / f"{case}-{size}.csv"
+                make(path, size)
+                memory[case, size] = measure({"ours": ("ours", path), "scan": ("scan", path)}, case,
+                                             warmup, repeats=1)
+                memory[case, size]["bytes"] = {"mb": path.stat().st_size / 2**20}
+                path.unlink()
     elapsed = time.perf_counter() - started
 
     lines = [
@@ -285,10 +285,10 @@ def run() -> str:
                 else f"first {FRICTIONLESS_ROWS:,} rows"
             lines.append(f"| `{case}` | {label}, {file} | {int(r['rows']):,} | {float(r['seconds']):.2f} | "
                          f"{rate(r):,.0f} | {float(r['maxrss_mb']):.0f} |")
-    for size, res in memory.items():
+    for (case, size), res in memory.items():
         for kind in ("ours", "scan"):
             r = res[kind]
-            lines.append(f"| `upload-oficial` | {LABELS[kind]}, {size:,}-row file "
+            lines.append(f"| `{case}` | {LABELS[kind]}, {size:,}-row file "
                          f"({float(res['bytes']['mb']):.0f} MiB), one run | {int(r['rows']):,} | "
                          f"{float(r['seconds']):.2f} | {rate(r):,.0f} | {float(r['maxrss_mb']):.0f} |")
     lines.append("")
@@ -302,10 +302,10 @@ def run() -> str:
             f"errors on the prefix: {'yes' if same else 'NO'} ({int(res['ours-subset']['errors'])} "
             f"ours, {int(res['frictionless']['errors'])} frictionless).",
         ]
-    small = float(results["upload-oficial"]["ours"]["maxrss_mb"])
-    for size, res in memory.items():
+    for (case, size), res in memory.items():
+        small = float(results[case]["ours"]["maxrss_mb"])
         big = float(res["ours"]["maxrss_mb"])
-        lines.append(f"- Peak memory of our engine, `upload-oficial`, {ROWS:,} → {size:,} rows: "
+        lines.append(f"- Peak memory of our engine, `{case}`, {ROWS:,} → {size:,} rows: "
                      f"{small:.0f} → {big:.0f} MiB (×{big / small:.2f} for ×{size // ROWS} rows).")
     return "\n".join(lines)
 
