@@ -37,7 +37,7 @@ BLOCK_SIZE = 2 << 20
 #: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
 CHUNK_ROWS = 400_000
 #: DuckDB's memory for the errors and keys tables and their queries; beyond it they spill
-STATE_MEMORY = "1GB"
+STATE_MEMORY = "256MB"
 DELIMITERS = (",", ";", "\t", "|")
 
 
