@@ -3,7 +3,8 @@
 This is `visitas validate FILE --schema SCHEMA.json`: the schema's checks only, no domain
 rules. The file is read in Arrow record batches (bounded memory: one batch at a time); each
 batch is checked by the query the engine compiles from the schema. Only `unique` and
-`primaryKey` need state across batches: their keys go to a DuckDB table, which spills to disk.
+`primaryKey` need state across batches: their keys go to a DuckDB temporary table, which
+stays in memory up to STATE_MEMORY and spills to a temporary directory beyond it.
 
 Fields are matched to columns by position, and header labels are compared to field names
 exactly, because that is what frictionless does for a schema-driven CSV.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import hashlib
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ from pipeline.validation.schema import TableSchema
 BLOCK_SIZE = 2 << 20
 #: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
 CHUNK_ROWS = 400_000
+#: DuckDB's memory for the errors and keys tables and their queries; beyond it they spill
+STATE_MEMORY = "256MB"
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -164,10 +169,16 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     keys = _key_exprs(schema, mapping)
     ragged: list[tuple[int, str]] = []
     with tempfile.TemporaryDirectory(prefix="visitas-validate-") as tmp:
-        # A database file, so that whatever state outgrows memory spills to disk.
-        con = duckdb.connect(str(Path(tmp) / "state.duckdb"))
+        # Temporary tables are several times cheaper to fill than a database file's (no
+        # compression pass, no checkpoints); the memory limit makes DuckDB evict them to
+        # `tmp` when they outgrow it, so memory stays bounded whatever the file size.
+        con = duckdb.connect()
         try:
             con.execute(f"SET temp_directory = {lit(tmp)}")
+            con.execute(f"SET memory_limit = {lit(STATE_MEMORY)}")
+            # Errors and keys are sorted when read back, so inserts need not keep their order;
+            # order-preserving inserts would make DuckDB buffer and serialise batches.
+            con.execute("SET preserve_insertion_order = false")
             rows = [0]
             try:
                 _scan(con, path, header, width, ragged, True, rows, schema, mapping, keys)
@@ -189,8 +200,8 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
                 sql = cell_errors_sql(schema, mapping, "ragged", blank_row=True)
                 if sql:
                     con.execute(f"INSERT INTO errs {sql}")
-                for name, expr in keys.items():
-                    con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM ragged')
+                if keys:
+                    con.execute(f"INSERT INTO keys {_keys_select(keys, 'ragged')}")
                 rows[0] += extra.num_rows
             _collect(con, report)
             _key_errors(con, keys, report, schema)
@@ -217,43 +228,70 @@ def _finish(report: Report, digest: concurrent.futures.Future[str],
 def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: int,
           ragged: list[tuple[int, str]], threaded: bool, rows: list[int], schema: TableSchema,
           mapping: dict[str, str], keys: dict[str, str]) -> None:
-    """One pass over the file: cell errors into `errs`, unique/primary keys into `key_*`.
+    """One pass over the file: cell errors into `errs`, unique/primary keys into `keys`.
 
     Batches are checked a chunk at a time (several record batches, which DuckDB scans in
     parallel) and released afterwards: that, not one query over the whole stream, keeps
     memory flat, because DuckDB holds on to the Arrow batches of a stream until it ends.
     """
-    for table in ["errs", *(f"key_{n}" for n in keys)]:
-        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+    for table in ("errs", "keys"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     sql = cell_errors_sql(schema, mapping, "chunk", blank_row=True) or (
         "SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName, "
         "NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note WHERE false")
     stream = _stream(path, header, width, ragged, threaded, rows)
     empty = pa.Table.from_batches([], schema=stream.schema)
     con.register("chunk", empty)
-    con.execute(f"CREATE TABLE errs AS {sql}")
-    for name, expr in keys.items():
-        con.execute(f'CREATE TABLE "key_{name}" AS SELECT "{ROW_NUMBER}" AS rowNumber, {expr} AS k '
-                    "FROM chunk")
-    pending: list[pa.RecordBatch] = []
-    size = 0
+    con.execute(f"CREATE TEMP TABLE errs AS {sql}")
+    if keys:
+        con.execute(f"CREATE TEMP TABLE keys AS {_keys_select(keys, 'chunk')}")
+    # Parsing (Arrow's threads) and checking (DuckDB's threads) overlap: a reader thread fills
+    # the next chunk while DuckDB checks the current one, so neither leaves a core idle. The
+    # queue holds one chunk, which bounds memory to about three chunks whatever the file size.
+    chunks: queue.Queue[list[pa.RecordBatch] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
 
-    def flush() -> None:
-        con.register("chunk", pa.Table.from_batches(pending, schema=stream.schema))
-        con.execute(f"INSERT INTO errs {sql}")
-        for name, expr in keys.items():
-            con.execute(f'INSERT INTO "key_{name}" SELECT "{ROW_NUMBER}", {expr} FROM chunk')
-        con.unregister("chunk")
-        pending.clear()
+    def put(item: list[pa.RecordBatch] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    for batch in stream:
-        pending.append(batch)
-        size += batch.num_rows
-        if size >= CHUNK_ROWS:
-            flush()
-            size = 0
-    if pending:
-        flush()
+    def produce() -> None:
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        try:
+            for batch in stream:
+                pending.append(batch)
+                size += batch.num_rows
+                if size >= CHUNK_ROWS:
+                    if not put(pending):
+                        return
+                    pending, size = [], 0
+            if pending and not put(pending):
+                return
+            put(None)
+        except BaseException as exc:  # re-raised by the consumer, which knows what to report
+            put(exc)
+
+    reader = threading.Thread(target=produce, name="visitas-validate-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            con.register("chunk", pa.Table.from_batches(item, schema=stream.schema))
+            con.execute(f"INSERT INTO errs {sql}")
+            if keys:
+                con.execute(f"INSERT INTO keys {_keys_select(keys, 'chunk')}")
+            con.unregister("chunk")
+            del item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _collect(con: duckdb.DuckDBPyConnection, report: Report) -> None:
@@ -285,39 +323,65 @@ def _key_exprs(schema: TableSchema, mapping: dict[str, str]) -> dict[str, str]:
     if pk:
         parts = [f'({typed_value(by_name[n], chr(34) + mapping[n] + chr(34), schema)})::VARCHAR'
                  for n in pk]
-        # to_json keeps NULLs apart from the text 'null' and keeps the tuple's structure
-        keys["#pk"] = (f"CASE WHEN {' AND '.join(f'{p} IS NULL' for p in parts)} THEN NULL "
-                       f"ELSE to_json([{', '.join(parts)}])::VARCHAR END")
+        if len(parts) == 1:
+            # one field: its value is the key (NULL when missing), the same expression as its
+            # `unique` key if it has one, so both share a column of the state table
+            keys["#pk"] = parts[0]
+        else:
+            # to_json keeps NULLs apart from the text 'null' and keeps the tuple's structure
+            keys["#pk"] = (f"CASE WHEN {' AND '.join(f'{p} IS NULL' for p in parts)} THEN NULL "
+                           f"ELSE to_json([{', '.join(parts)}])::VARCHAR END")
     return keys
+
+
+def _key_columns(keys: dict[str, str]) -> dict[str, str]:
+    """Column of the `keys` table holding each key; equal expressions share one column."""
+    columns: dict[str, str] = {}
+    by_expr: dict[str, str] = {}
+    for name, expr in keys.items():
+        columns[name] = by_expr.setdefault(expr, f"k{len(by_expr)}")
+    return columns
+
+
+def _keys_select(keys: dict[str, str], relation: str) -> str:
+    """One row per row of `relation`: its number and every key, for a single insert per chunk."""
+    exprs = {column: keys[name] for name, column in reversed(_key_columns(keys).items())}
+    parts = ", ".join(f"{expr} AS {column}" for column, expr in sorted(exprs.items()))
+    return f'SELECT "{ROW_NUMBER}" AS rowNumber, {parts} FROM {relation}'
 
 
 def _key_errors(con: duckdb.DuckDBPyConnection, keys: dict[str, str], report: Report,
                 schema: TableSchema) -> None:
-    """unique-error / primary-key at every occurrence after the first, as frictionless does."""
+    """unique-error / primary-key at every occurrence after the first, as frictionless does.
+
+    Repeated keys are found by aggregation (one hash table of the keys) and only their rows are
+    joined back, which is far cheaper than a window over every row when repeats are rare.
+    """
     field_numbers = {f.name: i for i, f in enumerate(schema.fields, 1)}
+    columns = _key_columns(keys)
+    repeated: dict[str, list[tuple[int, str, int]]] = {}
     for name in keys:
-        table = f'"key_{name}"'
-        if name == "#pk":
-            rows = con.sql(f"""
-                SELECT rowNumber, NULL AS first FROM {table} WHERE k IS NULL
-                UNION ALL
-                SELECT rowNumber, first FROM (
-                    SELECT rowNumber, min(rowNumber) OVER (PARTITION BY k) AS first FROM {table}
-                    WHERE k IS NOT NULL) WHERE rowNumber > first
+        column = columns[name]
+        if column not in repeated:  # a unique field that is also the primary key: one query
+            repeated[column] = con.sql(f"""
+                WITH d AS (SELECT {column} AS k, min(rowNumber) AS first FROM keys
+                           WHERE {column} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+                SELECT keys.rowNumber, d.k, d.first FROM keys JOIN d ON keys.{column} = d.k
+                WHERE keys.rowNumber > d.first
             """).fetchall()
-            for row_number, first in rows:
+        rows: list[tuple[int, str | None, int | None]] = list(repeated[column])
+        if name == "#pk":
+            # NULL is "no key": never a repeat, but for the primary key an error of its own
+            rows += con.sql(f"SELECT rowNumber, NULL, NULL FROM keys WHERE {column} IS NULL").fetchall()
+            for row_number, _, first in rows:
                 note = ('cells composing the primary keys are all "None"' if first is None
                         else f"the same as in the row at position {first}")
                 report.add(ReportError("primary-key", rowNumber=row_number, note=note))
         else:
-            rows = con.sql(f"""
-                SELECT rowNumber, k, first FROM (
-                    SELECT rowNumber, k, min(rowNumber) OVER (PARTITION BY k) AS first FROM {table}
-                    WHERE k IS NOT NULL) WHERE rowNumber > first
-            """).fetchall()
             for row_number, value, first in rows:
                 report.add(ReportError("unique-error", rowNumber=row_number, fieldName=name,
-                                       fieldNumber=field_numbers[name], cell=value, note=f"the same as in the row at position {first}"))
+                                       fieldNumber=field_numbers[name], cell=value,
+                                       note=f"the same as in the row at position {first}"))
 
 
 def _sha256(path: Path) -> str:
