@@ -61,6 +61,8 @@ CONSOLIDATED = "consolidated"
 FORMAT_VERSION = "1"
 #: DuckDB may use this much memory and spill the rest to disk (VISITAS_DUCKDB_MEMORY overrides)
 MEMORY_LIMIT = "2GB"
+#: entities written per COPY … PARTITION_BY (each open partition has its own buffers)
+ENTITIES_PER_WRITE = 250
 
 #: the visit's own fields, as normalisation produces them (in published order)
 VISIT_FIELDS = NORMALISED_COLUMNS
@@ -216,17 +218,23 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             WHERE w.id_visita IN (SELECT id_visita FROM keyed)
             GROUP BY ALL""")
         fields = ", ".join(f"v.{c}" for c in VISIT_FIELDS)
-        # WRITE_PARTITION_COLUMNS keeps entidad_ruc inside each file, so a file read on its
-        # own (or by a glob without hive partitioning) is complete.
-        partitioned = "FORMAT parquet, PARTITION_BY (entidad_ruc), WRITE_PARTITION_COLUMNS true"
-        con.execute(f"""COPY (
+        con.execute(f"""CREATE TEMP TABLE out_visitas AS
             SELECT v.id_visita, v.entidad_ruc, {fields}
             FROM versions v
             WHERE v._version = v._versiones
-              AND v.id_visita NOT IN (SELECT id_visita FROM withdrawn)
-            ) TO '{(scratch / "visitas").as_posix()}' ({partitioned})""")
-        con.execute(f"COPY ({_history_sql()}) TO '{(scratch / 'visitas_historial').as_posix()}' "
-                    f"({partitioned})")
+              AND v.id_visita NOT IN (SELECT id_visita FROM withdrawn)""")
+        con.execute(f"CREATE TEMP TABLE out_visitas_historial AS {_history_sql()}")
+        # Split per entity with PARTITION_BY, a bounded number of entities per COPY: every open
+        # partition holds its own write buffers, so thousands at once would not fit the memory
+        # limit. WRITE_PARTITION_COLUMNS keeps entidad_ruc inside each file.
+        for i in range(0, len(changed), ENTITIES_PER_WRITE):
+            chunk = changed[i:i + ENTITIES_PER_WRITE]
+            for table in ("visitas", "visitas_historial"):
+                con.execute(f"""COPY (SELECT * FROM out_{table}
+                                      WHERE entidad_ruc IN (SELECT unnest(?)))
+                    TO '{(scratch / table).as_posix()}'
+                    (FORMAT parquet, PARTITION_BY (entidad_ruc), WRITE_PARTITION_COLUMNS true,
+                     OVERWRITE_OR_IGNORE true)""", [chunk])
         staged_rows = dict(con.execute(
             "SELECT _entidad_ruc, count(*) FROM keyed GROUP BY ALL").fetchall())
         withdrawn = dict(con.execute(
