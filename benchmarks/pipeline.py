@@ -201,6 +201,8 @@ def measure(rows: int) -> str:
                 f"{r['written']} / {r['reused']} |")
 
     lines = [
+        "## Pipeline completo e incremental",
+        "",
         f"Comando: `python -m benchmarks pipeline` (o `python -m benchmarks.pipeline --rows {rows}`), "
         f"{dt.date.today().isoformat()}.",
         f"Máquina: {before}.",
