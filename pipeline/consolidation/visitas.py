@@ -185,8 +185,10 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
     staged = [p for r in changed for p in sorted((base / r).glob("*/valid.parquet"))]
     withdrawals = [p for r in changed for p in sorted((base / r).glob("*/withdrawals.parquet"))]
     root = consolidated_dir(settings)
+    # leftovers of an interrupted run: never read (only entidad_ruc=* folders are), just space
+    for stale in root.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = root / f".tmp-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     with _connect(settings, ":memory:") as con:
         install_macros(con)
