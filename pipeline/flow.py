@@ -76,6 +76,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
          f" ({outcome.consolidation.staged_rows} filas en lotes,"
          f" {outcome.consolidation.changes} cambios en el historial,"
          f" {outcome.consolidation.withdrawn} visitas retiradas)")
+    echo(f"  {len(outcome.consolidation.recomputed_entities)} entidades recalculadas,"
+         f" {len(outcome.consolidation.removed_entities)} retiradas del consolidado")
     echo("Publicación")
     outcome.publication = publish(settings, now=now)
     pub = outcome.publication

@@ -22,10 +22,14 @@ def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.
     """One row per real visit across all entities, deduplicated, with a stable id_visita."""
     cfg = settings.get()
     outcome = consolidate(cfg, included_entities(cfg))
-    context.log.info(f"{outcome.rows} visitas de {outcome.entities} entidades")
+    context.log.info(f"{outcome.rows} visitas de {outcome.entities} entidades"
+                     f" ({len(outcome.recomputed_entities)} recalculadas)")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": outcome.rows,
         "staged_rows": outcome.staged_rows,
         "entities": outcome.entities,
+        # only these were recomputed; the others' Parquet was left as it was
+        "recomputed_entities": len(outcome.recomputed_entities),
+        "removed_entities": len(outcome.removed_entities),
         "database": dg.MetadataValue.path(str(outcome.database)),
     })
