@@ -350,22 +350,29 @@ def _type(column: str) -> str:
 
 
 def _history_sql() -> str:
-    """`visitas_historial`: one row per creation, per changed field, per withdrawal."""
-    i = "(PARTITION BY id_visita ORDER BY _orden)"
+    """`visitas_historial`: one row per creation, per changed field, per withdrawal.
+
+    Only visits carried by more than one batch can have changes, so the previous values are
+    computed over those alone (a few percent of the rows), all fields in one window pass.
+    """
+    previous = ",\n".join(f"lag({c}) OVER w AS _antes_{c}" for c in VISIT_FIELDS)
     changed = "\nUNION ALL\n".join(
         f"""SELECT id_visita, entidad_ruc, _lote, _archivo, _fila, _ingestado_en, _orden,
                    'cambio' AS accion, '{c}' AS campo,
-                   (lag({c}) OVER {i})::VARCHAR AS valor_anterior, {c}::VARCHAR AS valor_nuevo,
-                   _version, lag({c}) OVER {i} IS DISTINCT FROM {c} AS _distinto
-            FROM versions"""
+                   _antes_{c}::VARCHAR AS valor_anterior, {c}::VARCHAR AS valor_nuevo
+            FROM previous WHERE _version > 1 AND _antes_{c} IS DISTINCT FROM {c}"""
         for c in VISIT_FIELDS)
     return f"""
-        WITH changes AS ({changed})
+        WITH previous AS MATERIALIZED (
+            SELECT *, {previous}
+            FROM versions WHERE _versiones > 1
+            WINDOW w AS (PARTITION BY id_visita ORDER BY _orden)
+        ), changes AS ({changed})
         SELECT id_visita, entidad_ruc, _lote AS lote, _archivo AS archivo, _fila AS fila,
                _ingestado_en AS lote_recibido_en, accion, campo, valor_anterior, valor_nuevo,
                _orden AS orden
         FROM (
-            SELECT * EXCLUDE (_version, _distinto) FROM changes WHERE _version > 1 AND _distinto
+            SELECT * FROM changes
             UNION ALL
             SELECT id_visita, entidad_ruc, _lote, _archivo, _fila, _ingestado_en, _orden,
                    'alta', NULL, NULL, NULL
