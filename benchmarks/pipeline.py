@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 from pathlib import Path
 
 import duckdb
+
+from benchmarks._memory import peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "pipeline"
@@ -153,13 +154,6 @@ def child(phase: str, var: Path, when: str) -> None:
                       "reused": len(pub.reused), "new_release": pub.new_release,
                       "published_changes": pub.changes}))
 
-
-def peak_rss_mib() -> float:
-    # VmHWM, not ru_maxrss: the latter can carry the parent's high-water mark across fork+exec.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(phase: str, var: Path, when: str) -> dict:

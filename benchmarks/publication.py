@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import duckdb
+
+from benchmarks._memory import peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -87,14 +88,6 @@ def child(db: Path, publish_dir: Path, var: Path, when: str) -> None:
                       "new_release": out.new_release, "written": len(out.written),
                       "reused": len(out.reused), "rows": out.rows, "changes": out.changes}))
 
-
-def peak_rss_mib() -> float:
-    # VmHWM, not getrusage's ru_maxrss: the latter keeps the parent's high-water mark across
-    # fork+exec, which would report the table generation's memory as ours.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(db: Path, publish_dir: Path, var: Path, when: str) -> dict:

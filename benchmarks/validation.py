@@ -8,7 +8,7 @@ between measurements on the same file and schema:
 - `visitas`: the published 20-column form (schemas/visitas.schema.json): dates, times, enums,
   patterns, a unique id that is also the primary key, about 0.5 % of rows broken.
 
-Each measurement runs in its own subprocess so that its peak RSS (ru_maxrss) is its own, and
+Each measurement runs in its own subprocess so that its peak RSS (VmHWM) is its own, and
 the runs of the three tools alternate so that load from other jobs falls on all of them alike.
 Inside each child the clock starts after imports and after a warm-up validation of a 100-row
 file, so the rates are per row, without start-up cost, for frictionless and for us alike.
@@ -23,12 +23,13 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks._memory import peak_rss_mib
 
 SECTION = "validation"
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,9 +178,8 @@ def _child(kind: str, case: str, path: str, warmup: str) -> dict[str, float | st
     started = time.perf_counter()
     rows, errors, signature = task(path)
     seconds = time.perf_counter() - started
-    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"rows": rows, "seconds": seconds, "errors": errors, "signature": signature,
-            "maxrss_mb": maxrss_kb / 1024}
+            "maxrss_mb": peak_rss_mib()}
 
 
 def _once(kind: str, case: str, path: Path, warmup: Path) -> dict[str, float | str]:
@@ -262,7 +262,7 @@ def run() -> str:
         f"Measured {time.strftime('%Y-%m-%d')}; the whole run took {elapsed / 60:.0f} min.",
         "",
         "Every ratio compares measurements on the same file and schema. Each measurement runs in "
-        "its own process (peak memory is that process's ru_maxrss, with only the measured tool "
+        "its own process (peak memory is that process's own VmHWM, with only the measured tool "
         "imported); the clock starts after imports and after a warm-up run on a "
         f"{WARMUP_ROWS}-row file, so rates are per row without start-up cost. Times are the best "
         f"of {REPEATS} runs, the tools' runs interleaved (the 2-CPU machine is shared with other "

@@ -1,0 +1,18 @@
+"""Peak memory of the current process, for benchmarks that run each measurement in a child."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+
+def peak_rss_mib() -> float:
+    """This process's own high-water mark of resident memory, in MiB.
+
+    VmHWM, not getrusage's ru_maxrss: on Linux the latter keeps the parent's high-water mark
+    across fork+exec, so a child started by a large parent would report the parent's memory.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
