@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks._memory import peak_rss_mib
+from benchmarks._host import cpu_model, memory_gib, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "pipeline"
@@ -165,12 +165,8 @@ def _run(phase: str, var: Path, when: str) -> dict:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
     load = Path("/proc/loadavg").read_text().split()[:3]
-    return (f"nproc {os.cpu_count()}, {cpu}, {mem / 1024 / 1024:.0f} GiB RAM, "
+    return (f"nproc {os.cpu_count()}, {cpu_model()}, {memory_gib():.0f} GiB RAM, "
             f"carga (uptime) {' '.join(load)}, Python {platform.python_version()}, "
             f"DuckDB {duckdb.__version__}")
 

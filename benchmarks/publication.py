@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks._memory import peak_rss_mib
+from benchmarks._host import cpu_model, memory_gib, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -98,11 +98,8 @@ def _run(db: Path, publish_dir: Path, var: Path, when: str) -> dict:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} CPU ({cpu}), {mem / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    return (f"{os.cpu_count()} CPU ({cpu_model()}), {memory_gib():.0f} GiB RAM, "
+            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
 
 
 def load() -> str:

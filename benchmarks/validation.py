@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._memory import peak_rss_mib
+from benchmarks._host import peak_rss_mib
 
 SECTION = "validation"
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
-"""Peak memory of the current process, for benchmarks that run each measurement in a child."""
+"""Facts about this machine and process that every benchmark reports."""
 
 from __future__ import annotations
 
+import platform
 import resource
 from pathlib import Path
 
@@ -16,3 +17,15 @@ def peak_rss_mib() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_model() -> str:
+    return next((line.split(":", 1)[1].strip()
+                 for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")), platform.processor())
+
+
+def memory_gib() -> float:
+    kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    return kib / 1024 / 1024
