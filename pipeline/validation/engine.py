@@ -15,6 +15,7 @@ The semantics follow frictionless-py 5 (`frictionless.fields.*.create_value_read
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -121,10 +122,10 @@ def _typed_literal(f: Field, value: Any) -> str:
     return typed if typed is not None else lit(value)
 
 
-def _constraint_checks(f: Field, cell: str, typed: str) -> list[tuple[str, str]]:
-    """(predicate that is true on a violation, note) for each constraint but 'required'."""
+def _constraint_checks(f: Field, cell: str, typed: str) -> list[tuple[str, str, str]]:
+    """(constraint, predicate true on a violation, note) for each constraint but 'required'."""
     c = f.constraints
-    checks: list[tuple[str, str]] = []
+    checks: list[tuple[str, str, str]] = []
 
     def note(name: str) -> str:
         value = c[name]
@@ -134,24 +135,22 @@ def _constraint_checks(f: Field, cell: str, typed: str) -> list[tuple[str, str]]
 
     # frictionless checks lengths on strings only (and on arrays/objects, not supported here)
     if "minLength" in c and f.type == "string":
-        checks.append((f"length({cell}) < {int(c['minLength'])}", note("minLength")))
+        checks.append(("minLength", f"length({cell}) < {int(c['minLength'])}", note("minLength")))
     if "maxLength" in c and f.type == "string":
-        checks.append((f"length({cell}) > {int(c['maxLength'])}", note("maxLength")))
+        checks.append(("maxLength", f"length({cell}) > {int(c['maxLength'])}", note("maxLength")))
     if "minimum" in c and f.type not in ("string", "boolean"):
-        checks.append((f"{typed} < {_typed_literal(f, c['minimum'])}", note("minimum")))
+        checks.append(("minimum", f"{typed} < {_typed_literal(f, c['minimum'])}", note("minimum")))
     if "maximum" in c and f.type not in ("string", "boolean"):
-        checks.append((f"{typed} > {_typed_literal(f, c['maximum'])}", note("maximum")))
+        checks.append(("maximum", f"{typed} > {_typed_literal(f, c['maximum'])}", note("maximum")))
     if "exclusiveMinimum" in c and f.type not in ("string", "boolean"):
-        checks.append((f"{typed} <= {_typed_literal(f, c['exclusiveMinimum'])}",
-                       note("exclusiveMinimum")))
+        checks.append(("exclusiveMinimum", f"{typed} <= {_typed_literal(f, c['exclusiveMinimum'])}", note("exclusiveMinimum")))
     if "exclusiveMaximum" in c and f.type not in ("string", "boolean"):
-        checks.append((f"{typed} >= {_typed_literal(f, c['exclusiveMaximum'])}",
-                       note("exclusiveMaximum")))
+        checks.append(("exclusiveMaximum", f"{typed} >= {_typed_literal(f, c['exclusiveMaximum'])}", note("exclusiveMaximum")))
     if "pattern" in c and f.type == "string":
-        checks.append((f"NOT regexp_full_match({cell}, {lit(c['pattern'])})", note("pattern")))
+        checks.append(("pattern", f"NOT regexp_full_match({cell}, {lit(c['pattern'])})", note("pattern")))
     if "enum" in c:
         values = ", ".join(_typed_literal(f, v) for v in c["enum"])
-        checks.append((f"{typed} NOT IN ({values})", note("enum")))
+        checks.append(("enum", f"{typed} NOT IN ({values})", note("enum")))
     return checks
 
 
@@ -166,9 +165,27 @@ def typed_value(f: Field, cell: str, schema: TableSchema) -> str:
     return f"CASE WHEN NOT {missing_sql(schema, cell)} THEN {typed} END"
 
 
-def compile_conditions(schema: TableSchema, mapping: dict[str, str]) -> list[tuple[str, str]]:
-    """(SQL condition true on a violation, SQL struct describing the error) per check."""
-    checks: list[tuple[str, str]] = []
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per check
+class Check:
+    """One check of one field: a SQL condition true on a violation, and the error it reports."""
+
+    field: Field
+    #: the relation's column holding the field's cells
+    column: str
+    #: "type", or the constraint checked ("required", "pattern", "maxLength"…)
+    constraint: str
+    condition: str
+    error: str
+
+    @property
+    def costly(self) -> bool:
+        """Parses or matches the cell, rather than comparing it or measuring its length."""
+        return self.constraint not in ("required", "minLength", "maxLength")
+
+
+def compile_conditions(schema: TableSchema, mapping: dict[str, str]) -> list[Check]:
+    """Every check of every mapped field, in frictionless's order (field, then check)."""
+    checks: list[Check] = []
     for number, f in enumerate(schema.fields, 1):
         column = mapping.get(f.name)
         if column is None:
@@ -181,21 +198,23 @@ def compile_conditions(schema: TableSchema, mapping: dict[str, str]) -> list[tup
                     f"'fieldNumber': {_n}, 'cell': {_c}, 'note': {lit(note)}}}")
 
         if f.required:
-            checks.append((is_missing, err("constraint-error", 'constraint "required" is "True"')))
+            checks.append(Check(f, column, "required", is_missing,
+                                err("constraint-error", 'constraint "required" is "True"')))
         typed = _typed(f, cell)
         type_ok = f"({typed}) IS NOT NULL" if typed is not None else None
         if type_ok:
-            checks.append((f"NOT {is_missing} AND NOT ({type_ok})",
-                           err("type-error", f'type is "{f.type}/{f.format}"')))
-        for violated, note in _constraint_checks(f, cell, f"({typed or cell})"):
+            checks.append(Check(f, column, "type", f"NOT {is_missing} AND NOT ({type_ok})",
+                                err("type-error", f'type is "{f.type}/{f.format}"')))
+        for constraint, violated, note in _constraint_checks(f, cell, f"({typed or cell})"):
             guard = f"NOT {is_missing}" + (f" AND {type_ok}" if type_ok else "")
-            checks.append((f"{guard} AND ({violated})", err("constraint-error", note)))
+            checks.append(Check(f, column, constraint, f"{guard} AND ({violated})",
+                                err("constraint-error", note)))
     return checks
 
 
-def compile_checks(schema: TableSchema, mapping: dict[str, str]) -> list[str]:
-    """One SQL struct expression per check; NULL when the check passes."""
-    return [f"CASE WHEN {cond} THEN {struct} END" for cond, struct in compile_conditions(schema, mapping)]
+def violation_sql(checks: list[Check]) -> str:
+    """True when any of `checks` is violated (NULL-safe)."""
+    return " OR ".join(f"coalesce({c.condition}, false)" for c in checks) or "false"
 
 
 def cell_errors_sql(schema: TableSchema, mapping: dict[str, str], relation: str,
@@ -206,11 +225,11 @@ def cell_errors_sql(schema: TableSchema, mapping: dict[str, str], relation: str,
     error, as frictionless does.
     """
     conditions = compile_conditions(schema, mapping)
-    structs = [f"CASE WHEN {cond} THEN {struct} END" for cond, struct in conditions]
+    structs = [f"CASE WHEN {c.condition} THEN {c.error} END" for c in conditions]
     checks = f"list_filter([{', '.join(structs)}], x -> x IS NOT NULL)" if structs else "[]"
     # Most rows are valid: a cheap filter (no structs, no lists) keeps them out of the
     # error-building projection, which is what makes the scan run near DuckDB's plain speed.
-    any_violation = " OR ".join(f"coalesce({cond}, false)" for cond, _ in conditions) or "false"
+    any_violation = violation_sql(conditions)
     if blank_row and mapping:
         blank = " AND ".join(missing_sql(schema, f'"{c}"') for c in mapping.values())
         blank_error = ("{'type': 'blank-row', 'fieldName': NULL::VARCHAR, "

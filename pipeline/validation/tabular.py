@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.sources.readers import ROW_NUMBER, column_names
-from pipeline.validation.engine import cell_errors_sql, lit, typed_value
+from pipeline.validation.engine import cell_errors_sql, compile_conditions, lit, typed_value
+from pipeline.validation.prefilter import Prefilter
 from pipeline.validation.report import Report, ReportError
 from pipeline.validation.schema import TableSchema
 
@@ -279,16 +280,20 @@ def _scan(con: duckdb.DuckDBPyConnection, path: Path, header: _Header, width: in
 
     reader = threading.Thread(target=produce, name="visitas-validate-reader", daemon=True)
     reader.start()
+    prefilter = Prefilter(schema, compile_conditions(schema, mapping), list(mapping.values()))
     try:
         while (item := chunks.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
-            con.register("chunk", pa.Table.from_batches(item, schema=stream.schema))
+            table = pa.Table.from_batches(item, schema=stream.schema)
+            # the full query runs only on the rows that may hold an error
+            con.register("chunk", prefilter.suspects(con, table))
             con.execute(f"INSERT INTO errs {sql}")
+            con.register("chunk", table)
             if keys:
                 con.execute(f"INSERT INTO keys {_keys_select(keys, 'chunk')}")
             con.unregister("chunk")
-            del item
+            del item, table
     finally:
         stop.set()
         reader.join()
