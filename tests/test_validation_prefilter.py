@@ -96,3 +96,19 @@ def test_repetitive_columns_are_checked_per_distinct_value(tmp_path: Path) -> No
         (252, "dia", "type-error", "2024-02-30"),
         (262, "hex", "constraint-error", "0000010G"),
     ]
+
+
+def test_lengths_are_counted_in_characters(tmp_path: Path) -> None:
+    """Accented names have more bytes than characters: only a name over the limit in
+    characters is an error, whichever side of the byte count it falls."""
+    descriptor = {"fields": [{"name": "nombre", "type": "string",
+                              "constraints": {"maxLength": 5, "minLength": 3}}]}
+    path = tmp_path / "nombres.csv"
+    path.write_text("nombre\nÑAÑEZ\nÑAÑEZA\nÑÑ\nABCDE\nABCDEF\nÁÉ\n", encoding="utf-8")
+    report = tabular.validate_table(path, schema_from_descriptor(descriptor))
+    assert [(e.rowNumber, e.cell, e.note) for e in report.errors] == [
+        (3, "ÑAÑEZA", 'constraint "maxLength" is "5"'),
+        (4, "ÑÑ", 'constraint "minLength" is "3"'),
+        (6, "ABCDEF", 'constraint "maxLength" is "5"'),
+        (7, "ÁÉ", 'constraint "minLength" is "3"'),
+    ]

@@ -181,10 +181,15 @@ class Prefilter:
         """Where one cheap check fails (or might: the full query decides)."""
         if check.constraint == "required":
             return missing
+        limit = check.field.constraints.get(check.constraint)
+        if check.constraint == "maxLength" and not values.null_count:
+            # a cell has at least as many bytes as characters: within the limit in bytes, it
+            # is within it in characters; beyond it, the full query counts the characters
+            return np.concatenate([_offsets(chunk)[1] > int(limit) for chunk in values.chunks]
+                                  or [np.zeros(0, dtype=bool)]) & ~missing
         if check.constraint in ("minLength", "maxLength"):
             lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
-            limit = int(check.field.constraints[check.constraint])
-            wrong = lengths < limit if check.constraint == "minLength" else lengths > limit
+            wrong = lengths < int(limit) if check.constraint == "minLength" else lengths > int(limit)
             return wrong & ~missing
         pattern = self._patterns[check]
         return np.concatenate([pattern.violations(chunk) for chunk in values.chunks]

@@ -1,8 +1,9 @@
 """Validate any CSV against any Table Schema, streaming, as frictionless-py 5 would.
 
 This is `visitas validate FILE --schema SCHEMA.json`: the schema's checks only, no domain
-rules. The file is read in Arrow record batches (bounded memory: one batch at a time); each
-batch is checked by the query the engine compiles from the schema. Only `unique` and
+rules. The file is read in Arrow record batches (bounded memory: a few chunks at a time). For
+each chunk the prefilter (`prefilter.py`) picks the rows that may hold an error, and the query
+the engine compiles from the schema checks those rows in full. Only `unique` and
 `primaryKey` need state across batches: their keys go to a DuckDB temporary table, which
 stays in memory up to STATE_MEMORY and spills to a temporary directory beyond it.
 
