@@ -41,7 +41,7 @@ MEMORY_SIZES = tuple(int(n) for n in os.environ.get("BENCH_VALIDATION_SIZES",
                                                     "5000000,10000000").split(",") if n)
 FRICTIONLESS_ROWS = 20_000
 WARMUP_ROWS = 100
-REPEATS = 3
+REPEATS = 5
 
 
 def generate(path: Path, rows: int) -> None:
@@ -273,7 +273,16 @@ def run() -> str:
         "Cases: `upload-oficial` — schemas/upload-oficial.schema.json, 12 text columns "
         "(required, pattern, maxLength), ~0.3 % broken rows; `visitas` — schemas/visitas.schema.json, "
         "the 20-column published form (date, time, enum, pattern, required, unique id and "
-        "primaryKey), ~0.5 % broken rows.",
+        "primaryKey), ~0.5 % broken rows. As in a real visitor log, dates, times, RUCs and "
+        "names repeat (300 days, 540 entry times, under 1,000 RUCs) while ids are unique.",
+        "",
+        "How our engine spends the time: Arrow's streaming CSV reader parses the file (about one "
+        "core) while the file's sha256 is computed beside it; for each chunk of 400,000 rows the "
+        "prefilter (`pipeline/validation/prefilter.py`) picks the rows that may hold an error — "
+        "checks of repetitive columns run once per distinct value, single-class patterns such as "
+        "`[0-9a-f]{64}` as byte comparisons in NumPy, missing cells and lengths from Arrow's "
+        "offsets — and the query compiled from the schema checks only those rows in full; unique "
+        "and primary keys go to a DuckDB table that spills to disk beyond 256 MB.",
         "",
         "| case | measurement | rows | seconds | rows/s | peak RSS (MiB) |",
         "|---|---|---:|---:|---:|---:|",
@@ -300,7 +309,8 @@ def run() -> str:
             f"- `{case}`: ours vs frictionless-py **{ours / fr:,.0f}×** (target ≥ 50×); ours vs "
             f"DuckDB plain scan **{ours / scan:.2f}** of the scan's rate (target ≥ 0.5); same "
             f"errors on the prefix: {'yes' if same else 'NO'} ({int(res['ours-subset']['errors'])} "
-            f"ours, {int(res['frictionless']['errors'])} frictionless).",
+            f"ours, {int(res['frictionless']['errors'])} frictionless). 50× frictionless-py here "
+            f"is {50 * fr:,.0f} rows/s, {50 * fr / scan:.2f} of the plain scan's rate.",
         ]
     for (case, size), res in memory.items():
         small = float(results[case]["ours"]["maxrss_mb"])

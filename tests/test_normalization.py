@@ -172,8 +172,14 @@ def test_visitor_entity(con: duckdb.DuckDBPyConnection, raw: str, kind: str, nam
     ("ARCE VIDAL WALTER - GERENCIA - SUBGERENCIA DE CATASTRO - ASISTENTE",
      "ARCE VIDAL WALTER", "GERENCIA - SUBGERENCIA DE CATASTRO", "ASISTENTE"),
     ("Arce, Walter  -  Alcaldía", "ARCE WALTER", None, "Alcaldía"),
+    # no name before the first dash: the name is missing, not "- ÁREA"
+    (" - ÁREA DE TI - JEFE", None, "ÁREA DE TI", "JEFE"),
+    ("- JEFE", None, None, "JEFE"),
+    ("RIOS ANA -", "RIOS ANA", None, None),
+    ("  -  ", None, None, None),
+    ("SOTO-PEREZ LUIS - JEFE", "SOTO-PEREZ LUIS", None, "JEFE"),
 ])
-def test_official(con: duckdb.DuckDBPyConnection, raw: str, name: str, area: str | None,
+def test_official(con: duckdb.DuckDBPyConnection, raw: str, name: str | None, area: str | None,
                   post: str | None) -> None:
     assert call(con, "official_name", raw) == name
     assert call(con, "official_area", raw) == area

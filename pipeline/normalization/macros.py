@@ -66,7 +66,10 @@ MACROS: dict[str, str] = {
         END""",
     # --- Funcionario visitado: 'NOMBRE - AREA - CARGO'; the area may hold ' - ' itself,
     # so the name is the first part, the post the last, the area everything between.
-    "official_parts(x)": r"""string_split(regexp_replace(clean_text(x), '\s+-\s+', ' - ', 'g'), ' - ')""",
+    # padded with spaces so that a dash at either end separates too (" - ÁREA - CARGO" has
+    # no name); an empty part is NULL
+    "official_parts(x)": r"""list_transform(string_split(regexp_replace(' ' || clean_text(x) || ' ',
+        '\s+-\s+', ' - ', 'g'), ' - '), p -> clean_text(p))""",
     "official_name(x)": "person_name(official_parts(x)[1])",
     "official_area(x)": r"""CASE WHEN len(official_parts(x)) >= 3 THEN clean_text(array_to_string(
         official_parts(x)[2:len(official_parts(x)) - 1], ' - ')) END""",
