@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,10 +191,11 @@ def _once(kind: str, case: str, path: Path, warmup: Path) -> dict[str, float | s
 
 def measure(jobs: dict[str, tuple[str, Path]], case: str, warmup: Path,
             repeats: int = REPEATS) -> dict[str, dict[str, float | str]]:
-    """Best time of `repeats` fresh processes per job, the jobs' runs interleaved.
+    """Best and median time of `repeats` fresh processes per job, the jobs' runs interleaved.
 
-    The machine is shared: the best run is the one least disturbed by others, and alternating
-    the tools spreads any disturbance over all of them. Peak memory is the largest run's.
+    The machine is shared: the best run is the one least disturbed by others, the median says
+    how much the others disturbed, and alternating the tools spreads any disturbance over all
+    of them. Peak memory is the largest run's.
     """
     runs: dict[str, list[dict[str, float | str]]] = {name: [] for name in jobs}
     for _ in range(repeats):
@@ -202,7 +204,8 @@ def measure(jobs: dict[str, tuple[str, Path]], case: str, warmup: Path,
     results = {}
     for name, rs in runs.items():
         best = min(rs, key=lambda r: float(r["seconds"]))
-        results[name] = {**best, "maxrss_mb": max(float(r["maxrss_mb"]) for r in rs)}
+        results[name] = {**best, "maxrss_mb": max(float(r["maxrss_mb"]) for r in rs),
+                         "median_seconds": statistics.median(float(r["seconds"]) for r in rs)}
     return results
 
 
@@ -213,8 +216,8 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-def rate(r: dict[str, float | str]) -> float:
-    return float(r["rows"]) / float(r["seconds"])
+def rate(r: dict[str, float | str], key: str = "seconds") -> float:
+    return float(r["rows"]) / float(r[key])
 
 
 LABELS = {"ours": "our engine (`validate_table`)",
@@ -265,8 +268,8 @@ def run() -> str:
         "its own process (peak memory is that process's own VmHWM, with only the measured tool "
         "imported); the clock starts after imports and after a warm-up run on a "
         f"{WARMUP_ROWS}-row file, so rates are per row without start-up cost. Times are the best "
-        f"of {REPEATS} runs, the tools' runs interleaved (the 2-CPU machine is shared with other "
-        f"jobs; load average {os.getloadavg()[0]:.1f} at the end of the run). frictionless-py runs "
+        f"of {REPEATS} runs (and their median), the tools' runs interleaved (the 2-CPU machine is "
+        f"shared with other jobs; load average {os.getloadavg()[0]:.1f} at the end of the run). frictionless-py runs "
         f"on the first {FRICTIONLESS_ROWS:,} rows of the same file (per-row rate), and so does our "
         "engine once more to compare the errors: the set of (rowNumber, fieldName, type) of both.",
         "",
@@ -284,8 +287,8 @@ def run() -> str:
         "offsets — and the query compiled from the schema checks only those rows in full; unique "
         "and primary keys go to a DuckDB table that spills to disk beyond 256 MB.",
         "",
-        "| case | measurement | rows | seconds | rows/s | peak RSS (MiB) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| case | measurement | rows | best s | median s | rows/s (best) | peak RSS (MiB) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for case, res in results.items():
         for kind, label in LABELS.items():
@@ -293,24 +296,29 @@ def run() -> str:
             file = f"{ROWS:,}-row file ({sizes[case]:.0f} MiB)" if kind in ("ours", "scan") \
                 else f"first {FRICTIONLESS_ROWS:,} rows"
             lines.append(f"| `{case}` | {label}, {file} | {int(r['rows']):,} | {float(r['seconds']):.2f} | "
-                         f"{rate(r):,.0f} | {float(r['maxrss_mb']):.0f} |")
+                         f"{float(r['median_seconds']):.2f} | {rate(r):,.0f} | "
+                         f"{float(r['maxrss_mb']):.0f} |")
     for (case, size), res in memory.items():
         for kind in ("ours", "scan"):
             r = res[kind]
             lines.append(f"| `{case}` | {LABELS[kind]}, {size:,}-row file "
                          f"({float(res['bytes']['mb']):.0f} MiB), one run | {int(r['rows']):,} | "
-                         f"{float(r['seconds']):.2f} | {rate(r):,.0f} | {float(r['maxrss_mb']):.0f} |")
+                         f"{float(r['seconds']):.2f} | — | {rate(r):,.0f} | "
+                         f"{float(r['maxrss_mb']):.0f} |")
     lines.append("")
     for case, res in results.items():
         ours, scan, fr = rate(res["ours"]), rate(res["scan"]), rate(res["frictionless"])
+        mid = {k: rate(res[k], "median_seconds") for k in ("ours", "scan", "frictionless")}
         same = (res["ours-subset"]["signature"] == res["frictionless"]["signature"]
                 and res["ours-subset"]["errors"] == res["frictionless"]["errors"])
         lines += [
             f"- `{case}`: ours vs frictionless-py **{ours / fr:,.0f}×** (target ≥ 50×); ours vs "
             f"DuckDB plain scan **{ours / scan:.2f}** of the scan's rate (target ≥ 0.5); same "
             f"errors on the prefix: {'yes' if same else 'NO'} ({int(res['ours-subset']['errors'])} "
-            f"ours, {int(res['frictionless']['errors'])} frictionless). 50× frictionless-py here "
-            f"is {50 * fr:,.0f} rows/s, {50 * fr / scan:.2f} of the plain scan's rate.",
+            f"ours, {int(res['frictionless']['errors'])} frictionless). From the medians: "
+            f"{mid['ours'] / mid['frictionless']:,.0f}× and {mid['ours'] / mid['scan']:.2f}. "
+            f"50× frictionless-py here is {50 * fr:,.0f} rows/s, {50 * fr / scan:.2f} of the "
+            "plain scan's rate.",
         ]
     for (case, size), res in memory.items():
         small = float(results[case]["ours"]["maxrss_mb"])

@@ -88,9 +88,11 @@ def validate_upload(upload: UploadTable, schemas: list[TableSchema], report: Rep
         )
         visitor = VISITOR_FIELD[schema.name]
         con.execute(f'CREATE TEMP TABLE upload_all AS SELECT "{ROW_NUMBER}", {columns} FROM upload_raw')
-        report.placeholder_rows = con.execute(
-            f'SELECT count(*) FROM upload_all WHERE is_placeholder("{visitor}")').fetchone()[0]
-        con.execute(f'CREATE TEMP VIEW upload AS SELECT * FROM upload_all WHERE NOT is_placeholder("{visitor}")')
+        # a table, not a view: the checks and the normalisation read it many times
+        con.execute(f'CREATE TEMP TABLE upload AS SELECT * FROM upload_all '
+                    f'WHERE NOT is_placeholder("{visitor}")')
+        report.placeholder_rows = upload.table.num_rows - con.execute(
+            "SELECT count(*) FROM upload").fetchone()[0]
 
         identity = {f: f for f in schema.field_names}
         cell_errors = check_cells(con, "upload", schema, identity)
