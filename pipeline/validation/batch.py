@@ -87,10 +87,11 @@ def validate_upload(upload: UploadTable, schemas: list[TableSchema], report: Rep
             for f in schema.field_names
         )
         visitor = VISITOR_FIELD[schema.name]
-        con.execute(f'CREATE TEMP TABLE upload_all AS SELECT "{ROW_NUMBER}", {columns} FROM upload_raw')
         # a table, not a view: the checks and the normalisation read it many times
-        con.execute(f'CREATE TEMP TABLE upload AS SELECT * FROM upload_all '
-                    f'WHERE NOT is_placeholder("{visitor}")')
+        visitor_cell = f'"{labels.mapping[visitor]}"' if visitor in labels.mapping else "NULL"
+        con.execute(f'CREATE TEMP TABLE upload AS SELECT "{ROW_NUMBER}", {columns} FROM upload_raw '
+                    f"WHERE NOT is_placeholder({visitor_cell})")
+        con.unregister("upload_raw")
         report.placeholder_rows = upload.table.num_rows - con.execute(
             "SELECT count(*) FROM upload").fetchone()[0]
 

@@ -22,7 +22,7 @@ does: reports are the same with or without the prefilter (tests/test_validation_
 
 from __future__ import annotations
 
-import re._parser as sre_parse  # the parser of the `re` module frictionless matches with
+import re._parser as sre_parse  # `re`'s own parser (Python 3.11+): frictionless matches with `re`
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +38,6 @@ from pipeline.validation.schema import TableSchema
 MAX_DISTINCT_SHARE = 0.2
 #: rows of the first chunk sampled to decide
 SAMPLE_ROWS = 20_000
-
-
 #: more byte ranges than this and the regular expression is as fast
 MAX_RANGES = 4
 
@@ -197,12 +195,9 @@ class Prefilter:
 
     def _distinct_flag(self, con: DuckDBPyConnection, column: str,
                        values: pa.ChunkedArray) -> np.ndarray:
-        encoded = pc.dictionary_encode(values)
-        if not encoded.num_chunks:
-            return np.zeros(0, dtype=bool)
-        # Arrow encodes a chunked array with one growing dictionary: the last chunk's holds
-        # every value, and each chunk's indices point into it.
-        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+        # one array, so one dictionary that every index points into
+        encoded = pc.dictionary_encode(values.combine_chunks())
+        dictionary = encoded.dictionary
         distinct = pa.table({"_i": pa.array(np.arange(len(dictionary), dtype=np.int64)),
                              column: dictionary})
         con.register("_distinct", distinct)
@@ -213,9 +208,8 @@ class Prefilter:
             con.unregister("_distinct")
         answers = np.zeros(len(dictionary), dtype=bool)
         answers[failing] = True
-        indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks])
         # a NULL (a cell padded onto a short row) is left to the full query
-        return np.asarray(pc.take(pa.array(answers), indices).fill_null(True))
+        return np.asarray(pc.take(pa.array(answers), encoded.indices).fill_null(True))
 
 
 def _repetitive(values: pa.ChunkedArray) -> bool:
