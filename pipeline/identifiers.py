@@ -1,7 +1,8 @@
-"""Peruvian identifiers: the RUC (Registro Único de Contribuyentes) and its check digit.
+"""Peruvian identifiers: the RUC (Registro Único de Contribuyentes), the DNI, and their checks.
 
 Entities are keyed by RUC: 11 digits, a two-digit prefix (10 natural person, 15 and 17 other
 registrants, 20 legal entity, which covers every public entity) and a modulo-11 check digit.
+A DNI is 8 digits, sometimes written with the check character printed on the card after them.
 """
 
 from __future__ import annotations
@@ -46,3 +47,36 @@ def is_valid_ruc(ruc: str) -> bool:
     if ruc[:2] not in RUC_PREFIXES:
         return False
     return ruc_check_digit(ruc[:10]) == int(ruc[10])
+
+
+DNI_WEIGHTS: tuple[int, ...] = (3, 2, 7, 6, 5, 4, 3, 2)
+"""Weights applied to the eight digits of a DNI."""
+
+DNI_CHECK_DIGITS = "65432110987"
+DNI_CHECK_LETTERS = "KJIHGFEDCBA"
+"""The check character, as a digit or as a letter, indexed by Σ wᵢ·dᵢ mod 11."""
+
+
+def dni_check_characters(first8: str) -> str:
+    """The two spellings (digit, letter) of the check character of an 8-digit DNI.
+
+    >>> dni_check_characters("10117410")
+    '2G'
+    """
+    if len(first8) != 8 or not (first8.isascii() and first8.isdigit()):
+        raise ValueError(f"Se esperaban 8 dígitos para calcular el carácter verificador: {first8!r}")
+    index = sum(weight * int(digit) for weight, digit in zip(DNI_WEIGHTS, first8, strict=True)) % 11
+    return DNI_CHECK_DIGITS[index] + DNI_CHECK_LETTERS[index]
+
+
+def is_valid_dni(number: str) -> bool:
+    """8 digits, or 8 digits and their check character (as a digit or a letter).
+
+    >>> is_valid_dni("10117410"), is_valid_dni("101174102"), is_valid_dni("101174103")
+    (True, True, False)
+    """
+    if not isinstance(number, str) or len(number) not in (8, 9):
+        return False
+    if not (number[:8].isascii() and number[:8].isdigit()):
+        return False
+    return len(number) == 8 or number[8] in dni_check_characters(number[:8])

@@ -1,10 +1,14 @@
-"""RUC check digit and validity (pipeline.identifiers)."""
+"""RUC check digit, DNI check character, and validity (pipeline.identifiers)."""
 
 from __future__ import annotations
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.identifiers import is_valid_ruc, ruc_check_digit
+from pipeline.identifiers import dni_check_characters, is_valid_dni, is_valid_ruc, ruc_check_digit
+from pipeline.normalization import install_macros
 
 VALID_RUCS: list[tuple[str, str]] = [
     # Public entities' RUCs as published by the entities themselves.
@@ -77,3 +81,32 @@ def test_ruc_check_digit_rejects_malformed_input(first10: str) -> None:
 def test_is_valid_ruc_rejects_non_strings() -> None:
     assert not is_valid_ruc(20131370645)  # type: ignore[arg-type]
     assert not is_valid_ruc(None)  # type: ignore[arg-type]
+
+
+# DNI check character: Σ wᵢ·dᵢ mod 11 with weights 3,2,7,6,5,4,3,2 indexes "65432110987"
+# (digit) and "KJIHGFEDCBA" (letter). 10117410: 3+0+7+6+35+16+3+0 = 70, 70 mod 11 = 4 → 2 / G.
+@pytest.mark.parametrize(("number", "valid"), [
+    ("10117410", True),     # no check character: 8 digits are a DNI
+    ("101174102", True),    # check digit
+    ("10117410G", True),    # the same check as a letter
+    ("101174103", False),   # wrong check digit
+    ("10117410K", False),   # wrong check letter
+    ("12345678E", True), ("123456781", True), ("12345678K", False),
+    ("00000000K", True),    # Σ = 0 → index 0 → 6 / K
+    ("000000006", True),
+    ("1234567", False), ("1234567890", False), ("1234567A", False), ("", False),
+])
+def test_dni_check_character(number: str, valid: bool) -> None:
+    assert is_valid_dni(number) is valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=8, max_size=8),
+       st.sampled_from(["", *"0123456789ABCDEFGHIJKLZ"]))
+def test_dni_rule_in_sql_agrees(first8: str, check: str) -> None:
+    """The validation rule's SQL macro gives what the Python function gives."""
+    con = duckdb.connect()
+    install_macros(con)
+    number = first8 + check
+    assert con.execute("SELECT dni_valid(?)", [number]).fetchone()[0] is is_valid_dni(number)
+    assert dni_check_characters(first8)[0] in "0123456789"

@@ -83,7 +83,9 @@ def test_document(con: duckdb.DuckDBPyConnection, raw: str, doc_type: str | None
 
 @pytest.mark.parametrize(("doc_type", "number", "valid"), [
     ("DNI", "12345678", True),
-    ("DNI", "12345678K", True),       # optional check character
+    ("DNI", "12345678E", True),       # optional check character, as a letter
+    ("DNI", "123456781", True),       # or as a digit
+    ("DNI", "12345678K", False),      # a check character that does not match
     ("DNI", "1234567", False),
     ("DNI", "123456789X", False),
     ("CE", "001234567", True),

@@ -42,9 +42,16 @@ MACROS: dict[str, str] = {
         AND (11 - list_sum(list_transform(range(1, 11),
                 i -> [5, 4, 3, 2, 7, 6, 5, 4, 3, 2][i] * (ascii(substr(n, i, 1)) - 48))) % 11) % 10
             = ascii(substr(n, 11, 1)) - 48, false)""",
+    # DNI: 8 digits, optionally followed by the card's check character, a digit or a letter
+    # indexed by Σ w·d mod 11 with weights 3,2,7,6,5,4,3,2 (pipeline.identifiers.is_valid_dni).
+    "dni_check_index(n)": r"""list_sum(list_transform(range(1, 9),
+        i -> [3, 2, 7, 6, 5, 4, 3, 2][i] * (ascii(substr(n, i, 1)) - 48)))::BIGINT % 11""",
+    "dni_valid(n)": r"""coalesce(regexp_full_match(n, '[0-9]{8}') OR (regexp_full_match(n, '[0-9]{8}[0-9A-K]')
+        AND contains(substr('65432110987', dni_check_index(n) + 1, 1)
+                     || substr('KJIHGFEDCBA', dni_check_index(n) + 1, 1), substr(n, 9, 1))), false)""",
     # Whether a number is well formed for its (normalised) type; NULL type or number is false.
     "doc_number_valid(t, n)": r"""coalesce(CASE t
-        WHEN 'DNI' THEN regexp_full_match(n, '[0-9]{8}[0-9A-Z]?')
+        WHEN 'DNI' THEN dni_valid(n)
         WHEN 'CE' THEN regexp_full_match(n, '[0-9]{9,12}')
         WHEN 'PASAPORTE' THEN regexp_full_match(n, '[0-9A-Z]{6,12}')
         WHEN 'RUC' THEN ruc_valid(n)

@@ -97,7 +97,9 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "Escriba '<categoría> - <detalle>', p. ej. 'Reunión de trabajo - Coordinación'; la ley exige registrarlo."),
     ErrorType("invalid-document-number", "Número de documento no válido",
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un número válido para {note}.",
-              "El DNI tiene 8 dígitos (más un carácter verificador opcional); el carné de extranjería, de 6 a 12 letras o dígitos."),
+              "El DNI tiene 8 dígitos; si se escribe también el carácter verificador del "
+              "documento (un dígito o una letra después de los 8 dígitos), debe ser el correcto. "
+              "El carné de extranjería tiene de 6 a 12 letras o dígitos."),
 ]}
 
 

@@ -54,8 +54,7 @@ def rule_queries(layout: str, today: dt.date) -> list[str]:
         q("unknown-document-type", "visitante_tipo_documento", f'u."{doc}"', "''",
           f'n.visitante_tipo_documento IS NULL AND clean_text(u."{doc}") IS NOT NULL'),
         q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
-          "'DNI'", "n.visitante_tipo_documento = 'DNI' AND NOT regexp_full_match("
-          "n.visitante_numero_documento, '[0-9]{8}[0-9A-Z]?')"),
+          "'DNI'", "n.visitante_tipo_documento = 'DNI' AND NOT dni_valid(n.visitante_numero_documento)"),
         q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
           "'CE'", "n.visitante_tipo_documento = 'CE' AND NOT regexp_full_match("
           "n.visitante_numero_documento, '[0-9A-Z]{6,12}')"),
