@@ -133,24 +133,27 @@ def _constraint_checks(f: Field, cell: str, typed: str) -> list[tuple[str, str, 
         shown = "True" if value is True else shown
         return f'constraint "{name}" is "{shown if name != "enum" else value}"'
 
+    def add(name: str, violated: str) -> None:
+        checks.append((name, violated, note(name)))
+
     # frictionless checks lengths on strings only (and on arrays/objects, not supported here)
     if "minLength" in c and f.type == "string":
-        checks.append(("minLength", f"length({cell}) < {int(c['minLength'])}", note("minLength")))
+        add("minLength", f"length({cell}) < {int(c['minLength'])}")
     if "maxLength" in c and f.type == "string":
-        checks.append(("maxLength", f"length({cell}) > {int(c['maxLength'])}", note("maxLength")))
+        add("maxLength", f"length({cell}) > {int(c['maxLength'])}")
     if "minimum" in c and f.type not in ("string", "boolean"):
-        checks.append(("minimum", f"{typed} < {_typed_literal(f, c['minimum'])}", note("minimum")))
+        add("minimum", f"{typed} < {_typed_literal(f, c['minimum'])}")
     if "maximum" in c and f.type not in ("string", "boolean"):
-        checks.append(("maximum", f"{typed} > {_typed_literal(f, c['maximum'])}", note("maximum")))
+        add("maximum", f"{typed} > {_typed_literal(f, c['maximum'])}")
     if "exclusiveMinimum" in c and f.type not in ("string", "boolean"):
-        checks.append(("exclusiveMinimum", f"{typed} <= {_typed_literal(f, c['exclusiveMinimum'])}", note("exclusiveMinimum")))
+        add("exclusiveMinimum", f"{typed} <= {_typed_literal(f, c['exclusiveMinimum'])}")
     if "exclusiveMaximum" in c and f.type not in ("string", "boolean"):
-        checks.append(("exclusiveMaximum", f"{typed} >= {_typed_literal(f, c['exclusiveMaximum'])}", note("exclusiveMaximum")))
+        add("exclusiveMaximum", f"{typed} >= {_typed_literal(f, c['exclusiveMaximum'])}")
     if "pattern" in c and f.type == "string":
-        checks.append(("pattern", f"NOT regexp_full_match({cell}, {lit(c['pattern'])})", note("pattern")))
+        add("pattern", f"NOT regexp_full_match({cell}, {lit(c['pattern'])})")
     if "enum" in c:
         values = ", ".join(_typed_literal(f, v) for v in c["enum"])
-        checks.append(("enum", f"{typed} NOT IN ({values})", note("enum")))
+        add("enum", f"{typed} NOT IN ({values})")
     return checks
 
 
