@@ -208,3 +208,43 @@ def test_reason(con: duckdb.DuckDBPyConnection, raw: str, category: str, detail:
 ])
 def test_placeholder(con: duckdb.DuckDBPyConnection, raw: str | None, placeholder: bool) -> None:
     assert call(con, "is_placeholder", raw) is placeholder
+
+
+@pytest.mark.parametrize("layout", ["upload-oficial", "upload-normalizado"])
+def test_per_value_normalisation_equals_per_row(con: duckdb.DuckDBPyConnection, layout: str) -> None:
+    """Normalising each distinct key once and joining back gives, row for row, what running
+    every expression on every row gives: repeated values, NULLs, empty cells and a document
+    split over two columns included."""
+    from pipeline.normalization.project import (
+        _NORMALISED_SQL,
+        _OFFICIAL_SQL,
+        _key_sql,
+        normalised_select,
+    )
+
+    exprs = _OFFICIAL_SQL if layout == "upload-oficial" else _NORMALISED_SQL
+    cells = sorted({c for key, _ in exprs.values() for c in key})
+    samples = {
+        "date": ["05/08/2024", "2024-08-05", "45509", None, "", "31/02/2024"],
+        "time": ["9:05 a.m.", "17:46", "0.5", None, "", "25:00"],
+        "text": ["DNI 12345678", "CE 001234567", "RUIZ LUIS - OFICINA DE TI - JEFE",
+                 " - ÁREA - CARGO", "Reunión de trabajo - coordinación", "Entidad privada - ACME",
+                 "12345678", None, "", "PEREZ, ANA"],
+    }
+
+    def family(cell: str) -> str:
+        lowered = cell.lower()
+        return "date" if "fecha" in lowered else "time" if "hora" in lowered else "text"
+
+    rows = [[samples[family(c)][(i * (j + 3)) % len(samples[family(c)])] for j, c in enumerate(cells)]
+            for i in range(60)]
+    columns = ", ".join(f'"{c}" VARCHAR' for c in cells)
+    con.execute(f'CREATE OR REPLACE TEMP TABLE up ("_fila" BIGINT, {columns})')
+    con.executemany(f"INSERT INTO up VALUES (?, {', '.join('?' for _ in cells)})",
+                    [[i + 2, *r] for i, r in enumerate(rows)])
+    per_row = ", ".join(f"{expr.format(v=_key_sql(key))} AS {column}"
+                        for column, (key, expr) in exprs.items())
+    expected = con.sql(f'SELECT "_fila", {per_row} FROM up ORDER BY "_fila"').fetchall()
+    got = con.sql(f'SELECT * FROM ({normalised_select(layout, "up")}) ORDER BY "_fila"').fetchall()
+    assert got == expected
+    assert any(v is not None for row in got for v in row[1:])
