@@ -87,9 +87,14 @@ def _offsets(values: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
 def char_class_pattern(pattern: str) -> CharClassPattern | None:
     """The pattern as a CharClassPattern, or None when it is anything else."""
     try:
-        parsed = sre_parse.parse(pattern)
-    except sre_parse.error:
+        return _char_class_pattern(pattern)
+    except (sre_parse.error, AttributeError, TypeError, ValueError):
+        # not a valid `re` pattern, or a parser whose internals differ: the regex decides
         return None
+
+
+def _char_class_pattern(pattern: str) -> CharClassPattern | None:
+    parsed = sre_parse.parse(pattern)
     items = list(parsed)
     if parsed.state.flags & ~sre_parse.SRE_FLAG_UNICODE or len(items) != 1:
         return None
