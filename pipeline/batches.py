@@ -132,7 +132,7 @@ def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:
 def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,
                  today: dt.date | None, now: dt.datetime | None, archived: str) -> BatchOutcome:
     result = validate_file(upload.path, upload.name, schemas, sha256=upload.sha256,
-                           size=upload.size, today=today)
+                           size=upload.size, today=today, max_bytes=settings.max_upload_bytes)
     report = result.report
     ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     # Stage into a scratch folder and rename, so a crash never leaves half a batch.

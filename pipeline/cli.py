@@ -112,7 +112,7 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
                     f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
         result = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
                                sha256=sha256_file(file), today=today.date() if today else None,
-                               error_limit=limit_errors)
+                               error_limit=limit_errors, max_bytes=settings.max_upload_bytes)
         report = result.report
     if html_path is not None:
         from pipeline.validation.html import render_html

@@ -38,12 +38,19 @@ class Settings:
     #: DuckDB's memory cap for the heavy passes (VISITAS_DUCKDB_MEMORY); beyond it DuckDB
     #: spills to `duckdb_temp_dir` instead of growing, so peak RSS does not follow data size
     duckdb_memory: str = "2GB"
+    #: uploads larger than this are archived and rejected unread (VISITAS_MAX_UPLOAD_MB): an
+    #: upload is validated in memory, and one huge file must not exhaust the machine that
+    #: ingests every other entity
+    max_upload_mb: int = 512
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(
                 f"VISITAS_ENV={self.environment!r} no es válido: use uno de {', '.join(ENVIRONMENTS)}."
             )
+        if not isinstance(self.max_upload_mb, int) or self.max_upload_mb <= 0:
+            raise SettingsError(f"VISITAS_MAX_UPLOAD_MB={self.max_upload_mb!r} no es válido: "
+                                "indique un número entero de megabytes, p. ej. 512.")
         defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish"}
         for name, sub in defaults.items():
             if not getattr(self, name):
@@ -75,6 +82,10 @@ class Settings:
         """Working files of the pipeline: staged batches, reports, the DuckDB database."""
         return self.var_dir / "warehouse"
 
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 2**20
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
@@ -92,6 +103,20 @@ class Settings:
             "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
             "pseudonym_key": env.get("VISITAS_PSEUDONYM_KEY", ""),
             "duckdb_memory": env.get("VISITAS_DUCKDB_MEMORY", "") or "2GB",
+            "max_upload_mb": _positive_int(env.get("VISITAS_MAX_UPLOAD_MB", ""), 512,
+                                           "VISITAS_MAX_UPLOAD_MB"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _positive_int(text: str, default: int, name: str) -> int:
+    if not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise SettingsError(f"{name}={text!r} no es válido: indique un número entero positivo.")
+    return value

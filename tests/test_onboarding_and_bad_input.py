@@ -125,3 +125,48 @@ def test_corrupt_zip_member_is_a_format_error(project, tmp_path):
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert "dañado" in result.output
+
+
+def test_a_huge_upload_is_archived_and_rejected_unread(project, monkeypatch):
+    """Over VISITAS_MAX_UPLOAD_MB a file is archived as received and rejected with a Spanish
+    report saying how to split it; nothing of it is read, and every other upload publishes."""
+    from pipeline.settings import Settings
+
+    monkeypatch.setenv("VISITAS_MAX_UPLOAD_MB", "1")
+    settings = Settings.from_env()
+    assert settings.max_upload_bytes == 2**20
+    entities = included_entities(settings)
+    seed_sample_uploads(settings, entities)
+    victim = entities[0].ruc
+    row = ";".join(ROWS[0])
+    huge = settings.var_dir / "landing" / victim / "anio-completo.csv"
+    huge.write_text(";".join(HEADERS) + "\n" + "\n".join([row] * 6000) + "\n", encoding="utf-8")
+    assert huge.stat().st_size > 2**20
+    outcome = run_full_pass(settings, echo=lambda _: None, now=NOW)
+
+    batch = next(b for e in outcome.entities for b in e.batches if b.name == "anio-completo.csv")
+    assert batch.status == "rejected"
+    [error] = batch.report["tasks"][0]["errors"]
+    assert error["type"] == "source-error"
+    assert "el máximo admitido es 1 MB" in error["note"]
+    assert "Divídalo en partes" in batch.summary
+    raw = settings.var_dir / "raw" / victim / batch.sha256 / "anio-completo.csv"
+    assert raw.read_bytes() == huge.read_bytes()
+    assert outcome.publication.rows == 115  # the samples, as if the huge file were not there
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["validate", str(huge)])
+    assert result.exit_code == 2
+    assert "el máximo admitido es 1 MB" in result.output
+
+
+def test_upload_limit_setting_must_be_a_positive_number():
+    import pytest
+
+    from pipeline.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).max_upload_mb == 512
+    assert Settings.from_env({"VISITAS_MAX_UPLOAD_MB": "64"}).max_upload_bytes == 64 * 2**20
+    for bad in ("cero", "0", "-5", "1.5"):
+        with pytest.raises(SettingsError, match="VISITAS_MAX_UPLOAD_MB"):
+            Settings.from_env({"VISITAS_MAX_UPLOAD_MB": bad})

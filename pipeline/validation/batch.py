@@ -45,13 +45,24 @@ class BatchResult:
 
 def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
                   sha256: str = "", size: int | None = None,
-                  today: dt.date | None = None, error_limit: int | None = None) -> BatchResult:
-    """Read and validate one uploaded file. Never raises for bad content: it reports."""
+                  today: dt.date | None = None, error_limit: int | None = None,
+                  max_bytes: int | None = None) -> BatchResult:
+    """Read and validate one uploaded file. Never raises for bad content: it reports.
+
+    A file over `max_bytes` is reported and not read: the upload is held in memory.
+    """
     started = time.perf_counter()
     report = Report(place=filename, sha256=sha256,
                     bytes=path.stat().st_size if size is None else size)
     if error_limit is not None:
         report.error_limit = error_limit
+    if max_bytes is not None and report.bytes > max_bytes:
+        report.add(ReportError("source-error", note=(
+            f"El archivo pesa {report.bytes / 2**20:,.0f} MB y el máximo admitido es "
+            f"{max_bytes / 2**20:,.0f} MB. Divídalo en partes (por ejemplo, un archivo por mes) "
+            "y súbalas por separado.")))
+        report.seconds = time.perf_counter() - started
+        return BatchResult(report, None, None)
     try:
         upload = read_upload(path, filename, known_labels(schemas))
     except UnreadableUpload as exc:
