@@ -76,6 +76,7 @@ def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
 
 def validate_upload(upload: UploadTable, schemas: list[TableSchema], report: Report, *,
                     today: dt.date) -> BatchResult:
+    """Check, normalise and split one read upload. Consumes `upload.table`."""
     schema = choose_schema(upload.labels, schemas)
     report.schema = schema.name
     report.rows = upload.table.num_rows + len(upload.problems)
@@ -105,6 +106,9 @@ def validate_upload(upload: UploadTable, schemas: list[TableSchema], report: Rep
         con.unregister("upload_raw")
         report.placeholder_rows = upload.table.num_rows - con.execute(
             "SELECT count(*) FROM upload").fetchone()[0]
+        # DuckDB holds the rows from here on: release Arrow's copy (a quarter of the peak
+        # memory of a large upload); the caller reads the results from the BatchResult
+        upload.table = upload.table.schema.empty_table()
 
         identity = {f: f for f in schema.field_names}
         cell_errors = check_cells(con, "upload", schema, identity)
