@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks._host import cpu_model, memory_gib, peak_rss_mib
+from benchmarks._synthetic import PEOPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "pipeline"
@@ -71,16 +72,7 @@ def generate(var: Path, rows: int) -> int:
         FROM range({rows}) t(i)"""
     fields = """fecha_visita AS fecha_registro, fecha_visita, hora_ingreso,
                {salida} AS hora_salida,
-               'APELLIDO' || (i % 50000) || ' NOMBRE' || (i % 997) AS visitante_nombre,
-               'DNI' AS visitante_tipo_documento,
-               lpad((i % 99999999)::VARCHAR, 8, '0') AS visitante_numero_documento,
-               'Entidad privada' AS visitante_tipo_entidad,
-               'EMPRESA ' || (i % 20000) || ' S.A.C.' AS visitante_entidad,
-               'FUNCIONARIO ' || (i % 30000) AS funcionario_nombre,
-               'OFICINA GENERAL DE ADMINISTRACION' AS funcionario_area,
-               'DIRECTOR GENERAL' AS funcionario_cargo, 'Reunión de trabajo' AS motivo,
-               'Coordinación de actividades ' || (i % 100) AS motivo_detalle,
-               'Sede central' AS lugar, NULL::VARCHAR AS observacion, _entidad_ruc,
+               """ + PEOPLE_COLUMNS + """, _entidad_ruc,
                sha256(_entidad_ruc || _archivo) AS _lote, _archivo,
                row_number() OVER (PARTITION BY _entidad_ruc, _archivo ORDER BY i) + 1 AS _fila,
                TIMESTAMPTZ '2025-01-01 00:00:00+00' AS _ingestado_en"""

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks._host import cpu_model, memory_gib, peak_rss_mib
+from benchmarks._synthetic import PEOPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -47,17 +48,7 @@ def generate(db: Path, rows: int) -> None:
                    DATE '2023-01-01' + (i * {DAYS} // {rows})::INTEGER AS fecha_visita,
                    TIME '08:00' + INTERVAL (i % 600) MINUTE AS hora_ingreso,
                    CASE WHEN i % 5 = 0 THEN NULL ELSE TIME '08:30' + INTERVAL (i % 600) MINUTE END AS hora_salida,
-                   'APELLIDO' || (i % 50000) || ' NOMBRE' || (i % 997) AS visitante_nombre,
-                   'DNI' AS visitante_tipo_documento,
-                   lpad((i % 99999999)::VARCHAR, 8, '0') AS visitante_numero_documento,
-                   'Entidad privada' AS visitante_tipo_entidad,
-                   'EMPRESA ' || (i % 20000) || ' S.A.C.' AS visitante_entidad,
-                   'FUNCIONARIO ' || (i % 30000) AS funcionario_nombre,
-                   'OFICINA GENERAL DE ADMINISTRACION' AS funcionario_area,
-                   'DIRECTOR GENERAL' AS funcionario_cargo,
-                   'Reunión de trabajo' AS motivo,
-                   'Coordinación de actividades ' || (i % 100) AS motivo_detalle,
-                   'Sede central' AS lugar, NULL::VARCHAR AS observacion
+                   {PEOPLE_COLUMNS}
             FROM range({rows}) t(i)
             ORDER BY fecha_visita, entidad_ruc, hora_ingreso, id_visita""")
 
