@@ -118,8 +118,8 @@ def new_day_csv() -> bytes:
 
 def child(phase: str, var: Path, when: str) -> None:
     """One phase, in this process; prints its timings and peak RSS as JSON."""
-    from pipeline.batches import ingest_entity
     from pipeline.consolidation.visitas import consolidate
+    from pipeline.ingestion.batches import ingest_entity
     from pipeline.publication.publisher import publish
 
     s = settings(var)

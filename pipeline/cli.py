@@ -275,7 +275,7 @@ def releases_prune(keep_last: int | None, dry_run: bool) -> None:
         visitas releases prune --keep 10 --dry-run
     """
     from pipeline.publication.dataset import load_dataset
-    from pipeline.publication.partitions import ReleaseSpec
+    from pipeline.publication.months import ReleaseSpec
     from pipeline.publication.retention import prune
     from pipeline.storage import open_storage
 

@@ -14,8 +14,8 @@ as a new file lands; consolidation and publication follow automatically (eager a
 import dagster as dg
 
 from pipeline.assets.consolidation import visits
+from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.assets.ingestion import staged_batches_sound, uploads_readable, visit_batches
-from pipeline.assets.partitions import ENTITY_PARTITIONS
 from pipeline.assets.publication import visits_release
 from pipeline.assets.resources import PipelineSettings
 from pipeline.assets.sensors import landing_sensor

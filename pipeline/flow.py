@@ -9,8 +9,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.batches import EntityOutcome, ingest_entity
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
+from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.publication.publisher import PublicationOutcome, publish
 from pipeline.registry import Entity, entities_for, load_registry
 from pipeline.settings import Settings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipeline.batches import ingest_entity
 from pipeline.consolidation.visitas import consolidate
 from pipeline.flow import included_entities
+from pipeline.ingestion.batches import ingest_entity
 from pipeline.publication.publisher import publish
 from pipeline.registry import Entity
 from pipeline.settings import Settings

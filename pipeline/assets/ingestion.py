@@ -3,9 +3,9 @@
 
 import dagster as dg
 
-from pipeline.assets.partitions import ENTITY_PARTITIONS
+from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.assets.resources import PipelineSettings
-from pipeline.batches import EntityOutcome, ingest_entity
+from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.registry import load_registry
 
 
@@ -54,8 +54,8 @@ def visit_batches(context: dg.AssetExecutionContext,
 def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Blocks consolidation when a staged batch file is damaged: it would break every entity's
     publication. A bad *upload* never reaches staging, so it never trips this check."""
-    from pipeline.batches import PROVENANCE, unsound_staged_batches
     from pipeline.consolidation.visitas import VISIT_FIELDS
+    from pipeline.ingestion.batches import PROVENANCE, unsound_staged_batches
 
     bad = unsound_staged_batches(settings.get(), [*VISIT_FIELDS, *PROVENANCE])
     return dg.AssetCheckResult(passed=not bad, metadata={"damaged": dg.MetadataValue.json(bad)})
@@ -65,7 +65,7 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
                 description="Cargas que no se pudieron leer en absoluto (por entidad).")
 def uploads_readable(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Warns about uploads that could not be read as a table; they affect only their entity."""
-    from pipeline.batches import batch_records
+    from pipeline.ingestion.batches import batch_records
 
     bad = [m for m in batch_records(settings.get()) if not m.get("legible", True)]
     return dg.AssetCheckResult(

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from pipeline.assets.partitions import ENTITY_PARTITIONS
+from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.storage import open_storage
 
 

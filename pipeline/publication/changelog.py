@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from pipeline.publication.dataset import DatasetMeta
-from pipeline.publication.partitions import ReleaseSpec, columns, quote, row_hash_sql
+from pipeline.publication.months import ReleaseSpec, columns, quote, row_hash_sql
 
 
 def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,

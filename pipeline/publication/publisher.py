@@ -36,15 +36,14 @@ from typing import Any
 import duckdb
 
 from pipeline.consolidation.visitas import database_path
-from pipeline.duckdb_resources import limit_resources
+from pipeline.duckdb_limits import limit_resources
 from pipeline.publication import changelog, layout
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
-from pipeline.publication.files import write_file
-from pipeline.publication.landing import index_html
+from pipeline.publication.index_page import index_html
 from pipeline.publication.manifest import Manifest, ReleaseFile
-from pipeline.publication.partitions import (
+from pipeline.publication.months import (
     ReleaseSpec,
     changed,
     columns,
@@ -61,6 +60,7 @@ from pipeline.publication.personal_data import (
     pseudonym_key,
     published_schema,
 )
+from pipeline.publication.writers import write_file
 from pipeline.settings import Settings
 from pipeline.storage import Storage, StorageError, open_storage
 from pipeline.storage.base import sha256_file

@@ -31,7 +31,7 @@ class Source(Protocol):
 def source_for(entity: Entity, settings: Settings) -> Source:
     """The source an entity's registration declares."""
     if entity.source_kind == "files":
-        from pipeline.sources.files import LandingSource
+        from pipeline.sources.landing import LandingSource
         from pipeline.storage import open_storage
 
         return LandingSource(open_storage(settings.landing_url, base_dir=settings.root))

@@ -26,13 +26,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sources import Upload, source_for
 from pipeline.storage import open_storage
 from pipeline.validation.batch import upload_schemas, validate_file
 from pipeline.validation.report import Report
-from pipeline.withdrawals import is_withdrawal_file, stage_withdrawals
 
 PROVENANCE = ("_entidad_ruc", "_lote", "_archivo", "_fila", "_ingestado_en")
 
