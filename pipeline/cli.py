@@ -94,8 +94,7 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
         visitas validate datos.csv --schema esquema.json --json
     """
-    from pipeline.storage.base import sha256_file
-    from pipeline.validation.batch import upload_schemas, validate_file
+    from pipeline.validation.upload import upload_schemas, validate_file
 
     if schema_path is not None:
         from pipeline.validation.schema import load_schema
@@ -105,15 +104,15 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
                                 place=str(file))
     else:
         settings = _settings()
+        entity = None
         if ruc is not None:
-            known = {e.ruc for e in load_registry(settings.entities_dir)}
-            if ruc not in known:
+            entity = next((e for e in load_registry(settings.entities_dir) if e.ruc == ruc), None)
+            if entity is None:
                 raise click.ClickException(
                     f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
-        result = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
-                               sha256=sha256_file(file), today=today.date() if today else None,
+        report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
+                               entity=entity, today=today.date() if today else None,
                                error_limit=limit_errors, max_bytes=settings.max_upload_bytes)
-        report = result.report
     if html_path is not None:
         from pipeline.validation.html import render_html
 

@@ -211,40 +211,41 @@ def test_placeholder(con: duckdb.DuckDBPyConnection, raw: str | None, placeholde
 
 
 @pytest.mark.parametrize("layout", ["upload-oficial", "upload-normalizado"])
-def test_per_value_normalisation_equals_per_row(con: duckdb.DuckDBPyConnection, layout: str) -> None:
-    """Normalising each distinct key once and joining back gives, row for row, what running
-    every expression on every row gives: repeated values, NULLs, empty cells and a document
-    split over two columns included."""
-    from pipeline.normalization.project import (
-        _NORMALISED_SQL,
-        _OFFICIAL_SQL,
-        _key_sql,
-        normalised_select,
-    )
+def test_per_value_normalisation_equals_per_row(layout: str) -> None:
+    """Normalising each distinct key once and mapping the results back gives, row for row,
+    what running every expression on every row gives: repeated values, NULLs, empty cells, a
+    document split over two columns, an optional column left out, and the domain rules' flags
+    computed with their keys included."""
+    import pyarrow as pa
 
-    exprs = _OFFICIAL_SQL if layout == "upload-oficial" else _NORMALISED_SQL
-    cells = sorted({c for key, _ in exprs.values() for c in key})
+    from pipeline.normalization.project import project
+    from pipeline.validation.connection import validation_cursor
+    from pipeline.validation.rules import layout_rules, rule_outputs
+
+    outputs = rule_outputs(layout, layout_rules(dt.date(2024, 12, 31)))
+    cells = sorted({c for o in outputs for c in o.key})
+    absent = cells[-1]  # an optional column the file left out: its cells are NULL
     samples = {
-        "date": ["05/08/2024", "2024-08-05", "45509", None, "", "31/02/2024"],
+        "date": ["05/08/2024", "2024-08-05", "45509", None, "", "31/02/2024", "02/01/2025"],
         "time": ["9:05 a.m.", "17:46", "0.5", None, "", "25:00"],
         "text": ["DNI 12345678", "CE 001234567", "RUIZ LUIS - OFICINA DE TI - JEFE",
                  " - ÁREA - CARGO", "Reunión de trabajo - coordinación", "Entidad privada - ACME",
-                 "12345678", None, "", "PEREZ, ANA"],
+                 "12345678", None, "", "PEREZ, ANA", "RUC 20131370646", "CE AB1234"],
     }
 
     def family(cell: str) -> str:
         lowered = cell.lower()
         return "date" if "fecha" in lowered else "time" if "hora" in lowered else "text"
 
-    rows = [[samples[family(c)][(i * (j + 3)) % len(samples[family(c)])] for j, c in enumerate(cells)]
-            for i in range(60)]
-    columns = ", ".join(f'"{c}" VARCHAR' for c in cells)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE up ("_fila" BIGINT, {columns})')
-    con.executemany(f"INSERT INTO up VALUES (?, {', '.join('?' for _ in cells)})",
-                    [[i + 2, *r] for i, r in enumerate(rows)])
-    per_row = ", ".join(f"{expr.format(v=_key_sql(key))} AS {column}"
-                        for column, (key, expr) in exprs.items())
-    expected = con.sql(f'SELECT "_fila", {per_row} FROM up ORDER BY "_fila"').fetchall()
-    got = con.sql(f'SELECT * FROM ({normalised_select(layout, "up")}) ORDER BY "_fila"').fetchall()
-    assert got == expected
-    assert any(v is not None for row in got for v in row[1:])
+    rows = 60
+    table = pa.table({"_fila": pa.array(range(2, rows + 2), pa.int64()), **{
+        c: pa.array([samples[family(c)][(i * (j + 3)) % len(samples[family(c)])]
+                     for i in range(rows)], pa.string())
+        for j, c in enumerate(cells) if c != absent}})
+    con = validation_cursor()
+    per_value = project(con, table, outputs, per_value=True)
+    per_row = project(con, table, outputs, per_value=False)
+    assert per_value.to_pylist() == per_row.to_pylist()
+    flags = [o.name for o in outputs if o.name.startswith("_regla")]
+    assert any(per_value.column(f).to_pylist().count(True) for f in flags)
+    assert any(v is not None for row in per_value.to_pylist() for v in row.values())

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,7 +23,7 @@ from pipeline.publication.personal_data import (
     pseudonym_key,
 )
 from pipeline.settings import Settings, SettingsError
-from pipeline.sources.readers import fold, read_upload
+from pipeline.sources.readers import fold, open_table
 from tests.stages import (
     ROOT,
     SAMPLES,
@@ -43,10 +44,11 @@ def input_numbers() -> set[str]:
     con = duckdb.connect()
     install_macros(con)
     for path in SAMPLE_FILES:
-        upload = read_upload(path, path.name, ["documento del visitante", "visitante", "motivo"])
+        upload = open_table(path, path.name, ["documento del visitante", "visitante", "motivo"])
         [index] = [i for i, label in enumerate(upload.labels) if fold(label) == "documento del visitante"]
-        cells = upload.table.column(index + 1)  # column 0 is the row number
-        con.register("cells", upload.table.select([index + 1]).rename_columns(["c"]))
+        table = pa.Table.from_batches(list(upload.batches), schema=upload.schema)
+        cells = table.column(index + 1)  # column 0 is the row number
+        con.register("cells", table.select([index + 1]).rename_columns(["c"]))
         numbers |= {n for (n,) in con.execute(
             "SELECT DISTINCT doc_number(c) FROM cells WHERE doc_number(c) IS NOT NULL").fetchall()}
         assert len(cells) > 0

@@ -4,15 +4,43 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+from pathlib import Path
 
 import openpyxl
+import pyarrow as pa
 import pytest
 
-from pipeline.sources.readers import UnreadableUpload, read_upload
-from pipeline.validation.batch import known_labels, upload_schemas, validate_file
+from pipeline.ingestion.staging import ParquetSink
+from pipeline.sources.readers import TableStream, UnreadableUpload, open_table
+from pipeline.validation.upload import known_labels, upload_schemas, validate_file
 from tests.conftest import REPO_ROOT
 
 SCHEMAS = upload_schemas(REPO_ROOT / "schemas")
+
+
+def read_all(path: Path) -> tuple[TableStream, pa.Table]:
+    """The upload's header and every row it streams."""
+    stream = open_table(path, path.name, known_labels(SCHEMAS))
+    return stream, pa.Table.from_batches(list(stream.batches), schema=stream.schema)
+
+
+def staged(tmp_path: Path, path: Path, **kwargs: object) -> tuple[object, pa.Table, pa.Table]:
+    """Validate and stage an upload as ingestion does: (report, valid rows, quarantine)."""
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "lote"
+    folder.mkdir(exist_ok=True)
+    sink = ParquetSink(folder, ruc="20999100016", batch="x", name=path.name,
+                       ingested=dt.datetime(2024, 9, 1, tzinfo=dt.UTC))
+    report = validate_file(path, path.name, SCHEMAS, sink=sink, **kwargs)
+    sink.close(keep_valid=report.readable)
+    valid = pq.read_table(folder / "valid.parquet") if (folder / "valid.parquet").exists() \
+        else None
+    quarantine = pq.read_table(folder / "quarantine.parquet") \
+        if (folder / "quarantine.parquet").exists() else None
+    return report, valid, quarantine
 HEADER = ["Fecha de Registro", "Fecha de Visita", "Entidad visitada", "Visitante",
           "Documento del visitante", "Entidad del visitante", "Funcionario visitado",
           "Hora Ingreso", "Hora Salida", "Motivo", "Lugar específico", "Observación"]
@@ -36,12 +64,12 @@ def csv_bytes(delimiter: str, encoding: str, *, title: bool = False) -> bytes:
 def test_csv_encodings_and_delimiters(tmp_path, delimiter, encoding):
     path = tmp_path / "carga.csv"
     path.write_bytes(csv_bytes(delimiter, encoding))
-    upload = read_upload(path, path.name, known_labels(SCHEMAS))
+    upload, table = read_all(path)
     assert upload.labels == HEADER
     assert upload.delimiter == delimiter
     assert upload.encoding == encoding
     assert upload.header_row == 1
-    row = upload.table.to_pylist()[0]
+    row = table.to_pylist()[0]
     assert row["_fila"] == 2
     assert [row[f"c{i + 1}"] for i in range(12)] == ROW
 
@@ -49,9 +77,9 @@ def test_csv_encodings_and_delimiters(tmp_path, delimiter, encoding):
 def test_csv_with_title_row_numbers_rows_physically(tmp_path):
     path = tmp_path / "carga.csv"
     path.write_bytes(csv_bytes(";", "utf-8", title=True))
-    upload = read_upload(path, path.name, known_labels(SCHEMAS))
+    upload, table = read_all(path)
     assert upload.header_row == 2
-    assert upload.table.column("_fila").to_pylist() == [3]
+    assert table.column("_fila").to_pylist() == [3]
 
 
 def test_xlsx_title_row_and_native_cells(tmp_path):
@@ -65,9 +93,9 @@ def test_xlsx_title_row_and_native_cells(tmp_path):
     ws.append(cells)
     path = tmp_path / "carga.xlsx"
     wb.save(path)
-    result = validate_file(path, path.name, SCHEMAS, today=dt.date(2024, 9, 1))
-    assert result.report.valid, result.report.flatten()
-    row = result.valid.to_pylist()[0]
+    report, valid, _ = staged(tmp_path, path, today=dt.date(2024, 9, 1))
+    assert report.valid, report.flatten()
+    row = valid.to_pylist()[0]
     assert row["_fila"] == 3
     assert (row["fecha_visita"], row["hora_ingreso"], row["hora_salida"]) == (
         dt.date(2024, 8, 5), dt.time(9, 30), dt.time(10, 15))
@@ -83,7 +111,7 @@ def test_unreadable_files(tmp_path, name, content, error_type, words):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(UnreadableUpload) as info:
-        read_upload(path, name, known_labels(SCHEMAS))
+        read_all(path)
     assert info.value.error_type == error_type
     assert words in str(info.value)
 
@@ -92,7 +120,8 @@ def test_ragged_rows_are_reported_not_dropped(tmp_path):
     path = tmp_path / "carga.csv"
     text = ";".join(HEADER) + "\n" + ";".join(ROW) + "\n" + ";".join([*ROW, "sobra"]) + "\n"
     path.write_text(text, encoding="utf-8")
-    result = validate_file(path, path.name, SCHEMAS, today=dt.date(2024, 9, 1))
-    assert result.report.flatten() == [[3, None, "extra-cell"]]
-    assert result.valid.num_rows == 1
-    assert result.quarantine.column("_fila").to_pylist() == [3]
+    report, valid, quarantine = staged(tmp_path, path, today=dt.date(2024, 9, 1))
+    assert report.flatten() == [[3, "", "extra-cell"]]
+    assert valid.num_rows == 1
+    assert quarantine.column("_fila").to_pylist() == [3]
+    assert quarantine.column("texto_fila").to_pylist() == [";".join([*ROW, "sobra"])]

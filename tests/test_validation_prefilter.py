@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pipeline.sources.readers.delimited as delimited
+import pipeline.validation.driver as driver
 import pipeline.validation.tabular as tabular
 from pipeline.validation.prefilter import Prefilter, char_class_pattern
 from pipeline.validation.schema import schema_from_descriptor
@@ -59,8 +61,8 @@ def test_same_report_without_prefilter_in_small_chunks(
     data = tmp_path / "data.csv"
     make_corpus_file(data, schema_name, seed, rows=400)
     schema = schema_from_descriptor(SCHEMAS[schema_name], schema_name)
-    monkeypatch.setattr(tabular, "BLOCK_SIZE", 2048)
-    monkeypatch.setattr(tabular, "CHUNK_ROWS", 60)
+    monkeypatch.setattr(delimited, "BLOCK_SIZE", 2048)
+    monkeypatch.setattr(driver, "CHUNK_ROWS", 60)
     with_prefilter = tabular.validate_table(data, schema, error_limit=100_000)
 
     monkeypatch.setattr(Prefilter, "suspects", lambda self, con, table: table)

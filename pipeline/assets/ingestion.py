@@ -55,7 +55,8 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Blocks consolidation when a staged batch file is damaged: it would break every entity's
     publication. A bad *upload* never reaches staging, so it never trips this check."""
     from pipeline.consolidation.visitas import VISIT_FIELDS
-    from pipeline.ingestion.batches import PROVENANCE, unsound_staged_batches
+    from pipeline.ingestion.batches import unsound_staged_batches
+    from pipeline.ingestion.staging import PROVENANCE
 
     bad = unsound_staged_batches(settings.get(), [*VISIT_FIELDS, *PROVENANCE])
     return dg.AssetCheckResult(passed=not bad, metadata={"damaged": dg.MetadataValue.json(bad)})

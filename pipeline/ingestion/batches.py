@@ -17,24 +17,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.atomic import staged_dir
+from pipeline.ingestion.staging import ParquetSink
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sources import Upload, source_for
 from pipeline.storage import open_storage
-from pipeline.validation.batch import upload_schemas, validate_file
 from pipeline.validation.report import Report
-
-PROVENANCE = ("_entidad_ruc", "_lote", "_archivo", "_fila", "_ingestado_en")
+from pipeline.validation.upload import upload_schemas, validate_file
 
 
 @dataclass
@@ -131,66 +129,48 @@ def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:
 
 def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,
                  today: dt.date | None, now: dt.datetime | None, archived: str) -> BatchOutcome:
-    result = validate_file(upload.path, upload.name, schemas, sha256=upload.sha256,
-                           size=upload.size, today=today, max_bytes=settings.max_upload_bytes)
-    report = result.report
     ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     # Stage into a scratch folder and rename, so a crash never leaves half a batch.
-    scratch = target.with_name(target.name + ".tmp")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    if result.valid is not None:
-        pq.write_table(_with_provenance(result.valid, entity.ruc, upload, ingested),
-                       scratch / "valid.parquet")
-    if result.quarantine is not None and result.quarantine.num_rows:
-        pq.write_table(result.quarantine, scratch / "quarantine.parquet")
-    (scratch / "report.json").write_text(report.to_json(), encoding="utf-8")
-    (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
-    status = _status(report)
-    meta = {
-        "tipo": "visitas",
-        "entidad_ruc": entity.ruc,
-        "archivo": upload.name,
-        # every name these bytes arrived under: consolidation orders batches by the smallest,
-        # so the order cannot depend on which copy happened to arrive first
-        "nombres": [upload.name],
-        "origen": upload.origin,
-        "archivo_crudo": archived,
-        "sha256": upload.sha256,
-        "bytes": upload.size,
-        "ingestado_en": ingested.isoformat(),
-        "formato": report.schema,
-        "estado": status,
-        "legible": report.readable,
-        "rows": report.rows,
-        "filas_validas": report.valid_rows,
-        "filas_rechazadas": report.rejected_rows,
-        "filas_sin_visitas": report.placeholder_rows,
-    }
-    (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
-                                        encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    scratch.rename(target)
+    with staged_dir(target) as scratch:
+        sink = ParquetSink(scratch, ruc=entity.ruc, batch=upload.sha256, name=upload.name,
+                           ingested=ingested)
+        try:
+            report = validate_file(upload.path, upload.name, schemas, entity=entity,
+                                   sha256=upload.sha256, size=upload.size, today=today,
+                                   max_bytes=settings.max_upload_bytes, sink=sink)
+        except BaseException:
+            sink.close(keep_valid=False)
+            raise
+        sink.close(keep_valid=report.readable)
+        (scratch / "report.json").write_text(report.to_json(), encoding="utf-8")
+        (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
+        status = _status(report)
+        meta = {
+            "tipo": "visitas",
+            "entidad_ruc": entity.ruc,
+            "archivo": upload.name,
+            # every name these bytes arrived under: consolidation orders batches by the
+            # smallest, so the order cannot depend on which copy happened to arrive first
+            "nombres": [upload.name],
+            "origen": upload.origin,
+            "archivo_crudo": archived,
+            "sha256": upload.sha256,
+            "bytes": upload.size,
+            "ingestado_en": ingested.isoformat(),
+            "formato": report.schema,
+            "estado": status,
+            "legible": report.readable,
+            "rows": report.rows,
+            "filas_validas": report.valid_rows,
+            "filas_rechazadas": report.rejected_rows,
+            "filas_sin_visitas": report.placeholder_rows,
+        }
+        (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
+                                            encoding="utf-8")
     return BatchOutcome(entity.ruc, upload.name, upload.sha256, status, rows=report.rows,
                         valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
                         placeholder_rows=report.placeholder_rows, readable=report.readable,
                         summary=report.summary_es(), report=report.to_dict())
-
-
-def _with_provenance(table: pa.Table, ruc: str, upload: Upload, ingested: dt.datetime) -> pa.Table:
-    n = table.num_rows
-    fila = table.column("_fila")
-    table = table.drop_columns(["_fila"])
-    extra = {
-        "_entidad_ruc": pa.array([ruc] * n, pa.string()),
-        "_lote": pa.array([upload.sha256] * n, pa.string()),
-        "_archivo": pa.array([upload.name] * n, pa.string()),
-        "_fila": fila,
-        "_ingestado_en": pa.array([ingested] * n, pa.timestamp("s", tz="UTC")),
-    }
-    for name, column in extra.items():
-        table = table.append_column(name, column)
-    return table
 
 
 def batch_records(settings: Settings, rucs: list[str] | None = None) -> list[dict[str, Any]]:

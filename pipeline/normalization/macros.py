@@ -136,7 +136,12 @@ MACROS: dict[str, str] = {
 }
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every normalisation macro on this connection (idempotent)."""
+def install_macros(con: duckdb.DuckDBPyConnection, *, temporary: bool = True) -> None:
+    """Create every normalisation macro (idempotent).
+
+    Temporary macros belong to this connection alone; others are seen by every cursor of the
+    database (the validation database shares them).
+    """
+    kind = "TEMP MACRO" if temporary else "MACRO"
     for signature, body in MACROS.items():
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {signature} AS ({body})")
+        con.execute(f"CREATE OR REPLACE {kind} {signature} AS ({body})")

@@ -18,13 +18,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-
 from pipeline.sources.readers import ROW_NUMBER
+from pipeline.sql import identifier
+from pipeline.sql import literal as lit
+from pipeline.validation.report import QUOTE_CHARS
 from pipeline.validation.schema import Field, TableSchema
 
-ERROR_COLUMNS = ("rowNumber", "type", "fieldName", "fieldNumber", "cell", "note")
+ERROR_COLUMNS = ("rowNumber", "type", "fieldName", "fieldNumber", "cell", "note", "cellLength")
 
 # Python's int() after str.strip(): sign, digits, single underscores between digits.
 _INT_RE = r"\s*[+-]?[0-9](_?[0-9])*\s*"
@@ -43,10 +43,10 @@ SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "time", "da
                    "any"}
 
 
-def lit(value: object) -> str:
-    """A SQL string literal."""
-    text = str(value).replace("'", "''")
-    return f"'{text}'"
+def quoted_cell(cell: str) -> str:
+    """SQL for the struct fields quoting a cell: a bounded prefix, and its length when cut."""
+    return (f"'cell': left({cell}, {QUOTE_CHARS}), "
+            f"'cellLength': CASE WHEN length({cell}) > {QUOTE_CHARS} THEN length({cell}) END")
 
 
 def _number_text(f: Field, cell: str) -> str:
@@ -186,19 +186,24 @@ class Check:
         return self.constraint not in ("required", "minLength", "maxLength")
 
 
-def compile_conditions(schema: TableSchema, mapping: dict[str, str]) -> list[Check]:
-    """Every check of every mapped field, in frictionless's order (field, then check)."""
+def compile_conditions(schema: TableSchema, mapping: dict[str, str],
+                       numbers: dict[str, int] | None = None) -> list[Check]:
+    """Every check of every mapped field, in frictionless's order (field, then check).
+
+    Errors carry the field's number in `numbers` (its position in the schema by default).
+    """
     checks: list[Check] = []
-    for number, f in enumerate(schema.fields, 1):
+    for position, f in enumerate(schema.fields, 1):
         column = mapping.get(f.name)
         if column is None:
             continue
-        cell = f'"{column}"'
+        number = numbers.get(f.name, position) if numbers else position
+        cell = identifier(column)
         is_missing = missing_sql(schema, cell)
 
         def err(kind: str, note: str, _f: Field = f, _n: int = number, _c: str = cell) -> str:
             return (f"{{'type': {lit(kind)}, 'fieldName': {lit(_f.name)}, "
-                    f"'fieldNumber': {_n}, 'cell': {_c}, 'note': {lit(note)}}}")
+                    f"'fieldNumber': {_n}, {quoted_cell(_c)}, 'note': {lit(note)}}}")
 
         if f.required:
             checks.append(Check(f, column, "required", is_missing,
@@ -221,47 +226,33 @@ def violation_sql(checks: list[Check]) -> str:
 
 
 def cell_errors_sql(schema: TableSchema, mapping: dict[str, str], relation: str,
-                    blank_row: bool = False) -> str | None:
+                    blank_row: bool = False, numbers: dict[str, int] | None = None) -> str | None:
     """SQL returning one row per cell error of `relation` (columns: ERROR_COLUMNS).
 
     With `blank_row`, a row whose mapped cells are all missing yields only a `blank-row`
     error, as frictionless does.
     """
-    conditions = compile_conditions(schema, mapping)
+    conditions = compile_conditions(schema, mapping, numbers)
     structs = [f"CASE WHEN {c.condition} THEN {c.error} END" for c in conditions]
     checks = f"list_filter([{', '.join(structs)}], x -> x IS NOT NULL)" if structs else "[]"
     # Most rows are valid: a cheap filter (no structs, no lists) keeps them out of the
     # error-building projection, which is what makes the scan run near DuckDB's plain speed.
     any_violation = violation_sql(conditions)
     if blank_row and mapping:
-        blank = " AND ".join(missing_sql(schema, f'"{c}"') for c in mapping.values())
+        blank = " AND ".join(missing_sql(schema, identifier(c)) for c in mapping.values())
         blank_error = ("{'type': 'blank-row', 'fieldName': NULL::VARCHAR, "
-                       "'fieldNumber': NULL::INTEGER, 'cell': NULL::VARCHAR, 'note': ''}")
+                       "'fieldNumber': NULL::INTEGER, 'cell': NULL::VARCHAR, "
+                       "'cellLength': NULL::BIGINT, 'note': ''}")
         checks = f"CASE WHEN {blank} THEN [{blank_error}] ELSE {checks} END"
         any_violation = f"({blank}) OR {any_violation}"
     elif not structs:
         return None
     return f"""
         SELECT "{ROW_NUMBER}" AS rowNumber, e.type, e.fieldName, e.fieldNumber::INTEGER AS fieldNumber,
-               e.cell, e.note
+               e.cell, e.note, e.cellLength::BIGINT AS cellLength
         FROM (
             SELECT "{ROW_NUMBER}", unnest({checks}) AS e
             FROM {relation}
             WHERE {any_violation}
         )
     """
-
-
-def check_cells(con: duckdb.DuckDBPyConnection, relation: str, schema: TableSchema,
-                mapping: dict[str, str]) -> pa.Table:
-    """All cell errors of the batch in one scan: rowNumber, type, fieldName, fieldNumber, cell, note."""
-    sql = cell_errors_sql(schema, mapping, relation)
-    if sql is None:
-        return empty_errors(con)
-    return con.sql(sql).to_arrow_table()
-
-
-def empty_errors(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    return con.sql("SELECT NULL::BIGINT AS rowNumber, NULL::VARCHAR AS type, NULL::VARCHAR AS fieldName,"
-                   " NULL::INTEGER AS fieldNumber, NULL::VARCHAR AS cell, NULL::VARCHAR AS note"
-                   " WHERE false").to_arrow_table()

@@ -29,6 +29,10 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
     ErrorType("encoding-error", "Codificación no válida",
               "El archivo no se pudo decodificar: {note}",
               "Guarde el archivo como 'CSV UTF-8'.", "table"),
+    ErrorType("wrong-entity", "Archivo de otra entidad",
+              "{note}",
+              "Suba el archivo en la carpeta de la entidad a la que pertenece, o corrija la "
+              "columna entidad_ruc.", "table"),
     # --- header problems
     ErrorType("missing-label", "Falta una columna",
               "Falta la columna obligatoria «{fieldName}» en el encabezado.",
@@ -67,6 +71,20 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
     ErrorType("primary-key", "Visita repetida",
               "Fila {rowNumber}: la clave {note} ya aparece en otra fila.",
               "Elimine la fila repetida."),
+    # --- cells the reader could not take at face value
+    ErrorType("formula-without-value", "Fórmula sin valor calculado",
+              "Fila {rowNumber}, «{fieldName}»: la celda tiene la fórmula «{cell}» y ningún valor "
+              "calculado, así que se leería vacía.",
+              "Abra el archivo en Excel, recalcule (F9) y guárdelo; o copie la columna y péguela "
+              "como valores."),
+    ErrorType("spreadsheet-error", "Celda con error de Excel",
+              "Fila {rowNumber}, «{fieldName}»: la celda muestra el error de Excel «{cell}».",
+              "Corrija la fórmula o el dato que produce el error y vuelva a guardar el archivo."),
+    ErrorType("control-character", "Carácter de control",
+              "Fila {rowNumber}, «{fieldName}»: la celda «{cell}» contiene un carácter de control "
+              "no imprimible ({note}).",
+              "Elimine el carácter: suele venir de copiar datos desde otro sistema o de un "
+              "archivo dañado."),
     # --- domain rules of the register
     ErrorType("invalid-date", "Fecha inexistente",
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una fecha válida.",
@@ -99,7 +117,8 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un número válido para {note}.",
               "El DNI tiene 8 dígitos; si se escribe también el carácter verificador del "
               "documento (un dígito o una letra después de los 8 dígitos), debe ser el correcto. "
-              "El carné de extranjería tiene de 6 a 12 letras o dígitos."),
+              "El carné de extranjería tiene de 9 a 12 dígitos (solo números); el pasaporte, de 6 "
+              "a 12 letras o dígitos; el CDI y el DMI, de 4 a 15 letras, dígitos o guiones."),
 ]}
 
 

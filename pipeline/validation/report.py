@@ -10,6 +10,8 @@ from typing import Any
 from pipeline.validation.errors import ERROR_TYPES, render
 
 DEFAULT_ERROR_LIMIT = 1000
+#: characters of a cell quoted in a report; a longer cell is cut and its length given
+QUOTE_CHARS = 200
 
 
 @dataclass
@@ -20,6 +22,12 @@ class ReportError:
     fieldNumber: int | None = None
     cell: str | None = None
     note: str = ""
+    #: the cell's length when `cell` quotes only its first characters
+    cellLength: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cell is not None and self.cellLength is None and len(self.cell) > QUOTE_CHARS:
+            self.cell, self.cellLength = self.cell[:QUOTE_CHARS], len(self.cell)
 
     @property
     def title(self) -> str:
@@ -27,7 +35,14 @@ class ReportError:
 
     @property
     def message(self) -> str:
-        return render(self.type, self.__dict__)
+        slots = dict(self.__dict__)
+        if self.cellLength is not None:
+            slots["cell"] = f"{self.cell}…"
+        message = render(self.type, slots)
+        if self.cellLength is not None:
+            message += (f" (La celda tiene {self.cellLength:,} caracteres; se muestran los "
+                        f"primeros {QUOTE_CHARS}.)").replace(",", ".")
+        return message
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -38,7 +53,7 @@ class ReportError:
             "tags": ["#table", "#row", "#cell"] if self.rowNumber else ["#table", "#header"],
             "note": self.note,
         }
-        for key in ("rowNumber", "fieldName", "fieldNumber", "cell"):
+        for key in ("rowNumber", "fieldName", "fieldNumber", "cell", "cellLength"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -55,6 +70,8 @@ class Report:
     sha256: str = ""
     schema: str = ""
     errors: list[ReportError] = field(default_factory=list)
+    #: what deserves the administrator's attention without rejecting anything (Spanish)
+    warnings: list[str] = field(default_factory=list)
     #: counts over ALL errors, also those beyond the error limit
     error_count: int = 0
     counts_by_type: dict[str, int] = field(default_factory=dict)
@@ -101,7 +118,7 @@ class Report:
         errors = [e.to_dict() for e in self.errors]
         stats = {
             "errors": self.error_count,
-            "warnings": 0,
+            "warnings": len(self.warnings),
             "seconds": round(self.seconds, 3),
             "rows": self.rows,
             "bytes": self.bytes,
@@ -119,7 +136,7 @@ class Report:
                 "place": self.place,
                 "labels": [],
                 "stats": stats,
-                "warnings": [],
+                "warnings": list(self.warnings),
                 "errors": errors,
                 "schema": self.schema,
                 "summary": {
@@ -152,7 +169,10 @@ class Report:
                 "quedan en cuarentena."
             )
         if self.placeholder_rows:
-            lines.append(f"  {self.placeholder_rows} filas de 'No se recibieron visitas' omitidas.")
+            lines.append(f"  {self.placeholder_rows} filas de 'No se recibieron visitas' omitidas."
+                         if self.placeholder_rows > 1 else
+                         "  1 fila de 'No se recibieron visitas' omitida.")
+        lines.extend(f"  ⚠ {warning}" for warning in self.warnings)
         shown: Counter[str] = Counter()
         for error in self.errors:
             if shown[error.type] >= examples:

@@ -1,77 +1,161 @@
-"""Domain rules of the register, as named error types over the normalised batch.
+"""Domain rules of the register: named error types over an upload's normalised rows.
 
-Each rule is one SQL query that returns the offending rows; they run after the schema's cell
-checks and never repeat an error already reported on the same cell.
+A rule that reads one key (the cells one normalised column comes from) is computed with that
+key's normalisation, once per distinct value (`pipeline.normalization.project`); a rule that
+compares columns (exit before entry) runs per row, as a cheap comparison. Identifier rules
+(RUC, DNI, other documents) are the SQL macros of `pipeline.normalization.macros`, the one
+definition of each, whose Python twins in `pipeline.identifiers` are property-tested against
+them. A rule error is never reported on a cell that already has a schema error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-import duckdb
+import numpy as np
 import pyarrow as pa
 
-from pipeline.identifiers import RUC_WEIGHTS
-from pipeline.normalization.project import SOURCE_FIELD
+from pipeline.normalization.project import SOURCE_FIELD, Output, visit_outputs
+from pipeline.sql import literal
+from pipeline.validation.engine import quoted_cell
 
 
-def ruc_ok(x: str) -> str:
-    """SQL: x is 11 digits, a known prefix, and the check digit (11 - Σ w·d mod 11) mod 10.
+@dataclass(frozen=True)
+class Rule:
+    """One rule: an SQL condition, true on a violation, and the error it reports."""
 
-    The same rule as `pipeline.identifiers.is_valid_ruc`, vectorised.
-    """
-    total = " + ".join(f"{w} * (ascii(substr({x}, {i}, 1)) - 48)" for i, w in enumerate(RUC_WEIGHTS, 1))
-    return (f"coalesce(regexp_full_match({x}, '(10|15|17|20)[0-9]{{9}}') AND "
-            f"(11 - ({total}) % 11) % 10 = ascii(substr({x}, 11, 1)) - 48, false)")
+    type: str
+    #: the normalised column the rule is about; errors point at the upload field it comes from
+    column: str
+    #: over the normalised columns (and, for a per-value rule, `{v}`: the key's cells)
+    when: str
+    #: SQL of the note (the rule's other operand, the document type…)
+    note: str = "''"
+    #: SQL of the quoted value; the upload cell when None
+    cell: str | None = None
+    #: computed once per distinct key of `column`: the rule reads nothing else
+    per_value: bool = True
 
 
-def rule_queries(layout: str, today: dt.date) -> list[str]:
-    src = SOURCE_FIELD[layout]
+def layout_rules(today: dt.date) -> list[Rule]:
+    """Every rule, in both layouts (the same normalised columns)."""
     t = today.isoformat()
-
-    def q(kind: str, field: str, cell: str, note: str, where: str) -> str:
-        return (f"SELECT n._fila AS rowNumber, '{kind}' AS type, '{src.get(field, field)}' AS fieldName, "
-                f"{cell} AS cell, {note} AS note FROM normalised n JOIN upload u USING (_fila) WHERE {where}")
-
-    fecha_v, fecha_r = src["fecha_visita"], src["fecha_registro"]
-    h_in, h_out = src["hora_ingreso"], src["hora_salida"]
-    doc = src["visitante_numero_documento"]
     return [
-        q("invalid-date", "fecha_visita", f'u."{fecha_v}"', "''",
-          f'n.fecha_visita IS NULL AND clean_text(u."{fecha_v}") IS NOT NULL'),
-        q("invalid-date", "fecha_registro", f'u."{fecha_r}"', "''",
-          f'n.fecha_registro IS NULL AND clean_text(u."{fecha_r}") IS NOT NULL'),
-        q("invalid-time", "hora_ingreso", f'u."{h_in}"', "''",
-          f'n.hora_ingreso IS NULL AND clean_text(u."{h_in}") IS NOT NULL'),
-        q("invalid-time", "hora_salida", f'u."{h_out}"', "''",
-          f'n.hora_salida IS NULL AND clean_text(u."{h_out}") IS NOT NULL'),
-        q("exit-before-entry", "hora_salida", f'u."{h_out}"',
-          f'u."{h_in}"', "n.hora_salida < n.hora_ingreso"),
-        q("future-date", "fecha_visita", "n.fecha_visita::VARCHAR", f"'{t}'",
-          f"n.fecha_visita > DATE '{t}'"),
-        q("visit-after-registration", "fecha_visita", "n.fecha_visita::VARCHAR",
-          "n.fecha_registro::VARCHAR", "n.fecha_visita > n.fecha_registro"),
-        q("unknown-document-type", "visitante_tipo_documento", f'u."{doc}"', "''",
-          f'n.visitante_tipo_documento IS NULL AND clean_text(u."{doc}") IS NOT NULL'),
-        q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
-          "'DNI'", "n.visitante_tipo_documento = 'DNI' AND NOT dni_valid(n.visitante_numero_documento)"),
-        q("invalid-document-number", "visitante_numero_documento", "n.visitante_numero_documento",
-          "'CE'", "n.visitante_tipo_documento = 'CE' AND NOT regexp_full_match("
-          "n.visitante_numero_documento, '[0-9A-Z]{6,12}')"),
-        # A visitor identified by RUC (a company or a person with business) must carry a real one.
-        q("invalid-ruc", "visitante_numero_documento", "n.visitante_numero_documento", "''",
-          f"n.visitante_tipo_documento = 'RUC' AND NOT {ruc_ok('n.visitante_numero_documento')}"),
-        # The law requires the official visited and the reason: a cell holding only the area or
-        # only a detail (' - AREA - CARGO', ' - detalle') has no official or no reason at all.
-        q("missing-official", "funcionario_nombre", f'u."{src["funcionario_nombre"]}"', "''",
-          # the normaliser leaves a leading '-' when the name part is empty
-          r"NOT coalesce(regexp_matches(n.funcionario_nombre, '^\pL'), false)"),
-        q("missing-reason", "motivo", f'u."{src["motivo"]}"', "''",
-          r"NOT coalesce(regexp_matches(n.motivo, '^\pL'), false)"),
+        Rule("invalid-date", "fecha_visita",
+             "fecha_visita IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("invalid-date", "fecha_registro",
+             "fecha_registro IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("invalid-time", "hora_ingreso",
+             "hora_ingreso IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("invalid-time", "hora_salida",
+             "hora_salida IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("future-date", "fecha_visita", f"fecha_visita > DATE '{t}'",
+             note=literal(t), cell="fecha_visita::VARCHAR"),
+        Rule("unknown-document-type", "visitante_tipo_documento",
+             "visitante_tipo_documento IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("invalid-document-number", "visitante_numero_documento",
+             "visitante_tipo_documento IS NOT NULL AND visitante_tipo_documento <> 'RUC' AND NOT "
+             "doc_number_valid(visitante_tipo_documento, visitante_numero_documento)",
+             note="visitante_tipo_documento"),
+        # a visitor identified by RUC (a company, or a person with a business) must carry a
+        # real one: its own error type, with the RUC's rule in the message
+        Rule("invalid-ruc", "visitante_numero_documento",
+             "visitante_tipo_documento = 'RUC' AND NOT ruc_valid(visitante_numero_documento)"),
+        # The law requires the official visited and the reason: a cell holding only the area
+        # or only a detail (' - ÁREA - CARGO', ' - detalle') has no official or no reason.
+        Rule("missing-official", "funcionario_nombre",
+             r"NOT coalesce(regexp_matches(funcionario_nombre, '^\pL'), false)"),
+        Rule("missing-reason", "motivo",
+             r"NOT coalesce(regexp_matches(motivo, '^\pL'), false)"),
+        Rule("exit-before-entry", "hora_salida", "hora_salida < hora_ingreso",
+             note="raw_hora_ingreso", per_value=False),
+        Rule("visit-after-registration", "fecha_visita", "fecha_visita > fecha_registro",
+             note="fecha_registro::VARCHAR", cell="fecha_visita::VARCHAR", per_value=False),
     ]
 
 
-def check_rules(con: duckdb.DuckDBPyConnection, layout: str, today: dt.date) -> pa.Table:
-    """Rule errors as Arrow: rowNumber, type, fieldName, cell, note."""
-    sql = "\nUNION ALL\n".join(rule_queries(layout, today))
-    return con.sql(sql).to_arrow_table()
+def flag_name(index: int) -> str:
+    return f"_regla{index}"
+
+
+def rule_outputs(layout: str, rules: list[Rule]) -> list[Output]:
+    """The normalised columns plus, per per-value rule, its flag computed with its key."""
+    outputs = list(visit_outputs(layout))
+    by_name = {o.name: o for o in outputs}
+    for i, rule in enumerate(rules):
+        if rule.per_value:
+            outputs.append(Output(flag_name(i), by_name[rule.column].key, rule.when))
+    return outputs
+
+
+def raw_name(column: str) -> str:
+    return f"raw_{column}"
+
+
+def rule_errors_sql(layout: str, rules: list[Rule], numbers: dict[str, int],
+                    relation: str) -> str:
+    """One row per rule error of `relation`: the projected rows (flags, normalised columns)
+    beside each rule's upload cell as `raw_<column>`."""
+    source = SOURCE_FIELD[layout]
+    structs, conditions = [], []
+    for i, rule in enumerate(rules):
+        condition = flag_name(i) if rule.per_value else f"coalesce({rule.when}, false)"
+        field = source[rule.column]
+        cell = rule.cell or raw_name(rule.column)
+        structs.append(f"CASE WHEN {condition} THEN {{'type': {literal(rule.type)}, "
+                       f"'fieldName': {literal(field)}, 'fieldNumber': {numbers.get(field, 0)}, "
+                       f"{quoted_cell(cell)}, 'note': {rule.note}}} END")
+        conditions.append(condition)
+    return f"""
+        SELECT _fila AS rowNumber, e.type, e.fieldName, e.fieldNumber::INTEGER AS fieldNumber,
+               e.cell, e.note, e.cellLength::BIGINT AS cellLength
+        FROM (SELECT _fila, unnest(list_filter([{', '.join(structs)}], x -> x IS NOT NULL)) AS e
+              FROM {relation} WHERE {' OR '.join(conditions)})
+    """
+
+
+def raw_columns(layout: str, rules: list[Rule]) -> dict[str, str]:
+    """`raw_<column>` → the upload field whose cells the rules quote."""
+    source = SOURCE_FIELD[layout]
+    columns = {raw_name(r.column): source[r.column] for r in rules if r.cell is None}
+    columns[raw_name("hora_ingreso")] = source["hora_ingreso"]  # exit-before-entry's note
+    return columns
+
+
+# ------------------------------------------------------------------ control characters
+
+#: bytes that are control characters in UTF-8 text (C0 but tab, LF and CR; and DEL)
+_CONTROL = np.zeros(256, dtype=bool)
+_CONTROL[[*range(0, 9), 11, 12, *range(14, 32), 127]] = True
+
+
+def control_character_rows(values: pa.ChunkedArray) -> np.ndarray:
+    """Positions of the cells holding a control character (NUL, form feed, escape…).
+
+    One vector pass over the column's bytes: UTF-8 never uses these bytes inside another
+    character, so a byte test finds them exactly.
+    """
+    found: list[np.ndarray] = []
+    start = 0
+    for chunk in values.chunks:
+        chunk = chunk.cast(pa.string())
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1,
+                                offset=chunk.offset * 4)
+        buffer = chunk.buffers()[2]
+        data = (np.frombuffer(buffer, dtype=np.uint8) if buffer is not None
+                else np.zeros(0, dtype=np.uint8))[offsets[0]:offsets[-1]]
+        hits = np.flatnonzero(_CONTROL[data])
+        if len(hits):
+            cells = np.searchsorted(offsets[1:] - offsets[0], hits, side="right")
+            found.append(np.unique(cells) + start)
+        start += len(chunk)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def describe_control(text: str) -> tuple[str, str]:
+    """(the cell with its control characters shown as U+XXXX, a note naming the first)."""
+    shown = "".join(f"[U+{ord(c):04X}]" if ord(c) < 128 and _CONTROL[ord(c)] else c
+                    for c in text)
+    first = next(i for i, c in enumerate(text) if ord(c) < 128 and _CONTROL[ord(c)])
+    return shown, f"U+{ord(text[first]):04X} en la posición {first + 1}"

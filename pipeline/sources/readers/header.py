@@ -1,0 +1,46 @@
+"""What the CSV and XLSX readers share: label folding, internal column names, the header row."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+#: rows searched for the header (title rows above it are skipped)
+SEARCH_ROWS = 20
+#: known labels a row must hold to be taken for the header
+MIN_KNOWN = 3
+
+
+def fold(text: str) -> str:
+    """Compare labels loosely: no accents, case, underscores, or doubled spaces."""
+    text = unicodedata.normalize("NFKD", text.replace("\u00a0", " "))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(text.casefold().replace("_", " ").split())
+
+
+def column_names(width: int) -> list[str]:
+    """Internal column names by position (`c1`, `c2`…), so blank or repeated labels stay apart."""
+    return [f"c{i + 1}" for i in range(width)]
+
+
+def known_hits(row: Sequence[str], known: set[str]) -> int:
+    return sum(1 for cell in row if fold(cell) in known)
+
+
+def find_header(rows: Iterable[Sequence[str]], known: Iterable[str]) -> tuple[int, int]:
+    """(index, known labels found) of the first row holding at least MIN_KNOWN known labels.
+
+    (0, hits of the first row) when no row does: the first row is the header, as in
+    Frictionless.
+    """
+    folded = {fold(label) for label in known}
+    first = None
+    for index, row in enumerate(rows):
+        if index >= SEARCH_ROWS:
+            break
+        hits = known_hits(row, folded)
+        if first is None:
+            first = hits
+        if hits >= MIN_KNOWN:
+            return index, hits
+    return 0, first or 0

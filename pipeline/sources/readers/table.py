@@ -1,0 +1,87 @@
+"""The shape every reader hands to validation: a header and a stream of Arrow record batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+#: the column holding each row's number in the file, as a spreadsheet shows it (header = 1 in a
+#: plain CSV, as in Frictionless reports)
+ROW_NUMBER = "_fila"
+
+
+class UnreadableUpload(ValueError):
+    """Raised by the readers when a file cannot be read as a table at all.
+
+    `error_type` is the Frictionless error type (`source-error`, `encoding-error`,
+    `format-error`); the message is in Spanish, for the entity's administrator.
+    """
+
+    def __init__(self, message: str, error_type: str = "source-error") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class EncodingMismatch(Exception):
+    """Raised while streaming when bytes far into a file are not in the sniffed encoding.
+
+    The sample decoded as UTF-8 but a later block does not: the validation starts over with
+    the fallback encoding, as it would have if the sample had shown it.
+    """
+
+    def __init__(self, fallback: str) -> None:
+        super().__init__(fallback)
+        self.fallback = fallback
+
+
+@dataclass
+class RaggedRow:
+    """A row with another number of cells than the header: checked apart, never dropped."""
+
+    number: int
+    cells: list[str]
+    #: the row as written in the file
+    text: str
+
+
+@dataclass
+class CellIssue:
+    """A cell the reader could not take at face value (a formula without a value, an error)."""
+
+    row: int
+    column: int  # 1-based position in the file
+    kind: str  # error type
+    text: str  # what the cell holds (the formula, the error code)
+
+
+@dataclass
+class TableStream:
+    """A file read as text cells: header labels and a one-pass stream of record batches.
+
+    Each batch has ROW_NUMBER and one string column per label (`c1`…`cN`). Ragged rows and
+    cell issues are collected while the stream is consumed: read them after it ends.
+    """
+
+    labels: list[str]
+    header_row: int
+    file_format: str  # 'csv' | 'xlsx'
+    batches: Iterator[pa.RecordBatch]
+    encoding: str | None = None
+    delimiter: str | None = None
+    ragged: list[RaggedRow] = field(default_factory=list)
+    issues: list[CellIssue] = field(default_factory=list)
+    #: blank rows after the last row with data (a spreadsheet's formatted but empty rows)
+    trailing_blank_rows: int = 0
+
+    @property
+    def width(self) -> int:
+        return len(self.labels)
+
+    @property
+    def schema(self) -> pa.Schema:
+        from pipeline.sources.readers.header import column_names
+
+        return pa.schema([(ROW_NUMBER, pa.int64()),
+                          *((name, pa.string()) for name in column_names(self.width))])

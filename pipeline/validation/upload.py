@@ -1,0 +1,306 @@
+"""Validate one upload in either layout: the schema's checks, normalisation and domain rules,
+in the one streaming driver (`driver.py`).
+
+`visitas validate FILE` and the pipeline's ingestion both call `validate_file`; ingestion
+passes a `RowSink` that stages the valid normalised rows and the quarantine as they come.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.normalization.project import (
+    ENTITY_NAME_FIELD,
+    NORMALISED_SCHEMA,
+    ROW_NUMBER,
+    VISITOR_FIELD,
+    project,
+)
+from pipeline.sources.readers import (
+    EncodingMismatch,
+    TableStream,
+    UnreadableUpload,
+    fold,
+    open_table,
+)
+from pipeline.sql import identifier
+from pipeline.storage.base import sha256_file
+from pipeline.validation import driver
+from pipeline.validation.driver import RowSink, Target, errors_table
+from pipeline.validation.labels import by_name, choose_schema
+from pipeline.validation.report import Report, ReportError
+from pipeline.validation.rules import (
+    control_character_rows,
+    describe_control,
+    layout_rules,
+    raw_columns,
+    rule_errors_sql,
+    rule_outputs,
+)
+from pipeline.validation.schema import TableSchema, load_schema
+
+UPLOAD_SCHEMAS = ("upload-oficial", "upload-normalizado")
+
+
+def upload_schemas(schemas_dir: Path) -> list[TableSchema]:
+    return [load_schema(schemas_dir / f"{name}.schema.json") for name in UPLOAD_SCHEMAS]
+
+
+def known_labels(schemas: list[TableSchema]) -> list[str]:
+    return [name for s in schemas for name in s.field_names]
+
+
+class EntityRef(Protocol):
+    """The entity an upload is for, as registered (to compare with what the file says)."""
+
+    ruc: str
+    name: str
+
+
+@dataclass
+class UploadHook:
+    """The upload layouts' part of each chunk: placeholders, normalisation, domain rules,
+    reader issues, control characters, and what the file says about its entity."""
+
+    layout: str
+    target: Target
+    stream: TableStream
+    today: dt.date
+    entity: EntityRef | None = None
+    #: upload RUCs that are not the entity's: value → first row
+    other_rucs: dict[str, int] = field(default_factory=dict)
+    #: names of the visited entity that differ from the registered one, with their rows
+    other_names: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.rules = layout_rules(self.today)
+        self.outputs = rule_outputs(self.layout, self.rules)
+        self.error_sql = rule_errors_sql(self.layout, self.rules, self.target.numbers,
+                                         "projected")
+        self.raw = {raw: f for raw, f in raw_columns(self.layout, self.rules).items()}
+        self._issues_taken = 0
+
+    # ---------------------------------------------------------------- records
+
+    def records(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table) -> pa.Table:
+        """Drop the 'No se recibieron visitas' rows: a day without visits, not a visit."""
+        visitor = VISITOR_FIELD[self.layout]
+        if visitor not in chunk.column_names or not chunk.num_rows:
+            return chunk
+        # a cheap test first: only cells mentioning 'visitas' go to the macro
+        maybe = pc.fill_null(pc.match_substring(chunk.column(visitor), "visitas",
+                                                ignore_case=True), False)
+        if not pc.any(maybe).as_py():
+            return chunk
+        candidates = chunk.filter(maybe).select([ROW_NUMBER, visitor])
+        con.register("placeholder_candidates", candidates)
+        try:
+            rows = con.sql(f"SELECT {ROW_NUMBER} FROM placeholder_candidates "
+                           f"WHERE is_placeholder({identifier(visitor)})").to_arrow_table()
+        finally:
+            con.unregister("placeholder_candidates")
+        if not rows.num_rows:
+            return chunk
+        return chunk.filter(pc.invert(pc.is_in(chunk.column(ROW_NUMBER),
+                                               value_set=rows.column(ROW_NUMBER))))
+
+    # ---------------------------------------------------------------- checks
+
+    def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table,
+              cell_errors: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """All the chunk's errors (a cell keeps only its first kind of error) and its rows,
+        normalised, ready to stage."""
+        self._entity(chunk)
+        # cells the reader could not take at face value: the schema's complaint about them
+        # (an empty required cell) would only hide the cause
+        issues = self._issues(chunk)
+        cell_errors = _without(cell_errors, issues)
+        projected = project(con, chunk, self.outputs)
+        for raw, source in self.raw.items():
+            column = chunk.column(source) if source in chunk.column_names else \
+                pa.nulls(chunk.num_rows, pa.string())
+            projected = projected.append_column(raw, column)
+        con.register("projected", projected)
+        try:
+            rule_errors = con.sql(self.error_sql).to_arrow_table()
+        finally:
+            con.unregister("projected")
+        rule_errors = _without(rule_errors, driver.concat_errors([issues, cell_errors]))
+        controls = self._controls(chunk)
+        errors = driver.concat_errors([issues, cell_errors, rule_errors,
+                                       _without(controls, issues)])
+        staged = projected.select(NORMALISED_SCHEMA.names).cast(NORMALISED_SCHEMA)
+        return errors, staged
+
+    def _issues(self, chunk: pa.Table) -> pa.Table:
+        """Reader issues (XLSX formulas without a value, error cells) in this chunk's rows."""
+        pending = self.stream.issues[self._issues_taken:]
+        if not pending:
+            return errors_table([])
+        rows = set(chunk.column(ROW_NUMBER).to_pylist())
+        fields = {int(c[1:]): name for name, c in self.target.mapping.items()}
+        taken = [i for i in pending if i.row in rows]
+        # issues are found in row order: those of later rows stay pending
+        self._issues_taken += sum(1 for i in pending if i.row <= max(rows, default=0))
+        return errors_table([{
+            "rowNumber": i.row, "type": i.kind,
+            "fieldName": fields.get(i.column, self.stream.labels[i.column - 1]
+                                    if i.column <= self.stream.width else ""),
+            "fieldNumber": i.column, "cell": i.text, "note": ""} for i in taken])
+
+    def _controls(self, chunk: pa.Table) -> pa.Table:
+        """One rule for control characters, wherever they are in the file."""
+        errors: list[dict[str, object]] = []
+        numbers = chunk.column(ROW_NUMBER)
+        for name in self.target.fields:
+            positions = control_character_rows(chunk.column(name))
+            for position in positions.tolist():
+                shown, note = describe_control(chunk.column(name)[position].as_py())
+                errors.append({"rowNumber": numbers[position].as_py(),
+                               "type": "control-character", "fieldName": name,
+                               "fieldNumber": self.target.numbers[name], "cell": shown,
+                               "note": note})
+        errors.sort(key=lambda e: (e["rowNumber"], e["fieldNumber"]))
+        return errors_table(errors)
+
+    def _entity(self, chunk: pa.Table) -> None:
+        """Tally what the file says of its own entity, to compare with the registration."""
+        if self.entity is None or not chunk.num_rows:
+            return
+        if "entidad_ruc" in chunk.column_names:
+            values = pc.utf8_trim_whitespace(chunk.column("entidad_ruc"))
+            other = pc.and_(pc.not_equal(values, ""), pc.not_equal(values, self.entity.ruc))
+            if pc.any(other).as_py():
+                rows = chunk.filter(other)
+                for ruc, row in zip(pc.utf8_trim_whitespace(rows.column("entidad_ruc")).to_pylist(),
+                                    rows.column(ROW_NUMBER).to_pylist(), strict=True):
+                    self.other_rucs.setdefault(ruc, row)
+        name_field = ENTITY_NAME_FIELD[self.layout]
+        if name_field in chunk.column_names:
+            counts = pc.value_counts(chunk.column(name_field))
+            expected = fold(self.entity.name)
+            for item in counts.to_pylist():
+                value = item["values"]
+                if value and value.strip() and fold(value) != expected:
+                    self.other_names[value.strip()] += item["counts"]
+
+    def finish(self, report: Report) -> None:
+        """What the file says of its entity, once it has all been read."""
+        if self.entity is None:
+            return
+        if self.other_rucs:
+            ruc, row = min(self.other_rucs.items(), key=lambda kv: kv[1])
+            others = len(self.other_rucs)
+            report.add(ReportError("wrong-entity", note=(
+                f"El archivo es de otra entidad: la columna entidad_ruc dice {ruc} (fila {row}"
+                + (f", y {others - 1} RUC distintos más" if others > 1 else "")
+                + f"), pero se cargó para {self.entity.name} (RUC {self.entity.ruc}). "
+                "No se publica ninguna de sus filas.")))
+        if self.other_names:
+            shown = ", ".join(f"«{name}» ({n} {'fila' if n == 1 else 'filas'})"
+                              for name, n in self.other_names.most_common(3))
+            more = len(self.other_names) - 3
+            field_name = ENTITY_NAME_FIELD[self.layout]
+            report.warnings.append(
+                f"La columna «{field_name}» nombra otra entidad: {shown}"
+                + (f" y {more} nombres más" if more > 0 else "")
+                + f"; la entidad registrada es «{self.entity.name}». Verifique que el archivo "
+                "corresponda a esta entidad.")
+
+
+def _without(errors: pa.Table, earlier: pa.Table) -> pa.Table:
+    """`errors` but those on a cell (row and field) that already has one of `earlier`."""
+    if not errors.num_rows or not earlier.num_rows:
+        return errors
+    keys = earlier.select(["rowNumber", "fieldName"]).group_by(["rowNumber", "fieldName"]
+                                                             ).aggregate([])
+    kept = errors.join(keys, ["rowNumber", "fieldName"], join_type="left anti")
+    return kept.sort_by([("rowNumber", "ascending"), ("fieldNumber", "ascending")]
+                        ).select(errors.column_names)
+
+
+def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
+                  entity: EntityRef | None = None, sha256: str = "", size: int | None = None,
+                  today: dt.date | None = None, error_limit: int | None = None,
+                  max_bytes: int | None = None, sink: RowSink | None = None) -> Report:
+    """Read, validate and normalise one uploaded file. Never raises for bad content: it reports.
+
+    When the whole file is rejected (unreadable, a required column missing, another
+    entity's file) the sink may have received rows already: the report says so
+    (`report.readable` is False) and the caller discards them.
+    """
+    started = time.perf_counter()
+    size = path.stat().st_size if size is None else size
+    hashing = None
+    if not sha256:  # computed beside the scan (hashlib releases the GIL on large blocks)
+        hashing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        digest = hashing.submit(sha256_file, path)
+    encoding: str | None = None
+    while True:
+        report = Report(place=filename, sha256=sha256, bytes=size)
+        if error_limit is not None:
+            report.error_limit = error_limit
+        try:
+            _validate(path, filename, schemas, report, entity=entity,
+                      today=today or dt.date.today(), max_bytes=max_bytes, sink=sink,
+                      encoding=encoding)
+        except EncodingMismatch as exc:
+            # bytes beyond the sample are not UTF-8: the file is read again as the fallback
+            encoding = exc.fallback
+            if sink is not None:
+                sink.reset()
+            continue
+        break
+    if hashing is not None:
+        report.sha256 = digest.result()
+        hashing.shutdown()
+    finish(report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Report, *,
+              entity: EntityRef | None, today: dt.date, max_bytes: int | None,
+              sink: RowSink | None, encoding: str | None) -> None:
+    if max_bytes is not None and report.bytes > max_bytes:
+        report.add(ReportError("source-error", note=(
+            f"El archivo pesa {report.bytes / 2**20:,.0f} MB y el máximo admitido es "
+            f"{max_bytes / 2**20:,.0f} MB. Divídalo en partes (por ejemplo, un archivo por mes) "
+            "y súbalas por separado.")))
+        return
+    try:
+        stream = open_table(path, filename, known_labels(schemas), encoding=encoding)
+        schema = choose_schema(stream.labels, schemas)
+        report.schema = schema.name
+        header = by_name(stream.labels, schema)
+        for error in header.errors:
+            report.add(error)
+        if header.blocking:
+            # the rows cannot be read as visits: counted, and all rejected
+            report.rows = sum(b.num_rows for b in stream.batches) + len(stream.ragged)
+            report.rejected_rows = report.rows
+            return
+        hook = UploadHook(schema.name, header.target, stream, today, entity)
+        driver.run(stream, header.target, report, hook=hook, sink=sink)
+        hook.finish(report)
+    except UnreadableUpload as exc:
+        report.add(ReportError(exc.error_type, note=str(exc)))
+
+
+def finish(report: Report) -> None:
+    """Final counts and frictionless's order: header errors, then rows in order."""
+    rank = {"unique-error": 1, "primary-key": 2}
+    report.errors.sort(key=lambda e: (e.rowNumber or 0, rank.get(e.type, 0), e.fieldNumber or 0))
+    if not report.readable:
+        report.rejected_rows = report.rows - report.placeholder_rows
+    report.valid_rows = report.rows - report.placeholder_rows - report.rejected_rows
