@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
@@ -17,6 +18,9 @@ from rdflib.namespace import DCTERMS, OWL, RDF
 
 from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
+from pipeline.publication.dataset import load_dataset
+from pipeline.publication.index_page import index_html
+from pipeline.publication.manifest import ReleaseFile
 from pipeline.publication.publisher import publish
 from pipeline.storage.local import LocalStorage
 from pipeline.storage.s3 import S3Storage
@@ -30,6 +34,7 @@ SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 # DCAT 3 terms (version, previousVersion) that rdflib's closed DCAT namespace lacks.
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -139,6 +144,29 @@ def test_index_html_renders_in_chromium_with_every_file_linked(tmp_path: Path) -
         ld = json.loads(ld_script.text())
         assert ld["@type"] == "Dataset" and ld["name"] == package["title"]
         assert {d["name"] for d in ld["distribution"]} == {f["path"] for f in manifest["files"]}
+
+
+def test_index_html_escapes_metadata() -> None:
+    """Markup in a dataset's title, description or publisher is shown as text, and cannot end
+    the JSON-LD <script> early."""
+    meta = load_dataset(ROOT / "datasets", "visitas")
+    title = "Visitas <b>de</b> A & B </script><script>alert(1)</script>"
+    meta = replace(meta, title=title, description="x < y",
+                   publisher={**meta.publisher, "name": "Entidad <i>Norte</i>"})
+    files = [ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 10, "a" * 64, rows=1)]
+    page = index_html(meta, files, version="v1", modified="2024-02-01T12:00:00Z",
+                      link=lambda path: f"./{path}", previous_link=None, totals={})
+    assert page.count("<script") == 1 and page.count("</script>") == 1
+    assert "<b>" not in page and "<i>" not in page
+    assert "<h1>Visitas &lt;b&gt;de&lt;/b&gt; A &amp; B &lt;/script&gt;" in page
+    assert "Publica: Entidad &lt;i&gt;Norte&lt;/i&gt;." in page
+    dom = parse(page)
+    assert dom.one("h1").text() == title
+    ld_text = dom.one("script").text()
+    assert "<" not in ld_text and "\\u003c/script\\u003e" in ld_text
+    ld = json.loads(ld_text)
+    assert ld["name"] == title and ld["description"] == "x < y"
+    assert ld["publisher"]["name"] == "Entidad <i>Norte</i>"
 
 
 def test_frictionless_validates_latest_datapackage_of_a_full_pass(tmp_path: Path) -> None:

@@ -43,6 +43,21 @@ def test_report_is_self_contained(sample_report_html: Path) -> None:
     assert "url(" not in page
 
 
+def test_upload_values_are_escaped(tmp_path: Path) -> None:
+    """Markup in an uploaded cell is shown as text, never run or rendered."""
+    header, first, *_ = SAMPLE.read_text("utf-8-sig").splitlines()
+    cells = first.split(";")
+    cells[7] = "<script>alert(1)</script>"  # Hora Ingreso
+    upload = tmp_path / "visitas-2024-08.csv"
+    upload.write_text(f"{header}\n{';'.join(cells)}\n", encoding="utf-8")
+    page = validate_to_html(upload, tmp_path / "reporte.html").read_text("utf-8")
+    assert "<script" not in page
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
+    tree = parse(page)
+    assert tree.iter("script") == []
+    assert "el valor «<script>alert(1)</script>» no cumple" in visible_text(tree)
+
+
 def test_chromium_shows_counts_and_examples(tmp_path: Path, sample_report_html: Path) -> None:
     """What the browser shows: headings, verdict, counts, the chart and the examples."""
     browser = chromium.binary()
