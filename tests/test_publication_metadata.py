@@ -7,9 +7,9 @@ import datetime as dt
 import json
 import shutil
 import subprocess
-from html.parser import HTMLParser
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlparse
 
 import jsonschema
 import pytest
@@ -18,9 +18,14 @@ from rdflib.namespace import DCTERMS, OWL, RDF
 
 from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
+from pipeline.publication.dataset import load_dataset
+from pipeline.publication.index_page import index_html
+from pipeline.publication.manifest import ReleaseFile
 from pipeline.publication.publisher import publish
 from pipeline.storage.local import LocalStorage
 from pipeline.storage.s3 import S3Storage
+from tests import chromium
+from tests.dom import parse
 from tests.publication_helpers import change_table, settings_for, write_table
 from tests.s3server import S3Server
 
@@ -29,6 +34,7 @@ SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 # DCAT 3 terms (version, previousVersion) that rdflib's closed DCAT namespace lacks.
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -90,53 +96,77 @@ def test_data_json_validates_against_dcat_us(two_releases_s3: tuple[S3Storage, s
         jsonschema.validate(bad, schema)
 
 
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-        self.ld: list[str] = []
-        self._in_ld = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "a" and a.get("href"):
-            self.hrefs.append(a["href"] or "")
-        self._in_ld = tag == "script" and a.get("type") == "application/ld+json"
-
-    def handle_data(self, data: str) -> None:
-        if self._in_ld:
-            self.ld.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_ld = False
-
-
 def test_index_html_renders_in_chromium_with_every_file_linked(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Falta chromium: apt-get install -y chromium (lo hace .ci/run)")
+    """Chromium renders both copies of index.html (latest/ and the release's own) with the
+    dataset's title and headings, the change counts, one table row per file whose figures
+    match the manifest, a link to every file, every local link leading to a file that exists,
+    and schema.org JSON-LD naming every file."""
+    browser = chromium.binary(required=True)  # never skipped, in CI or not
     settings = settings_for(tmp_path)
     write_table(database_path(settings))
     store = LocalStorage(tmp_path / "publish")
     release = publish(settings, now=T1, storage=store)
     manifest = json.loads(store.read_bytes("latest/release.json"))
+    package = json.loads(store.read_bytes("latest/datapackage.json"))
+    release_dir = tmp_path / "publish" / "releases" / release.version
+    licence = package["licenses"][0]["path"]
     for directory in ("latest", f"releases/{release.version}"):
         page = (tmp_path / "publish" / directory / "index.html").as_uri()
-        dom = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page],
-            capture_output=True, text=True, timeout=120, check=True).stdout
-        parser = _Links()
-        parser.feed(dom)
-        targets = {urljoin(page, h) for h in parser.hrefs}
-        release_dir = (tmp_path / "publish" / "releases" / release.version).as_uri()
+        dom = parse(chromium.dump_dom(browser, tmp_path / "chromium", page))
+        assert dom.one("head").one("title").text() == (
+            f"{package['title']} — versión {release.version}")
+        assert dom.one("h1").text() == package["title"]
+        assert [h.text() for h in dom.iter("h2")] == ["Archivos"]
+        text = dom.one("body").text()
+        assert f"Versión {release.version}, publicada el 2024-02-01T12:00:00Z." in text
+        assert "Primera versión publicada." in text
+        assert (f"{release.changes['agregadas']} filas agregadas, 0 modificadas y 0 retiradas"
+                in text)
+        # One row per file of the release, with its link, format and figures.
+        rows = [[td.text() for td in tr.iter("td")] for tr in dom.one("tbody").iter("tr")]
+        assert rows == [[f["path"], f["format"].upper(),
+                         "" if f["rows"] is None else str(f["rows"]), str(f["bytes"]), f["sha256"]]
+                        for f in manifest["files"]]
+        # Every link: the licence, or a file of the release that exists.
+        hrefs = [a.attrs["href"] or "" for a in dom.iter("a")]
+        assert hrefs.count(licence) == 1
+        targets = {urljoin(page, h) for h in hrefs if h != licence}
+        for target in targets:
+            assert target.startswith(release_dir.as_uri() + "/"), target
+            assert Path(unquote(urlparse(target).path)).is_file(), target
         for f in manifest["files"]:
-            assert f"{release_dir}/{f['path']}" in targets, f["path"]
-            assert (tmp_path / "publish" / "releases" / release.version / f["path"]).is_file()
-        ld = json.loads("".join(parser.ld))
-        assert ld["@type"] == "Dataset"
+            assert f"{release_dir.as_uri()}/{f['path']}" in targets, f["path"]
+        for name in ("CAMBIOS.md", "changes.json", "datapackage.json", "catalog.jsonld",
+                     "data.json"):
+            assert f"{release_dir.as_uri()}/{name}" in targets, name
+        (ld_script,) = dom.iter("script")
+        assert ld_script.attrs["type"] == "application/ld+json"
+        ld = json.loads(ld_script.text())
+        assert ld["@type"] == "Dataset" and ld["name"] == package["title"]
         assert {d["name"] for d in ld["distribution"]} == {f["path"] for f in manifest["files"]}
+
+
+def test_index_html_escapes_metadata() -> None:
+    """Markup in a dataset's title, description or publisher is shown as text, and cannot end
+    the JSON-LD <script> early."""
+    meta = load_dataset(ROOT / "datasets", "visitas")
+    title = "Visitas <b>de</b> A & B </script><script>alert(1)</script>"
+    meta = replace(meta, title=title, description="x < y",
+                   publisher={**meta.publisher, "name": "Entidad <i>Norte</i>"})
+    files = [ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 10, "a" * 64, rows=1)]
+    page = index_html(meta, files, version="v1", modified="2024-02-01T12:00:00Z",
+                      link=lambda path: f"./{path}", previous_link=None, totals={})
+    assert page.count("<script") == 1 and page.count("</script>") == 1
+    assert "<b>" not in page and "<i>" not in page
+    assert "<h1>Visitas &lt;b&gt;de&lt;/b&gt; A &amp; B &lt;/script&gt;" in page
+    assert "Publica: Entidad &lt;i&gt;Norte&lt;/i&gt;." in page
+    dom = parse(page)
+    assert dom.one("h1").text() == title
+    ld_text = dom.one("script").text()
+    assert "<" not in ld_text and "\\u003c/script\\u003e" in ld_text
+    ld = json.loads(ld_text)
+    assert ld["name"] == title and ld["description"] == "x < y"
+    assert ld["publisher"]["name"] == "Entidad <i>Norte</i>"
 
 
 def test_frictionless_validates_latest_datapackage_of_a_full_pass(tmp_path: Path) -> None:

@@ -2,74 +2,37 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from tests import chromium, png
+from tests.dom import Element, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "datasets" / "samples" / "20999100016" / "visitas-2024-08.csv"
+# also the <title> tooltips of the chart's bars, shown only on hover
+HIDDEN = frozenset({"head", "style", "script", "title"})
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium no está instalado (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI must run this test, never skip it
-        pytest.skip(message)
-    return path
+def visible_text(element: Element) -> str:
+    """Text a person sees: everything but <head>, <style>, <script> and <title>."""
+    return element.text(skip=HIDDEN)
 
 
-def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / "chromium-profile"
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=True)
-
-
-class _VisibleText(HTMLParser):
-    """Text a person sees: everything but <head>, <style> and <script>."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("head", "style", "script", "title"):
-            self._hidden += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("head", "style", "script", "title"):
-            self._hidden -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def visible_text(dom: str) -> str:
-    parser = _VisibleText()
-    parser.feed(dom)
-    return " ".join(" ".join(parser.parts).split())
+def validate_to_html(upload: Path, out: Path) -> Path:
+    result = CliRunner().invoke(main, ["validate", str(upload), "--html", str(out),
+                                       "--today", "2024-12-31"])
+    assert result.exit_code == 1, result.output
+    return out
 
 
 @pytest.fixture
 def sample_report_html(tmp_path: Path) -> Path:
-    out = tmp_path / "reporte.html"
-    result = CliRunner().invoke(main, ["validate", str(SAMPLE), "--html", str(out),
-                                       "--today", "2024-12-31"])
-    assert result.exit_code == 1, result.output
-    return out
+    return validate_to_html(SAMPLE, tmp_path / "reporte.html")
 
 
 def test_report_is_self_contained(sample_report_html: Path) -> None:
@@ -80,22 +43,66 @@ def test_report_is_self_contained(sample_report_html: Path) -> None:
     assert "url(" not in page
 
 
+def test_upload_values_are_escaped(tmp_path: Path) -> None:
+    """Markup in an uploaded cell is shown as text, never run or rendered."""
+    header, first, *_ = SAMPLE.read_text("utf-8-sig").splitlines()
+    cells = first.split(";")
+    cells[7] = "<script>alert(1)</script>"  # Hora Ingreso
+    upload = tmp_path / "visitas-2024-08.csv"
+    upload.write_text(f"{header}\n{';'.join(cells)}\n", encoding="utf-8")
+    page = validate_to_html(upload, tmp_path / "reporte.html").read_text("utf-8")
+    assert "<script" not in page
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
+    tree = parse(page)
+    assert tree.iter("script") == []
+    assert "el valor «<script>alert(1)</script>» no cumple" in visible_text(tree)
+
+
 def test_chromium_shows_counts_and_examples(tmp_path: Path, sample_report_html: Path) -> None:
-    dom = run_chromium(tmp_path, "--dump-dom", sample_report_html.as_uri()).stdout
+    """What the browser shows: headings, verdict, counts, the chart and the examples."""
+    browser = chromium.binary()
+    dom = parse(chromium.dump_dom(browser, tmp_path / "profile", sample_report_html.as_uri()))
     text = visible_text(dom)
-    assert "Reporte de validación: visitas-2024-08.csv" in text
+    assert dom.one("head").one("title").text() == "Reporte de validación — visitas-2024-08.csv"
+    assert dom.one("h1").text() == "Reporte de validación: visitas-2024-08.csv"
+    assert [h.text() for h in dom.iter("h2")] == [
+        "Errores por tipo", "Errores por columna", "Ejemplos y cómo corregirlos"]
     assert "El archivo tiene 2 errores en 2 filas." in text
-    assert "40 Filas leídas" in text and "37 Filas válidas" in text
-    assert "Salida antes del ingreso exit-before-entry — 1 casos" in text
+    # each card: the figure in bold, then its label
+    cards = [(c.one("b").text(), c.text().removeprefix(c.one("b").text()).strip())
+             for c in dom.iter("div") if c.attrs.get("class") == "card"]
+    assert cards == [("40", "Filas leídas"), ("37", "Filas válidas"), ("2", "Filas con errores"),
+                     ("2", "Errores"), ("1", "Filas sin visitas")]
+    assert [h.text() for h in dom.iter("h3")] == [
+        "Salida antes del ingreso exit-before-entry — 1 casos",
+        "Valor no permitido constraint-error — 1 casos"]
     assert "Fila 35: la hora de salida 11:05 es anterior a la hora de ingreso 15:40." in text
-    assert "Cómo corregir:" in text
-    # the chart is there and drawn by the browser
-    assert "<svg" in dom and 'aria-label="Errores por tipo"' in dom
+    assert text.count("Cómo corregir:") == 2
+    # The chart: one bar per row of the table of types, each titled with its code and count.
+    svg = dom.one("svg")
+    assert svg.attrs["aria-label"] == "Errores por tipo"
+    by_type = dom.iter("table")[0].one("tbody").iter("tr")
+    expected = [f"{tr.iter('td')[1].text()}: {tr.iter('td')[2].text()}" for tr in by_type]
+    assert expected == ["constraint-error: 1", "exit-before-entry: 1"]
+    assert [r.one("title").text() for r in svg.iter("rect")] == expected
+    labels = [t.text() for t in svg.iter("text") if t.attrs.get("text-anchor") == "end"]
+    assert labels == ["Valor no permitido", "Salida antes del ingreso"]
 
 
 def test_chromium_screenshot(tmp_path: Path, sample_report_html: Path) -> None:
-    shot = tmp_path / "reporte.png"
-    run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,1400",
-                 sample_report_html.as_uri())
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    """Chromium paints the report: the PNG decodes at the window's size, is not blank, and
+    shows every bar of the chart at its full size in the chart's colour."""
+    browser = chromium.binary()
+    data = chromium.screenshot(browser, tmp_path / "profile", sample_report_html.as_uri(),
+                               width=1000, height=1400)
+    image = png.decode(data)
+    assert (image.width, image.height) == (1000, 1400)
+    colours = image.colours()
+    assert len(colours) > 50  # text, borders and backgrounds, not one flat colour
+    bars = parse(sample_report_html.read_text("utf-8")).one("svg").iter("rect")
+    assert len(bars) == 2
+    colour = bars[0].attrs["fill"] or ""
+    rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    area = sum(int(b.attrs["width"] or 0) * int(b.attrs["height"] or 0) for b in bars)
+    # Edges that fall between pixels blend with the background, hence the 10% slack.
+    assert 0.9 * area <= image.count(rgb) <= area

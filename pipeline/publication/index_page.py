@@ -1,15 +1,16 @@
 """`index.html`: the Spanish landing page of a release, with schema.org `Dataset` JSON-LD so
-search engines and Google Dataset Search list every file."""
+search engines and Google Dataset Search list every file. The page is laid out by
+`templates/index.html`."""
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.publication import layout
 from pipeline.publication.dataset import DatasetMeta
 from pipeline.publication.manifest import ReleaseFile
+from pipeline.templates import render
 
 Link = Callable[[str], str]
 
@@ -37,46 +38,18 @@ def schema_org(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, mod
 
 def index_html(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, modified: str,
                link: Link, previous_link: str | None, totals: dict[str, int]) -> str:
-    e = html.escape
-    ld = json.dumps(schema_org(meta, files, version=version, modified=modified, link=link),
-                    ensure_ascii=False, indent=1).replace("</", "<\\/")
-    rows = "\n".join(
-        f'<tr><td><a href="{e(link(f.path))}">{e(f.path)}</a></td><td>{e(f.format.upper())}</td>'
-        f'<td>{f.rows if f.rows is not None else ""}</td><td>{f.bytes}</td>'
-        f'<td><code>{f.sha256}</code></td></tr>'
-        for f in files)
-    previous = (f'<p>Versión anterior: <a href="{e(previous_link)}">{e(previous_link)}</a></p>'
-                if previous_link else "<p>Primera versión publicada.</p>")
-    return f"""<!DOCTYPE html>
-<html lang="es">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(meta.title)} — versión {e(version)}</title>
-<script type="application/ld+json">
-{ld}
-</script>
-</head>
-<body>
-<h1>{e(meta.title)}</h1>
-<p>{e(meta.description)}</p>
-<p>Versión <strong>{e(version)}</strong>, publicada el {e(modified)}.
-Licencia: <a href="{e(meta.licence['path'])}">{e(meta.licence.get('title', meta.licence['name']))}</a>.
-Publica: {e(meta.publisher['name'])}.</p>
-{previous}
-<p>Cambios respecto de la versión anterior: {totals.get('agregadas', 0)} filas agregadas,
-{totals.get('modificadas', 0)} modificadas y {totals.get('retiradas', 0)} retiradas
-(<a href="{e(link('CAMBIOS.md'))}">CAMBIOS.md</a>, <a href="{e(link('changes.json'))}">changes.json</a>).</p>
-<p>Metadatos: <a href="{e(link('datapackage.json'))}">datapackage.json</a> (Data Package),
-<a href="{e(link('catalog.jsonld'))}">catalog.jsonld</a> (DCAT-AP),
-<a href="{e(link('data.json'))}">data.json</a> (DCAT-US).</p>
-<h2>Archivos</h2>
-<table>
-<thead><tr><th>Archivo</th><th>Formato</th><th>Filas</th><th>Bytes</th><th>SHA-256</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-</body>
-</html>
-"""
+    return render(
+        "index.html",
+        meta=meta,
+        version=version,
+        modified=modified,
+        dataset_ld=schema_org(meta, files, version=version, modified=modified, link=link),
+        licence_link=meta.licence["path"],
+        licence_title=meta.licence.get("title", meta.licence["name"]),
+        previous_link=previous_link,
+        changes={kind: totals.get(kind, 0) for kind in ("agregadas", "modificadas", "retiradas")},
+        links={"changes_md": link(layout.CHANGES_MD), "changes": link(layout.CHANGES),
+               "datapackage": link(layout.DATAPACKAGE), "catalog": link(layout.CATALOG),
+               "data_json": link(layout.DATA_JSON)},
+        files=[(link(f.path), f) for f in files],
+    )
