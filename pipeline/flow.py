@@ -67,6 +67,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
         echo(f"  {entity.ruc} {entity.name}: {len(result.new_batches)} lotes nuevos"
              f" ({unchanged} sin cambios), {result.count('valid_rows')} filas válidas,"
              f" {result.count('rejected_rows')} rechazadas")
+        for skipped in result.skipped:
+            echo(f"    archivo omitido: {skipped.name} ({skipped.reason})")
         for batch in result.new_batches:
             for line in batch.summary.splitlines():
                 echo(f"    {line}")

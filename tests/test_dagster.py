@@ -93,6 +93,45 @@ def test_landing_sensor_requests_only_the_changed_entity(defs, project, instance
     assert [r.partition_key for r in third.run_requests] == [SAMPLE_RUCS[2]]
 
 
+def test_landing_sensor_reacts_to_dot_and_tmp_names_not_to_scratch(defs, project, instance):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    folder = project.var_dir / "landing" / SAMPLE_RUCS[2]
+    folder.mkdir(parents=True)
+    samples = REPO_ROOT / "datasets" / "samples" / SAMPLE_RUCS[2]
+    shutil.copy(samples / "visitas-2024-10.csv", folder / ".visitas-octubre.csv")
+    first = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert [r.partition_key for r in first.run_requests] == [SAMPLE_RUCS[2]]
+
+    # The pipeline's own scratch file is not an upload: no run for it.
+    (folder / ".visitas-noviembre.csv.staging-4242").write_bytes(b"a medio escribir")
+    again = sensor(dg.build_sensor_context(instance=instance, definitions=defs,
+                                           cursor=first.cursor))
+    assert again.run_requests == []
+
+    shutil.copy(samples / "visitas-2024-10-b.csv", folder / "visitas.tmp-2024.csv")
+    third = sensor(dg.build_sensor_context(instance=instance, definitions=defs,
+                                           cursor=again.cursor))
+    assert [r.partition_key for r in third.run_requests] == [SAMPLE_RUCS[2]]
+
+
+def test_skipped_landing_files_are_in_the_materialization(defs, project, instance):
+    from pipeline.assets.ingestion import visit_batches
+    from pipeline.assets.resources import PipelineSettings
+
+    ruc = SAMPLE_RUCS[1]
+    seed(project, ruc)
+    scratch = ".visitas-2024-10.xlsx.staging-4242"
+    (project.var_dir / "landing" / ruc / scratch).write_bytes(b"a medio escribir")
+    result = dg.materialize([visit_batches], partition_key=ruc, instance=instance,
+                            resources={"settings": PipelineSettings()})
+    assert result.success
+    metadata = result.asset_materializations_for_node("visit_batches")[0].metadata
+    assert metadata["new_batches"].value == 1
+    assert metadata["skipped_files"].value == [{
+        "entidad_ruc": ruc, "archivo": scratch,
+        "motivo": "archivo temporal de una escritura en curso o interrumpida"}]
+
+
 def test_hourly_schedule_asks_for_one_run_over_every_entity(defs, instance):
     schedule = defs.resolve_schedule_def("full_pass_hourly")
     request = schedule(dg.build_schedule_context(instance=instance))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.atomic import SCRATCH_MARKER, is_scratch
 from pipeline.storage import StorageError, open_storage
 from pipeline.storage.base import Storage, sha256_file
 from pipeline.storage.local import LocalStorage
@@ -74,6 +75,16 @@ def test_list_is_sorted_relative_and_filtered_by_prefix(storage: Storage) -> Non
     # A prefix is a string prefix, not a directory: "a" also matches "ab.txt".
     assert [o.key for o in storage.list("a")] == ["a/1.csv", "a/10.csv", "a/2.csv", "ab.txt"]
     assert list(storage.list("nada/")) == []
+
+
+def test_list_shows_names_that_only_look_temporary(storage: Storage) -> None:
+    # Entities name their files as they like; only the storage's own scratch is hidden.
+    names = [".visitas-octubre.csv", "visitas.tmp-2024.csv", ".DS_Store", ".x.tmp-abc"]
+    for name in names:
+        storage.write_bytes(f"20999300031/{name}", b"1")
+    listed = [o.key for o in storage.list("20999300031/")]
+    assert listed == [f"20999300031/{name}" for name in sorted(names)]
+    assert list(storage.list_scratch("20999300031/")) == []
 
 
 def test_exists(storage: Storage) -> None:
@@ -145,6 +156,48 @@ def test_create_only_upload(storage: Storage, tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="Ya existe"):
         storage.upload(second, "lote/v.bin", if_absent=True)
     assert storage.read_bytes("lote/v.bin") == first.read_bytes()
+
+
+# --- local specifics --------------------------------------------------------------------
+
+
+def test_local_write_in_progress_is_hidden_and_listed_as_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    storage = LocalStorage(tmp_path / "store")
+    storage.write_bytes("d/antes.csv", b"0")
+    copyfile = shutil.copyfile
+    seen: dict[str, object] = {}
+
+    def copy_and_look(src: object, dest: object) -> None:
+        copyfile(src, dest)
+        seen["scratch"] = Path(str(dest)).name
+        seen["listed"] = [o.key for o in storage.list("d/")]
+        seen["unfinished"] = [o.key for o in storage.list_scratch("d/")]
+
+    monkeypatch.setattr(shutil, "copyfile", copy_and_look)
+    storage.upload(random_file(tmp_path / "v.csv", 10), "d/v.csv")
+    monkeypatch.undo()
+
+    # The scratch name follows the one project convention (pipeline.atomic).
+    scratch = str(seen["scratch"])
+    assert is_scratch(scratch) and scratch.startswith(".v.csv" + SCRATCH_MARKER)
+    assert seen["listed"] == ["d/antes.csv"]
+    assert seen["unfinished"] == [f"d/{scratch}"]
+    assert [o.key for o in storage.list("d/")] == ["d/antes.csv", "d/v.csv"]
+    assert list(storage.list_scratch()) == []
+
+
+def test_local_scratch_folder_contents_are_scratch(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    staged = tmp_path / "r" / f".lote{SCRATCH_MARKER}7"
+    staged.mkdir(parents=True)
+    (staged / "batch.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "r" / "listo.csv").write_text("1", encoding="utf-8")
+    assert [o.key for o in storage.list("r/")] == ["r/listo.csv"]
+    assert [o.key for o in storage.list_scratch("r/")] == [f"r/.lote{SCRATCH_MARKER}7/batch.json"]
 
 
 # --- S3 specifics -----------------------------------------------------------------------

@@ -26,6 +26,8 @@ def visit_batches(context: dg.AssetExecutionContext,
         outcomes.append(outcome)
         if outcome.error:
             context.log.error(outcome.error)
+        for skipped in outcome.skipped:
+            context.log.warning(f"{ruc} archivo omitido: {skipped.name} ({skipped.reason})")
         for batch in outcome.new_batches:
             log = context.log.info if batch.status == "published" else context.log.warning
             log(f"{ruc} {batch.name}: {batch.status}\n{batch.summary}")
@@ -44,6 +46,9 @@ def visit_batches(context: dg.AssetExecutionContext,
             "rejected_rows": sum(b.rejected_rows for b in new),
             "unreadable_batches": sum(1 for b in new if not b.readable),
             "source_errors": dg.MetadataValue.json([o.error for o in outcomes if o.error]),
+            "skipped_files": dg.MetadataValue.json([
+                {"entidad_ruc": o.entity.ruc, "archivo": s.name, "motivo": s.reason}
+                for o in outcomes for s in o.skipped]),
             "preview": dg.MetadataValue.md(preview),
         }
     )

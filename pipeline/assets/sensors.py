@@ -8,6 +8,7 @@ from collections import defaultdict
 import dagster as dg
 
 from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
+from pipeline.sources.landing import skip_reason
 from pipeline.storage import open_storage
 
 
@@ -17,7 +18,8 @@ def landing_fingerprints(settings) -> dict[str, str]:
     listed: dict[str, list[str]] = defaultdict(list)
     for obj in landing.list(""):
         ruc, _, name = obj.key.partition("/")
-        if name and not name.rsplit("/", 1)[-1].startswith("."):
+        # The source's own rule: a run is launched exactly when there is an upload to take.
+        if name and skip_reason(name) is None:
             listed[ruc].append(f"{name}\t{obj.size}")
     return {ruc: hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
             for ruc, items in listed.items()}

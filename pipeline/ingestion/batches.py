@@ -29,7 +29,7 @@ from pipeline.ingestion.staging import ParquetSink
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
 from pipeline.settings import Settings
-from pipeline.sources import Upload, source_for
+from pipeline.sources import SkippedFile, Upload, source_for
 from pipeline.storage import open_storage
 from pipeline.validation.report import Report
 from pipeline.validation.upload import upload_schemas, validate_file
@@ -55,6 +55,7 @@ class EntityOutcome:
     entity: Entity
     batches: list[BatchOutcome] = field(default_factory=list)
     error: str | None = None  # the source itself failed (unreachable, misconfigured)
+    skipped: list[SkippedFile] = field(default_factory=list)  # not uploads; reported, not lost
 
     @property
     def new_batches(self) -> list[BatchOutcome]:
@@ -85,11 +86,12 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
     schemas = upload_schemas(settings.schemas_dir)
     with tempfile.TemporaryDirectory(prefix=f"visitas-{entity.ruc}-") as tmp:
         try:
-            uploads = source_for(entity, settings).fetch(entity, Path(tmp))
+            fetched = source_for(entity, settings).fetch(entity, Path(tmp))
         except Exception as exc:  # one entity's broken source never stops the others
             outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
             return outcome
-        for upload in uploads:
+        outcome.skipped = fetched.skipped
+        for upload in fetched.uploads:
             target = batches_dir(settings, entity.ruc) / upload.sha256
             if (target / "batch.json").exists():
                 meta = _remember_name(target / "batch.json", upload.name)

@@ -1,5 +1,5 @@
 """Entity sources: where raw visit records come from, all behind one interface."""
 
-from pipeline.sources.base import Source, Upload, source_for
+from pipeline.sources.base import Fetched, SkippedFile, Source, Upload, source_for
 
-__all__ = ["Source", "Upload", "source_for"]
+__all__ = ["Fetched", "SkippedFile", "Source", "Upload", "source_for"]

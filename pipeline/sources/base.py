@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -22,9 +22,27 @@ class Upload:
     path: Path
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """Something in an entity's source that is deliberately not taken as an upload.
+
+    Never dropped silently: the run and the Dagster materialization report it with its reason.
+    """
+
+    name: str  # as found in the source, relative to the entity's folder
+    reason: str  # in Spanish, for the administrator
+
+
+@dataclass
+class Fetched:
+    uploads: list[Upload] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
 class Source(Protocol):
-    def fetch(self, entity: Entity, workdir: Path) -> list[Upload]:
-        """Every upload currently offered by the entity, downloaded into `workdir`."""
+    def fetch(self, entity: Entity, workdir: Path) -> Fetched:
+        """Every upload currently offered by the entity, downloaded into `workdir`, and
+        whatever was left out, with its reason."""
         ...
 
 

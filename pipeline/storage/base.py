@@ -45,6 +45,15 @@ class Storage(ABC):
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Objects whose key starts with `prefix`, sorted by key."""
 
+    def list_scratch(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """The storage's own unfinished writes under `prefix`, which `list` leaves out.
+
+        Lets a caller that scans a folder others also write to (the landing area) report what
+        it is not taking yet, instead of skipping it silently. Backends whose writes appear
+        atomically, with no scratch object (S3), have none.
+        """
+        return iter(())
+
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 

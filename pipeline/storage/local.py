@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.atomic import SCRATCH_MARKER, is_scratch
 from pipeline.storage.base import ObjectInfo, Storage, StorageError, sha256_file
 
 
@@ -21,16 +22,33 @@ class LocalStorage(Storage):
             raise StorageError(f"Clave no válida: {key!r}")
         return self.root / key
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def _walk(self, prefix: str) -> Iterator[tuple[ObjectInfo, bool]]:
+        """Every file whose key starts with `prefix`, and whether it is a scratch file.
+
+        A file inside a scratch folder (see `pipeline.atomic.staged_dir`) is scratch too.
+        """
         if not self.root.exists():
-            return iter(())
-        found = []
+            return
         for dirpath, _dirs, files in os.walk(self.root):
             for name in files:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
-                if key.startswith(prefix) and ".tmp-" not in name:
-                    found.append(ObjectInfo(key, full.stat().st_size))
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    size = full.stat().st_size
+                except FileNotFoundError:
+                    continue  # renamed or removed since the directory was read
+                yield ObjectInfo(key, size), any(is_scratch(part) for part in key.split("/"))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        # Only the scratch names our own writes use are hidden: any other name, however
+        # temporary it looks (`.visitas.csv`, `visitas.tmp-2024.csv`), is someone's file.
+        found = [info for info, scratch in self._walk(prefix) if not scratch]
+        return iter(sorted(found, key=lambda o: o.key))
+
+    def list_scratch(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        found = [info for info, scratch in self._walk(prefix) if scratch]
         return iter(sorted(found, key=lambda o: o.key))
 
     def exists(self, key: str) -> bool:
@@ -51,8 +69,10 @@ class LocalStorage(Storage):
     def _atomic_write(self, key: str, writer, if_absent: bool) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+        # Write beside the target and rename, so a reader never sees half a file. The scratch
+        # name follows the project convention, so `list` can hide exactly these files; mkstemp
+        # keeps it unique per write, even for two threads of one process.
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{SCRATCH_MARKER}", dir=target.parent)
         os.close(fd)
         try:
             writer(Path(tmp))
