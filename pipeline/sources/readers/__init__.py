@@ -39,9 +39,8 @@ def open_table(path: Path, filename: str, known_labels: list[str], *,
         return open_xlsx(path, known_labels, header_search=header_search)
     if suffix in TEXT_SUFFIXES:
         return open_delimited(path, known_labels, header_search=header_search, encoding=encoding)
-    accepted = ", ".join((*TEXT_SUFFIXES, *SPREADSHEET_SUFFIXES))
     raise UnreadableUpload(
-        f"Formato no admitido: {suffix or 'sin extensión'}. Suba un archivo {accepted}.",
+        f"Formato no admitido: {suffix or 'sin extensión'}. Suba un archivo .csv o .xlsx.",
         "format-error")
 
 
