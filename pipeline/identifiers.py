@@ -80,3 +80,37 @@ def is_valid_dni(number: str) -> bool:
     if not (number[:8].isascii() and number[:8].isdigit()):
         return False
     return len(number) == 8 or number[8] in dni_check_characters(number[:8])
+
+
+#: Well-formed numbers of the other document types, after normalisation (upper case, no
+#: spaces). The SQL macro `doc_number_valid` is generated from these patterns.
+#: - CE (carné de extranjería): the 9 digits Migraciones prints, which some systems zero-pad
+#:   to 12; never letters.
+#: - PASAPORTE: 6 to 12 letters or digits (ICAO documents of every country).
+#: - CDI, DMI (diplomatic and military cards): 4 to 15 letters, digits or dashes.
+#: - OTRO: 1 to 20 letters, digits or dashes.
+DOCUMENT_PATTERNS: dict[str, str] = {
+    "CE": r"[0-9]{9,12}",
+    "PASAPORTE": r"[0-9A-Z]{6,12}",
+    "CDI": r"[0-9A-Z][0-9A-Z\-]{3,14}",
+    "DMI": r"[0-9A-Z][0-9A-Z\-]{3,14}",
+    "OTRO": r"[0-9A-Z][0-9A-Z\-]{0,19}",
+}
+
+
+def is_valid_document_number(kind: str | None, number: str | None) -> bool:
+    """Whether `number` is well formed for the (normalised) document type `kind`.
+
+    >>> is_valid_document_number("CE", "001234567"), is_valid_document_number("CE", "AB1234")
+    (True, False)
+    """
+    import re
+
+    if kind is None or number is None:
+        return False
+    if kind == "DNI":
+        return is_valid_dni(number)
+    if kind == "RUC":
+        return is_valid_ruc(number)
+    pattern = DOCUMENT_PATTERNS.get(kind)
+    return pattern is not None and re.fullmatch(pattern, number) is not None

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.identifiers import dni_check_characters, is_valid_dni, is_valid_ruc, ruc_check_digit
+from pipeline.identifiers import (
+    dni_check_characters,
+    is_valid_dni,
+    is_valid_document_number,
+    is_valid_ruc,
+    ruc_check_digit,
+)
 from pipeline.normalization import install_macros
 
 VALID_RUCS: list[tuple[str, str]] = [
@@ -100,13 +106,52 @@ def test_dni_check_character(number: str, valid: bool) -> None:
     assert is_valid_dni(number) is valid
 
 
+# --- The SQL macros (the rules validation and normalisation run) and their Python twins
+
+SQL = duckdb.connect()
+install_macros(SQL)
+KINDS = ["DNI", "RUC", "CE", "PASAPORTE", "CDI", "DMI", "OTRO", "LIBRETA", None]
+#: numbers near every rule's edges: digits, letters (check letters among them), dashes, a space
+NUMBERS = st.one_of(st.none(), st.text(alphabet="0123456789ABEKZ- ", max_size=22),
+                    st.text(max_size=12))
+
+
+@st.composite
+def rucs(draw: st.DrawFn) -> str:
+    """A RUC with a right check digit and a known prefix, or one of them off."""
+    prefix = draw(st.sampled_from(["10", "15", "17", "20", "11", "30"]))
+    body = draw(st.text(alphabet="0123456789", min_size=8, max_size=8))
+    digit = ruc_check_digit(prefix + body)
+    return prefix + body + str(draw(st.sampled_from([digit, (digit + 1) % 10])))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(rucs(), st.text(alphabet="0123456789A -", max_size=13)))
+def test_ruc_macro_is_the_python_rule(ruc: str) -> None:
+    assert SQL.execute("SELECT ruc_valid(?)", [ruc]).fetchone()[0] is is_valid_ruc(ruc)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="0123456789", min_size=8, max_size=8),
        st.sampled_from(["", *"0123456789ABCDEFGHIJKLZ"]))
-def test_dni_rule_in_sql_agrees(first8: str, check: str) -> None:
-    """The validation rule's SQL macro gives what the Python function gives."""
-    con = duckdb.connect()
-    install_macros(con)
+def test_dni_macro_is_the_python_rule(first8: str, check: str) -> None:
     number = first8 + check
-    assert con.execute("SELECT dni_valid(?)", [number]).fetchone()[0] is is_valid_dni(number)
+    assert SQL.execute("SELECT dni_valid(?)", [number]).fetchone()[0] is is_valid_dni(number)
     assert dni_check_characters(first8)[0] in "0123456789"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(KINDS), st.one_of(NUMBERS, rucs()))
+def test_document_number_macro_is_the_python_rule(kind: str | None, number: str | None) -> None:
+    got = SQL.execute("SELECT doc_number_valid(?, ?)", [kind, number]).fetchone()[0]
+    assert got is is_valid_document_number(kind, number)
+
+
+@pytest.mark.parametrize(("kind", "number", "valid"), [
+    ("CE", "001234567", True), ("CE", "000001234567", True),
+    ("CE", "AB1234", False),  # letters: no carné de extranjería has them
+    ("CE", "12345678", False),  # 8 digits: too short for Migraciones' 9
+    ("PASAPORTE", "X1234567", True), ("PASAPORTE", "AB1", False),
+])
+def test_document_rules_decided_from_the_domain(kind: str, number: str, valid: bool) -> None:
+    assert is_valid_document_number(kind, number) is valid

@@ -50,6 +50,10 @@ def errors_of(path: Path) -> set[tuple[int | None, str | None, str]]:
     ({"Documento del visitante": "DNI 1234567"}, "Documento del visitante",
      "invalid-document-number"),
     ({"Documento del visitante": "CE 12"}, "Documento del visitante", "invalid-document-number"),
+    ({"Documento del visitante": "CE AB1234"}, "Documento del visitante",
+     "invalid-document-number"),  # a carné de extranjería number is digits only
+    ({"Documento del visitante": "PASAPORTE AB1"}, "Documento del visitante",
+     "invalid-document-number"),
     ({"Documento del visitante": "DNI 12345678K"}, "Documento del visitante",
      "invalid-document-number"),  # the card's check character for 12345678 is 1 or E
     ({"Documento del visitante": "RUC 20131370646"}, "Documento del visitante", "invalid-ruc"),

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.identifiers import (
+    DNI_CHECK_DIGITS,
+    DNI_CHECK_LETTERS,
+    DNI_WEIGHTS,
+    DOCUMENT_PATTERNS,
+    RUC_PREFIXES,
+    RUC_WEIGHTS,
+)
+from pipeline.sql import literal
+
 # Order matters: later macros call earlier ones.
 MACROS: dict[str, str] = {
     # NBSP and other odd spaces, doubled and trailing spaces; '' becomes NULL.
@@ -37,28 +47,26 @@ MACROS: dict[str, str] = {
         WHEN doc_prefix(x) <> '' THEN nullif(regexp_replace(
             regexp_replace(doc_clean(x), doc_prefix_re(), ''), '\s', '', 'g'), '')
         END""",
-    # RUC: 11 digits, prefix 10/15/17/20, check digit (11 - Σ w·d mod 11) mod 10 (DESIGN §2).
-    "ruc_valid(n)": r"""coalesce(regexp_full_match(n, '(10|15|17|20)[0-9]{9}')
+    # RUC: 11 digits, a known prefix, check digit (11 - Σ w·d mod 11) mod 10; the weights,
+    # prefixes and check characters are pipeline.identifiers' (whose functions are the Python
+    # twins of these macros, property-tested against them).
+    "ruc_valid(n)": f"""coalesce(regexp_full_match(n, '({'|'.join(sorted(RUC_PREFIXES))})[0-9]{{9}}')
         AND (11 - list_sum(list_transform(range(1, 11),
-                i -> [5, 4, 3, 2, 7, 6, 5, 4, 3, 2][i] * (ascii(substr(n, i, 1)) - 48))) % 11) % 10
+                i -> {list(RUC_WEIGHTS)}[i] * (ascii(substr(n, i, 1)) - 48))) % 11) % 10
             = ascii(substr(n, 11, 1)) - 48, false)""",
     # DNI: 8 digits, optionally followed by the card's check character, a digit or a letter
-    # indexed by Σ w·d mod 11 with weights 3,2,7,6,5,4,3,2 (pipeline.identifiers.is_valid_dni).
-    "dni_check_index(n)": r"""list_sum(list_transform(range(1, 9),
-        i -> [3, 2, 7, 6, 5, 4, 3, 2][i] * (ascii(substr(n, i, 1)) - 48)))::BIGINT % 11""",
-    "dni_valid(n)": r"""coalesce(regexp_full_match(n, '[0-9]{8}') OR (regexp_full_match(n, '[0-9]{8}[0-9A-K]')
-        AND contains(substr('65432110987', dni_check_index(n) + 1, 1)
-                     || substr('KJIHGFEDCBA', dni_check_index(n) + 1, 1), substr(n, 9, 1))), false)""",
+    # indexed by Σ w·d mod 11.
+    "dni_check_index(n)": f"""list_sum(list_transform(range(1, 9),
+        i -> {list(DNI_WEIGHTS)}[i] * (ascii(substr(n, i, 1)) - 48)))::BIGINT % 11""",
+    "dni_valid(n)": f"""coalesce(regexp_full_match(n, '[0-9]{{8}}') OR (regexp_full_match(n, '[0-9]{{8}}[0-9A-K]')
+        AND contains(substr('{DNI_CHECK_DIGITS}', dni_check_index(n) + 1, 1)
+                     || substr('{DNI_CHECK_LETTERS}', dni_check_index(n) + 1, 1), substr(n, 9, 1))), false)""",
     # Whether a number is well formed for its (normalised) type; NULL type or number is false.
-    "doc_number_valid(t, n)": r"""coalesce(CASE t
-        WHEN 'DNI' THEN dni_valid(n)
-        WHEN 'CE' THEN regexp_full_match(n, '[0-9]{9,12}')
-        WHEN 'PASAPORTE' THEN regexp_full_match(n, '[0-9A-Z]{6,12}')
-        WHEN 'RUC' THEN ruc_valid(n)
-        WHEN 'CDI' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{3,14}')
-        WHEN 'DMI' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{3,14}')
-        WHEN 'OTRO' THEN regexp_full_match(n, '[0-9A-Z][0-9A-Z\-]{0,19}')
-        END, false)""",
+    # The patterns are pipeline.identifiers.DOCUMENT_PATTERNS, the one definition of each.
+    "doc_number_valid(t, n)": "coalesce(CASE t WHEN 'DNI' THEN dni_valid(n) WHEN 'RUC' THEN ruc_valid(n) "
+        + " ".join(f"WHEN {literal(kind)} THEN regexp_full_match(n, {literal(pattern)})"
+                   for kind, pattern in DOCUMENT_PATTERNS.items())
+        + " END, false)",
     # --- Entidad del visitante: 'Entidad pública - X', 'Entidad privada - X', 'Persona natural - …'.
     "visitor_entity_kind(x)": r"""CASE
         WHEN regexp_matches(fold_text(x), '^entidad publica(\s|-|$)') THEN 'Entidad pública'
