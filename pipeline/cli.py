@@ -19,6 +19,7 @@ from pipeline.registry import (
     parse_entity,
 )
 from pipeline.settings import Settings, SettingsError
+from pipeline.spanish import plural
 
 
 def _settings() -> Settings:
@@ -61,9 +62,10 @@ def run(samples: bool | None) -> None:
     outcome = run_full_pass(settings, echo=click.echo)
     failed = [e for e in outcome.entities if e.error]
     rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
-    click.echo(f"Resumen: {len(outcome.entities)} entidades, {len(failed)} con fuente caída, "
-               f"{rejected} lotes rechazados; publicado en {outcome.publication.location}/"
-               " (datapackage.json)")
+    click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
+               f"{len(failed)} con fuente caída, "
+               f"{plural(rejected, 'lote rechazado', 'lotes rechazados')}; "
+               f"publicado en {outcome.publication.location}/ (datapackage.json)")
 
 
 @main.command()

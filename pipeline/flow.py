@@ -14,6 +14,7 @@ from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.publication.publisher import PublicationOutcome, publish
 from pipeline.registry import Entity, entities_for, load_registry
 from pipeline.settings import Settings
+from pipeline.spanish import plural
 from pipeline.storage import open_storage
 
 Echo = Callable[[str], None]
@@ -54,7 +55,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
                   now: dt.datetime | None = None) -> PassOutcome:
     outcome = PassOutcome()
     entities = included_entities(settings, outcome.registry_problems)
-    echo(f"Ingesta y validación ({len(entities)} entidades, entorno {settings.environment})")
+    echo(f"Ingesta y validación ({plural(len(entities), 'entidad', 'entidades')}, "
+         f"entorno {settings.environment})")
     for problem in outcome.registry_problems:
         echo(f"  ✘ registro omitido: {problem}")
     for entity in entities:
@@ -64,9 +66,11 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
             echo(f"  ✘ {entity.ruc} {entity.name}: {result.error}")
             continue
         unchanged = len(result.batches) - len(result.new_batches)
-        echo(f"  {entity.ruc} {entity.name}: {len(result.new_batches)} lotes nuevos"
-             f" ({unchanged} sin cambios), {result.count('valid_rows')} filas válidas,"
-             f" {result.count('rejected_rows')} rechazadas")
+        echo(f"  {entity.ruc} {entity.name}: "
+             f"{plural(len(result.new_batches), 'lote nuevo', 'lotes nuevos')}"
+             f" ({unchanged} sin cambios), "
+             f"{plural(result.count('valid_rows'), 'fila válida', 'filas válidas')},"
+             f" {result.count('rejected_rows')} rechazada{'' if result.count('rejected_rows') == 1 else 's'}")
         for skipped in result.skipped:
             echo(f"    archivo omitido: {skipped.name} ({skipped.reason})")
         for batch in result.new_batches:
@@ -74,25 +78,29 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
                 echo(f"    {line}")
     echo("Consolidación")
     outcome.consolidation = consolidate(settings, entities)
-    echo(f"  {outcome.consolidation.rows} visitas de {outcome.consolidation.entities} entidades"
-         f" ({outcome.consolidation.staged_rows} filas en lotes,"
-         f" {outcome.consolidation.changes} cambios en el historial,"
-         f" {outcome.consolidation.withdrawn} visitas retiradas)")
-    echo(f"  {len(outcome.consolidation.recomputed_entities)} entidades recalculadas,"
-         f" {len(outcome.consolidation.removed_entities)} retiradas del consolidado")
+    c = outcome.consolidation
+    echo(f"  {plural(c.rows, 'visita', 'visitas')} de {plural(c.entities, 'entidad', 'entidades')}"
+         f" ({plural(c.staged_rows, 'fila', 'filas')} en lotes,"
+         f" {plural(c.changes, 'cambio', 'cambios')} en el historial,"
+         f" {plural(c.withdrawn, 'visita retirada', 'visitas retiradas')})")
+    echo(f"  {plural(len(c.recomputed_entities), 'entidad recalculada', 'entidades recalculadas')},"
+         f" {plural(len(c.removed_entities), 'retirada', 'retiradas')} del consolidado")
     echo("Publicación")
     outcome.publication = publish(settings, now=now)
     pub = outcome.publication
     if pub.new_release:
-        c = pub.changes
-        echo(f"  versión {pub.version}: {pub.rows} visitas publicadas en {pub.location}/"
-             f" (anterior: {pub.previous or 'ninguna'}; {c.get('agregadas', 0)} agregadas,"
-             f" {c.get('modificadas', 0)} modificadas, {c.get('retiradas', 0)} retiradas)")
-        echo(f"  {len(pub.written)} archivos escritos, {len(pub.reused)} reutilizados sin cambios")
+        changes = pub.changes
+        echo(f"  versión {pub.version}: {plural(pub.rows, 'visita publicada', 'visitas publicadas')}"
+             f" en {pub.location}/ (anterior: {pub.previous or 'ninguna'};"
+             f" {plural(changes.get('agregadas', 0), 'agregada', 'agregadas')},"
+             f" {plural(changes.get('modificadas', 0), 'modificada', 'modificadas')},"
+             f" {plural(changes.get('retiradas', 0), 'retirada', 'retiradas')})")
+        echo(f"  {plural(len(pub.written), 'archivo escrito', 'archivos escritos')},"
+             f" {plural(len(pub.reused), 'reutilizado', 'reutilizados')} sin cambios")
         for f in pub.files:
             mark = "=" if f.path in pub.reused else "+"
             echo(f"    {mark} {f.path:<44} {f.bytes:>10} bytes  sha256:{f.sha256[:16]}…")
     else:
         echo(f"  sin cambios: {pub.location}/ sigue sirviendo la versión {pub.version}"
-             f" ({pub.rows} visitas)")
+             f" ({plural(pub.rows, 'visita', 'visitas')})")
     return outcome

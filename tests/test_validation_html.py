@@ -55,7 +55,7 @@ def test_upload_values_are_escaped(tmp_path: Path) -> None:
     assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
     tree = parse(page)
     assert tree.iter("script") == []
-    assert "el valor «<script>alert(1)</script>» no cumple" in visible_text(tree)
+    assert "el valor «<script>alert(1)</script>» no tiene el formato esperado" in visible_text(tree)
 
 
 def test_chromium_shows_counts_and_examples(tmp_path: Path, sample_report_html: Path) -> None:
@@ -74,8 +74,8 @@ def test_chromium_shows_counts_and_examples(tmp_path: Path, sample_report_html: 
     assert cards == [("40", "Filas leídas"), ("37", "Filas válidas"), ("2", "Filas con errores"),
                      ("2", "Errores"), ("1", "Filas sin visitas")]
     assert [h.text() for h in dom.iter("h3")] == [
-        "Salida antes del ingreso exit-before-entry — 1 casos",
-        "Valor no permitido constraint-error — 1 casos"]
+        "Salida antes del ingreso exit-before-entry — 1 caso",
+        "Valor no permitido constraint-error — 1 caso"]
     assert "Fila 35: la hora de salida 11:05 es anterior a la hora de ingreso 15:40." in text
     assert text.count("Cómo corregir:") == 2
     # The chart: one bar per row of the table of types, each titled with its code and count.

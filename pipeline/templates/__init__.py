@@ -11,6 +11,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from pipeline.spanish import plural
+
 _ENV = Environment(
     loader=PackageLoader("pipeline", "templates"),
     autoescape=True,
@@ -23,6 +25,7 @@ _ENV = Environment(
 # inside <script> needs. Keep the dict's key order (schema.org's @context first) and write
 # accented text as UTF-8, as the page itself is.
 _ENV.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+_ENV.globals["plural"] = plural
 
 
 def render(template_name: str, **context: Any) -> str:

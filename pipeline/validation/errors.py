@@ -6,6 +6,7 @@ it, for the entity's administrator.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -60,16 +61,16 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "La fila {rowNumber} tiene menos celdas que columnas el encabezado.",
               "Revise separadores (; o ,) y comillas en esa fila."),
     ErrorType("type-error", "Tipo de dato no válido",
-              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no es del tipo esperado ({note}).",
+              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no es {detail}.",
               "Corrija el valor con el formato indicado en la descripción de la columna."),
     ErrorType("constraint-error", "Valor no permitido",
-              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no cumple la regla {note}.",
+              "Fila {rowNumber}, «{fieldName}»: {detail}.",
               "Corrija el valor; si la columna es obligatoria, no la deje vacía."),
     ErrorType("unique-error", "Valor repetido",
-              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» ya aparece en otra fila.",
+              "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» ya aparece {detail}.",
               "Cada valor de esta columna debe ser único."),
     ErrorType("primary-key", "Visita repetida",
-              "Fila {rowNumber}: la clave {note} ya aparece en otra fila.",
+              "Fila {rowNumber}: {detail}.",
               "Elimine la fila repetida."),
     # --- cells the reader could not take at face value
     ErrorType("formula-without-value", "Fórmula sin valor calculado",
@@ -125,7 +126,62 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
 def render(error_type: str, slots: dict[str, object]) -> str:
     template = ERROR_TYPES[error_type].template
     safe = {k: ("" if v is None else v) for k, v in slots.items()}
+    safe["detail"] = detail(error_type, str(safe.get("note", "")), str(safe.get("cell", "")))
     return template.format_map(_Default(safe))
+
+
+_TYPES = {"string": "un texto", "integer": "un número entero", "number": "un número",
+          "boolean": "un valor verdadero o falso", "date": "una fecha", "time": "una hora",
+          "datetime": "una fecha con hora", "year": "un año", "uuid": "un identificador UUID"}
+_CONSTRAINT = re.compile(r'constraint "(\w+)" is "(.*)"', re.DOTALL)
+_TYPE = re.compile(r'type is "(\w+)/(.*)"')
+_POSITION = re.compile(r"at position (\d+)")
+
+
+def detail(error_type: str, note: str, cell: str) -> str:
+    """Frictionless's English note, said in Spanish for the administrator.
+
+    The report JSON keeps the note as frictionless writes it; messages say what it means.
+    """
+    if error_type == "type-error" and (match := _TYPE.fullmatch(note)):
+        kind, fmt = match.groups()
+        shown = _TYPES["uuid" if fmt == "uuid" else kind] if kind in _TYPES else kind
+        return shown + (f" con el formato {fmt}" if fmt not in ("default", "any", "uuid") else "")
+    if error_type == "constraint-error" and (match := _CONSTRAINT.fullmatch(note)):
+        name, value = match.groups()
+        quoted = f"el valor «{cell}»"
+        return {
+            "required": "la celda está vacía y la columna es obligatoria",
+            # the pattern itself is for machines (it stays in the JSON note)
+            "pattern": f"{quoted} no tiene el formato esperado",
+            "maxLength": f"{quoted} tiene más de {value} caracteres",
+            "minLength": f"{quoted} tiene menos de {value} caracteres",
+            "minimum": f"{quoted} es menor que el mínimo permitido, {value}",
+            "maximum": f"{quoted} es mayor que el máximo permitido, {value}",
+            "exclusiveMinimum": f"{quoted} debe ser mayor que {value}",
+            "exclusiveMaximum": f"{quoted} debe ser menor que {value}",
+            "enum": f"{quoted} no es uno de los valores admitidos: "
+                    + ", ".join(str(v) for v in _enum_values(value)),
+        }.get(name, f"{quoted} no cumple la regla «{name}» ({value})")
+    if error_type in ("unique-error", "primary-key"):
+        match = _POSITION.search(note)
+        where = f"en la fila {match.group(1)}" if match else "en otra fila"
+        if error_type == "unique-error":
+            return where
+        if match is None:
+            return "las celdas de la clave primaria están vacías"
+        return f"la clave primaria de esta fila ya aparece {where}"
+    return note
+
+
+def _enum_values(value: str) -> list[object]:
+    import ast
+
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return [value]
+    return list(parsed) if isinstance(parsed, list | tuple) else [parsed]
 
 
 class _Default(dict):

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.spanish import plural
 from pipeline.validation.errors import ERROR_TYPES, render
 
 DEFAULT_ERROR_LIMIT = 1000
@@ -159,14 +160,20 @@ class Report:
         name = self.place.rsplit("/", 1)[-1]
         lines = []
         if self.valid:
-            lines.append(f"✔ {name}: válido. {self.valid_rows} visitas listas para publicar.")
+            ready = "lista" if self.valid_rows == 1 else "listas"
+            lines.append(f"✔ {name}: válido. {plural(self.valid_rows, 'visita', 'visitas')} "
+                         f"{ready} para publicar.")
         elif not self.readable:
             lines.append(f"✘ {name}: no se pudo procesar el archivo.")
         else:
+            go = "seguirá" if self.valid_rows == 1 else "seguirán"
+            stay = "queda" if self.rejected_rows == 1 else "quedan"
             lines.append(
-                f"✘ {name}: {self.error_count} errores en {self.rejected_rows} filas; "
-                f"{self.valid_rows} visitas válidas seguirán su curso y las filas con errores "
-                "quedan en cuarentena."
+                f"✘ {name}: {plural(self.error_count, 'error', 'errores')} en "
+                f"{plural(self.rejected_rows, 'fila', 'filas')}; "
+                f"{plural(self.valid_rows, 'visita válida', 'visitas válidas')} {go} su curso y "
+                f"{'la fila' if self.rejected_rows == 1 else 'las filas'} con errores {stay} en "
+                "cuarentena."
             )
         if self.placeholder_rows:
             lines.append(f"  {self.placeholder_rows} filas de 'No se recibieron visitas' omitidas."
@@ -180,7 +187,8 @@ class Report:
             if shown[error.type] == 0:
                 total = self.counts_by_type.get(error.type, 0)
                 spec = ERROR_TYPES[error.type]
-                lines.append(f"  • {spec.title} [{error.type}] — {total} casos. Cómo corregir: {spec.fix}")
+                lines.append(f"  • {spec.title} [{error.type}] — {plural(total, 'caso', 'casos')}."
+                             f" Cómo corregir: {spec.fix}")
             shown[error.type] += 1
             lines.append(f"      {error.message}")
         return "\n".join(lines)
