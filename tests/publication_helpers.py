@@ -21,7 +21,7 @@ def settings_for(tmp: Path, **overrides: Any) -> Settings:
 
 
 def write_table(db: Path, n: int = 360) -> None:
-    """n visits from 2023-12-01 on, 3 entities, deterministic; 2023-12 and 2024-01..03."""
+    """n visits from 2023-12-01 on, 4 a day, 3 entities, deterministic: 360 span 2023-12 to 2024-02."""
     db.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(db)) as con:
         con.execute(f"""CREATE OR REPLACE TABLE visitas AS
