@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,68 +12,22 @@ import pytest
 
 from pipeline.publication import layout
 from pipeline.publication.publisher import complete_releases, publish, served_release
-from pipeline.storage.base import ObjectInfo, Storage
+from pipeline.storage.base import Storage
 from pipeline.storage.s3 import S3Storage
-from tests.publication_helpers import assert_whole, change_table, settings_for, write_table
+from tests.publication_helpers import (
+    Crash,
+    CrashingAt,
+    FaultyStorage,
+    assert_whole,
+    change_table,
+    settings_for,
+    write_table,
+)
 from tests.s3server import S3Server
 
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 T3 = dt.datetime(2024, 3, 2, 12, 0, tzinfo=dt.UTC)
-
-
-class Crash(Exception):
-    """The publisher process 'dies' here."""
-
-
-class FaultyStorage(Storage):
-    """Delegates to a real storage and raises at the k-th write (upload, copy, delete...)."""
-
-    def __init__(self, inner: Storage, crash_at: int | None) -> None:
-        self.inner, self.crash_at, self.writes = inner, crash_at, 0
-        self.url = inner.url
-
-    def _step(self) -> None:
-        if self.crash_at is not None and self.writes == self.crash_at:
-            raise Crash(f"paso {self.writes}")
-        self.writes += 1
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def read_bytes(self, key: str) -> bytes:
-        return self.inner.read_bytes(key)
-
-    def download(self, key: str, dest: Path) -> None:
-        self.inner.download(key, dest)
-
-    def size(self, key: str) -> int:
-        return self.inner.size(key)
-
-    def sha256(self, key: str) -> str:
-        return self.inner.sha256(key)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
-    def upload(self, src: Path, key: str, **kw: Any) -> None:
-        self._step()
-        self.inner.upload(src, key, **kw)
-
-    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
-        self._step()
-        self.inner.write_bytes(key, data, **kw)
-
-    def delete(self, key: str) -> None:
-        self._step()
-        self.inner.delete(key)
-
-    def copy(self, src_key: str, dest_key: str, **kw: Any) -> None:
-        self._step()
-        self.inner.copy(src_key, dest_key, **kw)
 
 
 def _databases(tmp_path: Path) -> tuple[Path, Path, dict[Any, Any]]:
@@ -145,19 +98,6 @@ def test_crash_locally_then_rerun(tmp_path: Path) -> None:
     assert complete_releases(store) == [first.version, final.version]
     assert_whole(store, layout.LATEST)
     assert_whole(store, layout.release_dir(final.version))
-
-
-class CrashingAt(FaultyStorage):
-    """Dies when asked to write one given key."""
-
-    def __init__(self, inner: Storage, key: str) -> None:
-        super().__init__(inner, None)
-        self.key = key
-
-    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
-        if key == self.key:
-            raise Crash(key)
-        self.inner.write_bytes(key, data, **kw)
 
 
 def test_a_crash_in_latest_leaves_its_documents_on_one_release(tmp_path: Path) -> None:
