@@ -1,4 +1,5 @@
-"""The `visitas` command line: every subcommand has help with an example; validate exit codes."""
+"""The `visitas` command line: every subcommand has help with an example; `validate` exits 0 on
+a valid file and 1 on an invalid one (2, unreadable, is in test_onboarding_and_bad_input)."""
 
 from __future__ import annotations
 
