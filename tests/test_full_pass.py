@@ -196,10 +196,10 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
         data = publish.read_bytes(f"latest/{resource['path']}")
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         assert resource["bytes"] == len(data)
-    # Raw uploads are archived under their checksum.
+    # Raw uploads are archived byte for byte under <RUC>/<sha256>/<name>.
     raw = open_storage(settings.raw_url)
-    archived = [o.key for o in raw.list("")]
-    assert len(archived) == len(manifest["files"])
-    for key in archived:
-        _ruc, sha, _name = key.split("/")
-        assert hashlib.sha256(raw.read_bytes(key)).hexdigest() == sha
+    expected = {}
+    for f in manifest["files"]:
+        data = (project.samples_dir / f["path"]).read_bytes()
+        expected[f"{f['ruc']}/{hashlib.sha256(data).hexdigest()}/{f['file']}"] = data
+    assert {o.key: raw.read_bytes(o.key) for o in raw.list("")} == expected

@@ -109,10 +109,11 @@ def test_rerun_without_change_is_idempotent(tmp_path: Path, s3_publish: S3Storag
     settings = settings_for(tmp_path)
     write_table(database_path(settings))
     first = publish(settings, now=T1, storage=s3_publish)
-    before = {o.key: o.size for o in s3_publish.list()}
+    before = {o.key: s3_publish.sha256(o.key) for o in s3_publish.list()}
     again = publish(settings, now=T2, storage=s3_publish)
     assert not again.new_release and again.version == first.version
-    assert {o.key: o.size for o in s3_publish.list()} == before
+    assert again.written == [] and again.changes == {}
+    assert {o.key: s3_publish.sha256(o.key) for o in s3_publish.list()} == before
 
 
 def test_release_objects_are_create_only(tmp_path: Path, s3_publish: S3Storage) -> None:
