@@ -1,9 +1,11 @@
-"""Build consolidated `visitas` tables in DuckDB for publication tests, and check releases."""
+"""Build consolidated `visitas` tables in DuckDB for publication tests, check releases, and make
+the publisher's storage fail where a test wants it to."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import duckdb
 
 from pipeline.publication import layout
 from pipeline.settings import Settings
-from pipeline.storage.base import Storage
+from pipeline.storage.base import ObjectInfo, Storage
 
 RUCS = ("20999100016", "20999200029", "20999300031")
 
@@ -21,7 +23,7 @@ def settings_for(tmp: Path, **overrides: Any) -> Settings:
 
 
 def write_table(db: Path, n: int = 360) -> None:
-    """n visits from 2023-12-01 on, 3 entities, deterministic; 2023-12 and 2024-01..03."""
+    """n visits from 2023-12-01 on, 4 a day, 3 entities, deterministic: 360 span 2023-12 to 2024-02."""
     db.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(db)) as con:
         con.execute(f"""CREATE OR REPLACE TABLE visitas AS
@@ -74,3 +76,70 @@ def assert_whole(storage: Storage, directory: str) -> dict[str, Any]:
         assert len(body) == res["bytes"], key
         assert res["hash"] == "sha256:" + hashlib.sha256(body).hexdigest(), key
     return package
+
+
+class Crash(Exception):
+    """The publisher process 'dies' here."""
+
+
+class FaultyStorage(Storage):
+    """Delegates to a real storage and raises at the k-th write (upload, copy, delete...)."""
+
+    def __init__(self, inner: Storage, crash_at: int | None) -> None:
+        self.inner, self.crash_at, self.writes = inner, crash_at, 0
+        self.url = inner.url
+
+    def _step(self) -> None:
+        if self.crash_at is not None and self.writes == self.crash_at:
+            raise Crash(f"paso {self.writes}")
+        self.writes += 1
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self.inner.list(prefix)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.inner.read_bytes(key)
+
+    def download(self, key: str, dest: Path) -> None:
+        self.inner.download(key, dest)
+
+    def size(self, key: str) -> int:
+        return self.inner.size(key)
+
+    def sha256(self, key: str) -> str:
+        return self.inner.sha256(key)
+
+    def local_path(self, key: str) -> Path | None:
+        return self.inner.local_path(key)
+
+    def upload(self, src: Path, key: str, **kw: Any) -> None:
+        self._step()
+        self.inner.upload(src, key, **kw)
+
+    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
+        self._step()
+        self.inner.write_bytes(key, data, **kw)
+
+    def delete(self, key: str) -> None:
+        self._step()
+        self.inner.delete(key)
+
+    def copy(self, src_key: str, dest_key: str, **kw: Any) -> None:
+        self._step()
+        self.inner.copy(src_key, dest_key, **kw)
+
+
+class CrashingAt(FaultyStorage):
+    """Dies when asked to write one given key."""
+
+    def __init__(self, inner: Storage, key: str) -> None:
+        super().__init__(inner, None)
+        self.key = key
+
+    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
+        if key == self.key:
+            raise Crash(key)
+        self.inner.write_bytes(key, data, **kw)

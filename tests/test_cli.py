@@ -1,4 +1,5 @@
-"""The `visitas` command line: every subcommand has help with an example; validate exit codes."""
+"""The `visitas` command line: every subcommand has help with an example; `validate` exits 0 on
+a valid file and 1 on an invalid one (2, unreadable, is in test_onboarding_and_bad_input)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_validate_valid_file_exits_0(project):
     result = CliRunner().invoke(main, ["validate", str(SAMPLES / "20999200029" / "visitas-2024-09.xlsx"),
                                        "--today", "2024-11-01"])
     assert result.exit_code == 0, result.output
-    assert "válido" in result.output
+    assert result.output == "✔ visitas-2024-09.xlsx: válido. 40 visitas listas para publicar.\n"
 
 
 def test_validate_invalid_file_exits_1_with_json_report(project):
@@ -57,15 +58,19 @@ def test_validate_invalid_file_exits_1_with_json_report(project):
 def test_validate_unknown_entity_is_refused(project):
     path = SAMPLES / "20999100016" / "visitas-2024-08.csv"
     result = CliRunner().invoke(main, ["validate", str(path), "--entity", "20100000006"])
-    assert result.exit_code != 0
-    assert "no está registrada" in result.output
+    assert result.exit_code == 1
+    assert result.output == ("Error: La entidad 20100000006 no está registrada. "
+                             "Regístrela con 'visitas entity add'.\n")
 
 
 def test_entity_add_rejects_bad_ruc(project):
     result = CliRunner().invoke(main, ["entity", "add", "--ruc", "20131370640", "--name", "X",
                                        "--admin-name", "A", "--admin-email", "a@x.gob.pe"])
-    assert result.exit_code != 0
-    assert "dígito verificador" in result.output
+    assert result.exit_code == 1
+    assert result.output == ("Error: entidad: el RUC '20131370640' no es válido (11 dígitos, "
+                             "prefijo 10/15/17/20 y dígito verificador correcto).\n")
+    assert sorted(p.name for p in project.entities_dir.iterdir()) == [
+        "20999100016.yaml", "20999200029.yaml", "20999300031.yaml"]
 
 
 def test_entity_list_and_promote(project):

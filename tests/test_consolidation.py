@@ -200,4 +200,6 @@ def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
     after = published_rows(consolidate_and_publish(s))
     assert after == before[1:]
     bad = CliRunner().invoke(main, ["withdraw", SUR, "no-es-un-id", "--motivo", "x"])
-    assert bad.exit_code != 0 and "id_visita publicado" in bad.output
+    assert bad.exit_code == 1
+    assert bad.output == ("Error: Identificador no válido: no-es-un-id. Use el id_visita publicado "
+                          "(16 caracteres hexadecimales).\n")

@@ -65,14 +65,15 @@ def test_one_entitys_upload_recomputes_only_that_entity(tmp_path: Path) -> None:
             upload(s, ruc, name)
     first = run(s)
     assert first.recomputed_entities == [NORTE, CENTRO, SUR] and first.entities == 3
+    assert (first.rows, first.staged_rows, first.changes) == (115, 115, 0)
     others = {ruc: snapshot(entity_dir(s, ruc)) for ruc in (NORTE, CENTRO)}
     assert all("visitas.parquet" in files and "huella.json" in files for files in others.values())
 
     upload(s, *LATER, now=NOW + dt.timedelta(days=1))
     second = run(s)
     assert second.recomputed_entities == [SUR] and second.removed_entities == []
-    assert second.entities == 3 and second.rows == first.rows  # the copies update, not add
-    assert second.staged_rows > first.staged_rows and second.changes > first.changes
+    # the five copies update their visits' exit time, they add no visit
+    assert second.entities == 3 and (second.rows, second.staged_rows, second.changes) == (115, 120, 5)
     # the other entities' consolidated files were not rewritten
     assert {ruc: snapshot(entity_dir(s, ruc)) for ruc in (NORTE, CENTRO)} == others
 

@@ -38,7 +38,10 @@ def seed(settings, ruc: str) -> None:
 def test_definitions_load(defs):
     assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {
         "visit_batches", "visits", "visits_release"}
-    assert defs.resolve_job_def("full_pass") is not None
+    assert sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")) == [
+        "full_pass", "ingest_entity", "publish_visits"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    assert [s.name for s in defs.schedules] == ["full_pass_hourly"]
     partitions = defs.resolve_assets_def("visit_batches").partitions_def
     assert partitions.get_partition_keys() == SAMPLE_RUCS
 
@@ -60,7 +63,8 @@ def test_full_pass_job_over_every_partition_in_one_run(defs, project, instance):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"staged_batches_sound": True, "uploads_readable": True}
     package = json.loads((project.var_dir / "publish/latest/datapackage.json").read_text("utf-8"))
-    assert sum(1 for r in package["resources"] if r["path"].endswith(".csv")) == 3
+    assert [r["name"] for r in package["resources"] if r["format"] == "csv"] == [
+        f"visitas-csv-visitas-2024-{m:02d}.csv" for m in (8, 9, 10)]
 
 
 def test_one_partition_then_publish(defs, project, instance):

@@ -17,6 +17,14 @@ NOW = dt.datetime(2024, 11, 1, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 
+RESOURCES = [
+    *(f"visitas-csv-visitas-2024-{m:02d}.csv" for m in (8, 9, 10)),
+    *(f"visitas-json-visitas-2024-{m:02d}.json" for m in (8, 9, 10)),
+    *(f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)),
+    "visitas.schema.json", "changes.json", "cambios.md", "visitas.duckdb",
+]
+
+
 def expected_visits(manifest: dict) -> int:
     """Valid rows of every sample file, minus re-uploads of the same visit."""
     valid = sum(f["valid_rows"] for f in manifest["files"])
@@ -37,13 +45,8 @@ def test_publishes_every_valid_sample_row(project, manifest):
 
     assert outcome.publication.rows == expected_visits(manifest) == 115
     # The samples span August–October 2024: one CSV, one JSON and one Parquet per month, the
-    # Parquet under the one year directory (hive `anio=2024`).
-    data = sorted(r["name"] for r in package["resources"]
-                  if r["name"].startswith(("visitas-csv-", "visitas-json-", "visitas-parquet-")))
-    assert len([n for n in data if n.endswith(".csv")]) == 3
-    assert len([n for n in data if n.endswith(".json")]) == 3
-    assert [n for n in data if n.endswith(".parquet")] == [
-        f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)]
+    # Parquet under the one year directory (hive `anio=2024`), then the release's other files.
+    assert [r["name"] for r in package["resources"]] == RESOURCES
     for resource in package["resources"]:
         content = (latest / resource["path"]).read_bytes()
         assert resource["bytes"] == len(content)
@@ -69,13 +72,19 @@ def test_rejected_rows_are_quarantined_with_reasons(project, manifest):
         assert batch.rejected_rows == len(f["invalid_rows"])
         assert batch.placeholder_rows == len(f["placeholder_rows"])
         errors = batch.report["tasks"][0]["errors"]
-        assert sorted({e["rowNumber"] for e in errors}) == sorted(r["row"] for r in f["invalid_rows"])
-        if f["invalid_rows"]:
-            folder = project.warehouse_dir / "batches" / f["ruc"] / batch.sha256
-            quarantined = duckdb.connect().execute(
-                f"SELECT _fila, errores FROM '{folder / 'quarantine.parquet'}' ORDER BY _fila").fetchall()
-            assert [row for row, _ in quarantined] == [r["row"] for r in f["invalid_rows"]]
-            assert all(reason for _, reason in quarantined)
+        assert [(e["rowNumber"], e["fieldName"]) for e in errors] == [
+            (r["row"], r["field"]) for r in f["invalid_rows"]]
+        folder = project.warehouse_dir / "batches" / f["ruc"] / batch.sha256
+        assert (folder / "quarantine.parquet").exists() is bool(f["invalid_rows"])
+    # Each rejected row is kept with the error type and field the administrator has to fix.
+    quarantine = project.warehouse_dir / "batches" / "*" / "*" / "quarantine.parquet"
+    quarantined = duckdb.connect().execute(f"""
+        SELECT regexp_extract(filename, 'batches/([0-9]+)/', 1), _fila, errores
+        FROM read_parquet('{quarantine}', filename = true) ORDER BY ALL""").fetchall()
+    assert quarantined == [("20999100016", 35, "exit-before-entry: Hora Salida"),
+                           ("20999100016", 40, "constraint-error: Visitante"),
+                           ("20999300031", 25, "invalid-date: Fecha de Visita"),
+                           ("20999300031", 36, "constraint-error: Funcionario visitado")]
 
 
 def test_second_pass_is_idempotent(project):
@@ -89,34 +98,85 @@ def test_second_pass_is_idempotent(project):
     assert data_files(project.var_dir / "publish") == files
 
 
-def test_late_exit_time_fills_the_same_visit(project, manifest):
+def test_late_exit_time_fills_the_same_visit(project):
     full_pass(project)
-    reupload = next(f for f in manifest["files"] if f["reuploads"])
-    con = duckdb.connect()
-    parquet = parquet_glob(project.var_dir / "publish")
-    blank = con.execute(f"SELECT count(*) FROM '{parquet}' WHERE entidad_ruc = ? AND hora_salida IS NULL",
-                        [reupload["ruc"]]).fetchone()[0]
-    first = next(f for f in manifest["files"] if f["ruc"] == reupload["ruc"] and not f["reuploads"])
-    # Every visit whose exit time the second upload filled now has one.
-    assert blank == len(first.get("blank_exit_rows", [])) - len(reupload["reuploads"])
+    # The seven visits of visitas-2024-10.csv without exit time: visitas-2024-10-b.csv carries
+    # five of them again with it; the other two stay open, and nothing is duplicated.
+    blank_in_first_upload = {("2024-10-01", "08:40:00"), ("2024-10-10", "08:29:00"),
+                             ("2024-10-16", "13:29:22"), ("2024-10-22", "10:32:00"),
+                             ("2024-10-24", "10:17:24"), ("2024-10-30", "14:45:00"),
+                             ("2024-10-30", "15:37:28")}
+    rows = [r for r in csv_rows(project.var_dir / "publish") if r["entidad_ruc"] == "20999300031"]
+    assert len(rows) == 38
+    assert sorted((r["fecha_visita"], r["hora_ingreso"], r["hora_salida"]) for r in rows
+                  if (r["fecha_visita"], r["hora_ingreso"]) in blank_in_first_upload) == [
+        ("2024-10-01", "08:40:00", "09:30:00"), ("2024-10-10", "08:29:00", ""),
+        ("2024-10-16", "13:29:22", "14:04:04"), ("2024-10-22", "10:32:00", "11:07:00"),
+        ("2024-10-24", "10:17:24", ""), ("2024-10-30", "14:45:00", "15:50:00"),
+        ("2024-10-30", "15:37:28", "15:57:43")]
 
 
 def test_published_row_values(project):
-    """One known visit of each entity, normalised from its composite official fields."""
+    """One known visit of each entity, every published field (but the keyed `visitante_id`)
+    normalised from the composite official fields; document types counted per entity."""
     full_pass(project)
-    con = duckdb.connect()
-    parquet = parquet_glob(project.var_dir / "publish")
-    rows = con.execute(f"""SELECT entidad_ruc, visitante_tipo_documento, count(*) FROM '{parquet}'
-                           GROUP BY ALL ORDER BY ALL""").fetchall()
-    assert {r[1] for r in rows} <= {"DNI", "CE", "PASAPORTE"}
-    names = dict(con.execute(f"SELECT DISTINCT entidad_ruc, entidad_nombre FROM '{parquet}'").fetchall())
-    assert names == {
-        "20999100016": "Municipalidad Distrital de Ejemplo Norte",
-        "20999200029": "Ministerio de Ejemplo",
-        "20999300031": "Gobierno Regional de Ejemplo Sur",
+    rows = {r["id_visita"]: {k: v for k, v in r.items() if k != "visitante_id"}
+            for r in csv_rows(project.var_dir / "publish")}
+    assert len(rows) == 115  # one id per visit
+    # visitas-2024-08.csv row 7: "CEX : 001728901", "Entidad pública - …", an area with " - ".
+    assert rows["76d333c1b1ae7c23"] == {
+        "id_visita": "76d333c1b1ae7c23", "entidad_ruc": "20999100016",
+        "entidad_nombre": "Municipalidad Distrital de Ejemplo Norte",
+        "fecha_registro": "2024-08-08", "fecha_visita": "2024-08-08", "hora_ingreso": "11:58:00",
+        "hora_salida": "12:40:00", "visitante_nombre": "MÜLLER PÉREZ MARÍA JOSÉ",
+        "visitante_tipo_documento": "CE", "visitante_numero_documento": "*******01",
+        "visitante_tipo_entidad": "Entidad pública",
+        "visitante_entidad": "MUNICIPALIDAD PROVINCIAL DE EJEMPLO",
+        "funcionario_nombre": "CCORI HUAMANÍ VÍCTOR HUGO",
+        "funcionario_area": "GERENCIA DE DESARROLLO URBANO - SUBGERENCIA DE OBRAS PRIVADAS",
+        "funcionario_cargo": "SUBGERENTE", "motivo": "Reunión de trabajo",
+        "motivo_detalle": "Revisión de expediente técnico", "lugar": "Despacho de Alcaldía",
+        "observacion": "",
     }
-    ids = con.execute(f"SELECT count(DISTINCT id_visita), count(*) FROM '{parquet}'").fetchone()
-    assert ids[0] == ids[1]
+    # visitas-2024-09.xlsx row 3: native date and time cells, "PASAPORTE AX361911".
+    assert rows["49cd7873db1f9910"] == {
+        "id_visita": "49cd7873db1f9910", "entidad_ruc": "20999200029",
+        "entidad_nombre": "Ministerio de Ejemplo", "fecha_registro": "2024-09-03",
+        "fecha_visita": "2024-09-03", "hora_ingreso": "13:03:00", "hora_salida": "13:52:00",
+        "visitante_nombre": "MARTÍNEZ PÉREZ ANNA", "visitante_tipo_documento": "PASAPORTE",
+        "visitante_numero_documento": "******11", "visitante_tipo_entidad": "Persona natural",
+        "visitante_entidad": "", "funcionario_nombre": "LAZO GUTIÉRREZ PEDRO PABLO",
+        "funcionario_area": "SECRETARÍA GENERAL - OFICINA GENERAL DE ADMINISTRACIÓN - "
+                            "OFICINA DE ABASTECIMIENTO",
+        "funcionario_cargo": "ESPECIALISTA", "motivo": "Otros Motivos",
+        "motivo_detalle": "Seguimiento de trámite", "lugar": "Sala Técnica 3", "observacion": "",
+    }
+    # visitas-2024-10.csv row 5 (Windows-1252): an area holding both a comma and " - ".
+    assert rows["d939c56f5980f993"] == {
+        "id_visita": "d939c56f5980f993", "entidad_ruc": "20999300031",
+        "entidad_nombre": "Gobierno Regional de Ejemplo Sur", "fecha_registro": "2024-10-03",
+        "fecha_visita": "2024-10-03", "hora_ingreso": "11:32:00", "hora_salida": "12:17:00",
+        "visitante_nombre": "DE LA CRUZ CASTRO PERCY", "visitante_tipo_documento": "DNI",
+        "visitante_numero_documento": "******92", "visitante_tipo_entidad": "Entidad privada",
+        "visitante_entidad": "AGROEXPORTADORA VALLE DE EJEMPLO S.A.",
+        "funcionario_nombre": "CHOQUE QUISPE ROSA AMELIA",
+        "funcionario_area": "GERENCIA REGIONAL DE PLANEAMIENTO, PRESUPUESTO Y ACONDICIONAMIENTO "
+                            "TERRITORIAL - OFICINA DE PROGRAMACIÓN MULTIANUAL DE INVERSIONES",
+        "funcionario_cargo": "JEFA DE OFICINA", "motivo": "Otros Motivos",
+        "motivo_detalle": "Consulta sobre licencia de funcionamiento",
+        "lugar": "Despacho de Gobernación", "observacion": "",
+    }
+    # "DNI …", "DNI/LE …" and bare numbers are DNI; "CE …" and "CEX : …" are CE; "PASAPORTE …"
+    # and "PSP : …" are PASAPORTE.
+    counts: dict[tuple[str, str], int] = {}
+    for r in rows.values():
+        key = (r["entidad_ruc"], r["visitante_tipo_documento"])
+        counts[key] = counts.get(key, 0) + 1
+    assert counts == {
+        ("20999100016", "CE"): 3, ("20999100016", "DNI"): 32, ("20999100016", "PASAPORTE"): 2,
+        ("20999200029", "CE"): 3, ("20999200029", "DNI"): 35, ("20999200029", "PASAPORTE"): 2,
+        ("20999300031", "CE"): 3, ("20999300031", "DNI"): 33, ("20999300031", "PASAPORTE"): 2,
+    }
 
 
 @pytest.mark.s3
@@ -131,15 +191,15 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
     assert outcome.publication.rows == expected_visits(manifest)
     publish = open_storage(settings.publish_url)
     package = json.loads(publish.read_bytes("latest/datapackage.json"))
-    assert len(package["resources"]) >= 7  # 3 monthly CSV + 3 JSON + 1 Parquet, plus extras
+    assert [r["name"] for r in package["resources"]] == RESOURCES
     for resource in package["resources"]:
         data = publish.read_bytes(f"latest/{resource['path']}")
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         assert resource["bytes"] == len(data)
-    # Raw uploads are archived under their checksum.
+    # Raw uploads are archived byte for byte under <RUC>/<sha256>/<name>.
     raw = open_storage(settings.raw_url)
-    archived = [o.key for o in raw.list("")]
-    assert len(archived) == len(manifest["files"])
-    for key in archived:
-        _ruc, sha, _name = key.split("/")
-        assert hashlib.sha256(raw.read_bytes(key)).hexdigest() == sha
+    expected = {}
+    for f in manifest["files"]:
+        data = (project.samples_dir / f["path"]).read_bytes()
+        expected[f"{f['ruc']}/{hashlib.sha256(data).hexdigest()}/{f['file']}"] = data
+    assert {o.key: raw.read_bytes(o.key) for o in raw.list("")} == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.consolidation.visitas import database_path
 from pipeline.normalization import install_macros
 from pipeline.publication.personal_data import (
     DEVELOPMENT_KEY,
@@ -47,13 +49,18 @@ def input_numbers() -> set[str]:
         upload = open_table(path, path.name, ["documento del visitante", "visitante", "motivo"])
         [index] = [i for i, label in enumerate(upload.labels) if fold(label) == "documento del visitante"]
         table = pa.Table.from_batches(list(upload.batches), schema=upload.schema)
-        cells = table.column(index + 1)  # column 0 is the row number
+        # column 0 is the row number
         con.register("cells", table.select([index + 1]).rename_columns(["c"]))
         numbers |= {n for (n,) in con.execute(
             "SELECT DISTINCT doc_number(c) FROM cells WHERE doc_number(c) IS NOT NULL").fetchall()}
-        assert len(cells) > 0
     con.close()
     return numbers
+
+
+def stored_numbers(latest: Path) -> dict[str, str]:
+    """The full document number of every consolidated visit, by id_visita (never published)."""
+    with duckdb.connect(str(database_path(settings_for(latest.parents[1]))), read_only=True) as con:
+        return dict(con.execute("SELECT id_visita, visitante_numero_documento FROM visitas").fetchall())
 
 
 def publish_samples(var_dir: Path, **env: str) -> Path:
@@ -72,7 +79,8 @@ def published_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_no_full_document_number_anywhere_in_the_published_tree(published_default: Path) -> None:
     numbers = input_numbers()
-    assert len(numbers) > 100 and all(len(n) >= 8 for n in numbers)
+    # Every distinct number of the four sample files, none short enough to match by accident.
+    assert len(numbers) == 110 and all(len(n) >= 8 for n in numbers)
     texts = []
     for path in sorted(p for p in published_default.rglob("*") if p.is_file()):
         texts.append(path.read_bytes().decode("utf-8", errors="replace"))
@@ -83,9 +91,12 @@ def test_no_full_document_number_anywhere_in_the_published_tree(published_defaul
 
 
 def test_masked_number_keeps_only_the_last_two_characters(published_default: Path) -> None:
-    rows = published_rows(published_default)
-    assert rows and all(r["visitante_numero_documento"][:-2].strip("*") == "" for r in rows)
-    assert {len(r["visitante_numero_documento"]) for r in rows} >= {8}
+    rows = {r["id_visita"]: r["visitante_numero_documento"] for r in published_rows(published_default)}
+    assert len(rows) == 115
+    assert rows == {visit: "*" * (len(number) - 2) + number[-2:]
+                    for visit, number in stored_numbers(published_default).items()}
+    assert rows["f6bdf2d0f21f3900"] == "******78"  # DNI 53066378
+    assert rows["76d333c1b1ae7c23"] == "*******01"  # CEX : 001728901
 
 
 def test_visitante_id_is_the_keyed_hmac_and_counts_repeat_visitors(tmp_path: Path) -> None:
@@ -100,6 +111,13 @@ def test_visitante_id_is_the_keyed_hmac_and_counts_repeat_visitors(tmp_path: Pat
     for r in rows:
         by_person.setdefault(r["visitante_nombre"], set()).add(r["visitante_id"])
     assert all(len(ids) == 1 for ids in by_person.values())
+    # 38 visits by 35 people: three came twice (one of them once written "PALOMINO CUBA, ELMER").
+    visits = Counter(r["visitante_id"] for r in rows)
+    assert len(rows) == 38 and len(visits) == 35
+    assert {pid for pid, n in visits.items() if n > 1} == {
+        hmac_sha256_hex(TEST_KEY.encode(), f"DNI:{number}")
+        for number in ("21843292", "11261611", "52765945")}
+    assert max(visits.values()) == 2
 
 
 def test_policy_is_stated_in_the_datapackage(published_default: Path) -> None:
@@ -125,7 +143,9 @@ def test_other_policies(tmp_path: Path, policy: str, column: bool, stated: str) 
     rows = published_rows(latest)
     assert ("visitante_numero_documento" in rows[0]) is column
     if column:
-        assert "53066378" in {r["visitante_numero_documento"] for r in rows}
+        assert {r["id_visita"]: r["visitante_numero_documento"] for r in rows} == stored_numbers(latest)
+    # 106 people: the 110 numbers of the samples but the four found only on rejected rows.
+    assert len({r["visitante_id"] for r in rows}) == 106
     package = json.loads((latest / "datapackage.json").read_text(encoding="utf-8"))
     assert package["x-datos-personales"]["numero_documento"] == stated
     names = [f["name"] for f in package["resources"][0]["schema"]["fields"]]

@@ -6,11 +6,17 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
-from pipeline.publication.publisher import complete_releases, publish, served_release
+from pipeline.publication.publisher import (
+    complete_releases,
+    load_manifest,
+    publish,
+    served_release,
+)
 from pipeline.storage.s3 import S3Storage
 from tests.publication_helpers import assert_whole, change_table, settings_for, write_table
 from tests.s3server import S3Server
@@ -18,6 +24,7 @@ from tests.s3server import S3Server
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 T3 = dt.datetime(2024, 3, 2, 12, 0, tzinfo=dt.UTC)
+MONTHS = ("2023-12", "2024-01", "2024-02")  # the 360 visits of write_table
 
 pytestmark = pytest.mark.s3
 
@@ -35,13 +42,11 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert first.new_release and first.previous is None
     assert first.changes == {"agregadas": 360, "modificadas": 0, "retiradas": 0}
     assert served_release(s3_publish).id == first.version  # type: ignore[union-attr]
-    paths = {f.path for f in first.files}
-    assert {"visitas/csv/visitas-2023-12.csv", "visitas/json/visitas-2024-02.json",
-            "visitas/parquet/anio=2023/visitas-2023-12.parquet",
-            "visitas/parquet/anio=2024/visitas-2024-01.parquet",
-            "visitas/parquet/anio=2024/visitas-2024-02.parquet", "visitas.duckdb"} <= paths
     # Parquet is cut like CSV and JSON: one file per month, inside its year's hive directory.
-    assert not any(p.startswith("visitas/parquet/") and not p.endswith(".parquet") for p in paths)
+    assert sorted(f.path for f in first.files) == sorted([
+        *(f"visitas/{fmt}/visitas-{m}.{fmt}" for fmt in ("csv", "json") for m in MONTHS),
+        *(f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet" for m in MONTHS),
+        "visitas.schema.json", "changes.json", "CAMBIOS.md", "visitas.duckdb"])
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
@@ -51,8 +56,10 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert sorted(second.written) == ["visitas/csv/visitas-2024-01.csv",
                                       "visitas/json/visitas-2024-01.json",
                                       "visitas/parquet/anio=2024/visitas-2024-01.parquet"]
-    assert {"visitas/parquet/anio=2023/visitas-2023-12.parquet",
-            "visitas/parquet/anio=2024/visitas-2024-02.parquet"} <= set(second.reused)
+    assert sorted(second.reused) == sorted(
+        f"visitas/{fmt}/visitas-{m}.{fmt}" if fmt != "parquet"
+        else f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet"
+        for fmt in ("csv", "json", "parquet") for m in ("2023-12", "2024-02"))
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
@@ -68,19 +75,45 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert package["version"] == second.version
     for rid in (first.version, second.version):
         assert_whole(s3_publish, layout.release_dir(rid))
+    assert complete_releases(s3_publish) == [first.version, second.version]
+
     # Copies of the first release's changed files that latest/ no longer names are kept for
     # one release (harvesters mid-download), then collected.
-    assert complete_releases(s3_publish) == [first.version, second.version]
+    replaced = copies_named(s3_publish, first.version) - copies_named(s3_publish, second.version)
+    assert sorted(path.rsplit("/", 1)[1] for path in replaced) == [
+        "CAMBIOS.md", "changes.json", "visitas-2024-01.csv", "visitas-2024-01.json",
+        "visitas-2024-01.parquet"]
+    assert latest_copies(s3_publish) == (copies_named(s3_publish, first.version)
+                                         | copies_named(s3_publish, second.version))
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE visitas SET observacion = 'revisada' WHERE fecha_visita = '2024-02-01'")
+    third = publish(settings, now=T3, storage=s3_publish)
+    assert third.previous == second.version
+    assert latest_copies(s3_publish) == (copies_named(s3_publish, second.version)
+                                         | copies_named(s3_publish, third.version))
+    assert replaced.isdisjoint(latest_copies(s3_publish))
+    assert_whole(s3_publish, layout.LATEST)
+
+
+def copies_named(storage: S3Storage, release_id: str) -> set[str]:
+    """The latest/objects/ keys of a release's files."""
+    return {f"{layout.LATEST}/{layout.object_key(f.sha256, f.path)}"
+            for f in load_manifest(storage, release_id).files}
+
+
+def latest_copies(storage: S3Storage) -> set[str]:
+    return {o.key for o in storage.list(f"{layout.LATEST}/{layout.OBJECTS}/")}
 
 
 def test_rerun_without_change_is_idempotent(tmp_path: Path, s3_publish: S3Storage) -> None:
     settings = settings_for(tmp_path)
     write_table(database_path(settings))
     first = publish(settings, now=T1, storage=s3_publish)
-    before = {o.key: o.size for o in s3_publish.list()}
+    before = {o.key: s3_publish.sha256(o.key) for o in s3_publish.list()}
     again = publish(settings, now=T2, storage=s3_publish)
     assert not again.new_release and again.version == first.version
-    assert {o.key: o.size for o in s3_publish.list()} == before
+    assert again.written == [] and again.changes == {}
+    assert {o.key: s3_publish.sha256(o.key) for o in s3_publish.list()} == before
 
 
 def test_release_objects_are_create_only(tmp_path: Path, s3_publish: S3Storage) -> None:
@@ -101,15 +134,14 @@ def test_same_second_releases_get_distinct_ids(tmp_path: Path, s3_publish: S3Sto
     first = publish(settings, now=T1, storage=s3_publish)
     change_table(db)
     second = publish(settings, now=T1, storage=s3_publish)
-    assert second.version > first.version
+    assert (first.version, second.version) == ("20240201T120000Z", "20240201T120000Z.001")
+    assert complete_releases(s3_publish) == [first.version, second.version]
     assert_whole(s3_publish, layout.LATEST)
 
 
 def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
     """Publication is generic over the dataset schema: add a field, every partition moves."""
     import shutil
-
-    import duckdb
 
     from pipeline.settings import PROJECT_ROOT
     from pipeline.storage.local import LocalStorage
@@ -144,8 +176,6 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
 def test_a_new_pseudonym_key_rewrites_every_month(tmp_path: Path) -> None:
     """Month hashes cover the stored columns and how computed ones are derived: a new key
     changes every `visitante_id`, so every month is rewritten although no stored row moved."""
-    import duckdb
-
     from pipeline.storage.local import LocalStorage
 
     db = database_path(settings_for(tmp_path))
@@ -155,10 +185,8 @@ def test_a_new_pseudonym_key_rewrites_every_month(tmp_path: Path) -> None:
     second = publish(settings_for(tmp_path, pseudonym_key="clave-dos"), now=T2, storage=store)
     assert second.new_release and second.previous == first.version
     assert not [p for p in second.reused if p.startswith("visitas/")]
-    with duckdb.connect(str(db), read_only=True) as con:
-        documented = con.execute(
-            "SELECT count(*) FROM visitas WHERE visitante_numero_documento IS NOT NULL").fetchone()[0]
-    assert second.changes == {"agregadas": 0, "modificadas": documented, "retiradas": 0}
+    # Every one of the 360 rows has a document number, so every visitante_id changed.
+    assert second.changes == {"agregadas": 0, "modificadas": 360, "retiradas": 0}
 
 
 def test_changelog_reads_the_yearly_parquet_of_releases_before_the_monthly_cut(tmp_path: Path) -> None:

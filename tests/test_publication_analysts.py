@@ -54,7 +54,7 @@ def test_duckdb_httpfs_reads_published_parquet(published: tuple[S3Server, str, s
     url = f"s3://{bucket}/pub/releases/{version}/visitas/parquet/*/*.parquet"
     rows = con.execute(f"""SELECT anio, count(*), min(fecha_visita)
         FROM read_parquet('{url}', hive_partitioning = true) GROUP BY anio ORDER BY anio""").fetchall()
-    assert [(r[0], r[1]) for r in rows] == [(2023, 124), (2024, 236)]
+    assert rows == [(2023, 124, dt.date(2023, 12, 1)), (2024, 236, dt.date(2024, 1, 1))]
     # Sorted by date and entity within each file, as published.
     dates = con.execute(f"""SELECT fecha_visita, entidad_ruc FROM read_parquet('{url}')
         WHERE year(fecha_visita) = 2024""").fetchall()

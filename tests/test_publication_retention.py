@@ -16,7 +16,7 @@ from pipeline.publication.publisher import complete_releases, publish, served_re
 from pipeline.publication.retention import prune
 from pipeline.storage.local import LocalStorage
 from pipeline.storage.s3 import S3Storage
-from tests.publication_helpers import assert_whole, settings_for, write_table
+from tests.publication_helpers import Crash, CrashingAt, assert_whole, settings_for, write_table
 from tests.s3server import S3Server
 
 # Two releases in January, three in February.
@@ -56,6 +56,29 @@ def test_prune_keeps_last_n_one_per_month_and_latest(tmp_path: Path, s3_env: S3S
         assert_whole(storage, layout.release_dir(rid))
 
 
+def test_prune_keeps_the_release_latest_serves(tmp_path: Path) -> None:
+    """A run that dies after completing its release but before moving latest/ leaves latest/
+    on an older release, which is neither among the last N nor the newest of its month."""
+    storage = LocalStorage(tmp_path / "publish")
+    ids = _releases(tmp_path, storage)
+    settings = settings_for(tmp_path)
+    with duckdb.connect(str(database_path(settings))) as con:
+        con.execute("UPDATE visitas SET observacion = 'v5' WHERE id_visita = '0000000000000001'")
+    with pytest.raises(Crash):
+        publish(settings, now=dt.datetime(2024, 2, 8, tzinfo=dt.UTC),
+                storage=CrashingAt(storage, f"{layout.LATEST}/{layout.DATAPACKAGE}"))
+    newest = "20240208T000000Z"
+    assert complete_releases(storage) == [*ids, newest]
+    assert served_release(storage).id == ids[4]  # type: ignore[union-attr]
+
+    result = prune(storage, keep_last=1)
+    # last 1 and newest of February (Feb 8), newest of January (Jan 20), served (Feb 7).
+    assert result.keep == [ids[1], ids[4], newest]
+    assert complete_releases(storage) == [ids[1], ids[4], newest]
+    assert served_release(storage).id == ids[4]  # type: ignore[union-attr]
+    assert_whole(storage, layout.LATEST)
+
+
 def test_cli_releases_list_and_prune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     publish_dir = tmp_path / "publish"
     ids = _releases(tmp_path, LocalStorage(publish_dir))
@@ -64,11 +87,19 @@ def test_cli_releases_list_and_prune(tmp_path: Path, monkeypatch: pytest.MonkeyP
     runner = CliRunner()
     listed = runner.invoke(main, ["releases", "list"])
     assert listed.exit_code == 0, listed.output
-    assert f"* {ids[-1]}" in listed.output and ids[0] in listed.output
+    previous = ["-", *ids[:-1]]
+    assert listed.output.splitlines() == [
+        f"{'*' if rid == ids[-1] else ' '} {rid}         360 filas    13 archivos  anterior: {before}"
+        for rid, before in zip(ids, previous, strict=True)]
+    # --keep 1: the newest release, which is also February's, and the newest of January.
     dry = runner.invoke(main, ["releases", "prune", "--keep", "1", "--dry-run"])
-    assert dry.exit_code == 0 and len(complete_releases(LocalStorage(publish_dir))) == 5
+    assert dry.exit_code == 0, dry.output
+    assert dry.output == (f"Conservadas: {ids[1]}, {ids[4]}\n"
+                          f"Se borrarían: {ids[0]}, {ids[2]}, {ids[3]}\n")
+    assert complete_releases(LocalStorage(publish_dir)) == ids
     done = runner.invoke(main, ["releases", "prune", "--keep", "1"])
     assert done.exit_code == 0, done.output
+    assert done.output == f"Conservadas: {ids[1]}, {ids[4]}\nBorradas: {ids[0]}, {ids[2]}, {ids[3]}\n"
     assert complete_releases(LocalStorage(publish_dir)) == [ids[1], ids[4]]
     assert_whole(LocalStorage(publish_dir), layout.LATEST)
     assert "--keep" in runner.invoke(main, ["releases", "prune", "--help"]).output

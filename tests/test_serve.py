@@ -52,6 +52,18 @@ def test_serve_shows_the_asset_graph(tmp_path):
         assert nodes is not None, "the Dagster webserver did not answer within 90 s"
         assert sorted(n["assetKey"]["path"][0] for n in nodes) == [
             "visit_batches", "visits", "visits_release"]
+        # The daemon runs what the project relies on: the landing sensor, the hourly schedule
+        # and eager automation (asset daemon), each reported healthy by the webserver.
+        needed = {"SENSOR", "SCHEDULER", "ASSET"}
+        healthy: set[str] = set()
+        while time.monotonic() < deadline and not needed <= healthy:
+            statuses = graphql(port, "{ instance { daemonHealth { allDaemonStatuses {"
+                                     " daemonType healthy } } } }")
+            healthy = {s["daemonType"] for s in
+                       statuses["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+                       if s["healthy"]}
+            time.sleep(1)
+        assert needed <= healthy, f"daemons sanos: {sorted(healthy)}"
         # DAGSTER_HOME is kept under the var dir, so run history persists between sessions.
         assert (tmp_path / "var" / "dagster").is_dir()
     finally:
