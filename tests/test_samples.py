@@ -193,10 +193,11 @@ def test_run_publishes_exactly_the_visits_the_manifest_promises(run_on_samples) 
     assert not [r for r in rows if r["fecha_visita"] == day]
     # What the operator reads: per entity, valid and rejected rows as the manifest counts them.
     lines = output.splitlines()
-    for ruc, name, batches, valid, rejected in [(NORTE, NAMES[NORTE], 1, 37, 2),
-                                                 (CENTRO, NAMES[CENTRO], 1, 40, 0),
-                                                 (SUR, NAMES[SUR], 2, 43, 2)]:
-        assert (f"  {ruc} {name}: {batches} lotes nuevos (0 sin cambios), {valid} filas válidas,"
+    for ruc, name, batches, valid, rejected in [
+            (NORTE, NAMES[NORTE], "1 lote nuevo", 37, 2),
+            (CENTRO, NAMES[CENTRO], "1 lote nuevo", 40, 0),
+            (SUR, NAMES[SUR], "2 lotes nuevos", 43, 2)]:
+        assert (f"  {ruc} {name}: {batches} (0 sin cambios), {valid} filas válidas,"
                 f" {rejected} rechazadas") in lines
     assert ("  115 visitas de 3 entidades (120 filas en lotes, 5 cambios en el historial,"
             " 0 visitas retiradas)") in lines
