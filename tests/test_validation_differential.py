@@ -214,3 +214,91 @@ def test_corpus_covers_every_error_type(tmp_path: Path) -> None:
     assert seen >= {"type-error", "constraint-error", "unique-error", "primary-key", "blank-row",
                     "missing-cell", "extra-cell", "incorrect-label", "blank-label",
                     "duplicate-label", "extra-label", "missing-label"}
+
+
+# ---------------------------------------------------------------- the upload path
+
+UPLOAD_SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+#: error types frictionless knows; the rest are the register's domain rules
+FRICTIONLESS_TYPES = {"type-error", "constraint-error", "unique-error", "primary-key", "blank-row",
+                      "missing-cell", "extra-cell", "incorrect-label", "blank-label",
+                      "duplicate-label", "extra-label", "missing-label"}
+
+
+def _upload_row(rng: random.Random, layout: str) -> dict[str, str]:
+    day = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/2024"
+    entry = f"{rng.randint(7, 12):02d}:{rng.randint(0, 59):02d}"
+    leave = rng.choice(["", f"{rng.randint(13, 18):02d}:{rng.randint(0, 59):02d}"])
+    person = rng.choice(["PEREZ GOMEZ ANA", "QUISPE, ROSA", "SMITH JOHN", "ÑAUPARI LUZ"])
+    if layout == "upload-oficial":
+        return {"Fecha de Registro": day, "Fecha de Visita": day, "Entidad visitada": "MUNI",
+                "Visitante": person, "Documento del visitante": f"DNI {rng.randint(10**7, 10**8 - 1)}",
+                "Entidad del visitante": "Entidad privada - ACME SAC",
+                "Funcionario visitado": "RUIZ LUIS - OFICINA DE TI - JEFE",
+                "Hora Ingreso": entry, "Hora Salida": leave,
+                "Motivo": "Reunión de trabajo - coordinación", "Lugar específico": "Sala 1",
+                "Observación": rng.choice(["", "ninguna"])}
+    return {"fecha_registro": day, "fecha_visita": day, "hora_ingreso": entry, "hora_salida": leave,
+            "visitante_nombre": person, "visitante_tipo_documento": "DNI",
+            "visitante_numero_documento": str(rng.randint(10**7, 10**8 - 1)),
+            "visitante_tipo_entidad": "Entidad privada", "visitante_entidad": "ACME SAC",
+            "funcionario_nombre": "RUIZ LUIS", "funcionario_area": "OFICINA DE TI",
+            "funcionario_cargo": "JEFE", "motivo": "Reunión de trabajo",
+            "motivo_detalle": "coordinación", "lugar": "Sala 1", "observacion": "",
+            "entidad_ruc": "20999100016", "entidad_nombre": "MUNI"}
+
+
+#: values that break an upload field's schema checks (required, pattern, maxLength)
+UPLOAD_BAD = ["", " ", "31-02-2024x", "9h30", "x" * 1001, "2024/13/45", "25:61:99:00"]
+
+
+def make_upload_file(path: Path, layout: str, seed: int, rows: int = 200) -> None:
+    rng = random.Random(seed)
+    names = [f["name"] for f in json.loads(
+        (UPLOAD_SCHEMAS_DIR / f"{layout}.schema.json").read_text("utf-8"))["fields"]]
+    body: list[Row] = []
+    for _ in range(rows):
+        row = [_upload_row(rng, layout)[n] for n in names]
+        fault = rng.random()
+        if fault < 0.2:
+            row[rng.randrange(len(row))] = rng.choice(UPLOAD_BAD)
+        elif fault < 0.23:
+            row = [""] * len(row)
+        elif fault < 0.25:
+            row = row[: rng.randint(1, len(row) - 1)]
+        elif fault < 0.27:
+            row = [*row, "sobra"]
+        body.append(row)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(body)
+
+
+UPLOAD_CASES = [(layout, seed) for layout in ("upload-oficial", "upload-normalizado")
+                for seed in range(4)]
+
+
+@pytest.mark.parametrize(("layout", "seed"), UPLOAD_CASES, ids=[f"{n}-{s}" for n, s in UPLOAD_CASES])
+def test_upload_path_finds_what_frictionless_finds(tmp_path: Path, layout: str, seed: int) -> None:
+    """`visitas validate FILE` (normalisation and domain rules included) reports the schema's
+    errors exactly as frictionless does with the same upload schema; its domain rules only add."""
+    from pipeline.validation.upload import upload_schemas, validate_file
+
+    data = tmp_path / f"{layout}-{seed}.csv"
+    make_upload_file(data, layout, seed)
+    with frictionless.system.use_context(trusted=True):
+        theirs = frictionless.validate(str(data), schema=str(UPLOAD_SCHEMAS_DIR /
+                                                             f"{layout}.schema.json"),
+                                       limit_errors=100_000)
+    ours = validate_file(data, data.name, upload_schemas(UPLOAD_SCHEMAS_DIR),
+                         error_limit=100_000)
+    assert ours.schema == layout
+    spec = ["rowNumber", "fieldName", "type"]
+    expected = _key(theirs.flatten(spec))
+    got = {e for e in _key(ours.flatten(tuple(spec))) if e[2] in FRICTIONLESS_TYPES}
+    assert got - expected == set(), "reported by us only"
+    assert expected - got == set(), "reported by frictionless only"
+    assert ours.rows == theirs.tasks[0].stats["rows"]
+    assert {t for _, _, t in expected} >= {"constraint-error", "blank-row", "missing-cell",
+                                            "extra-cell"}
