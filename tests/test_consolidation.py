@@ -194,6 +194,7 @@ def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
     visit = before[0]["id_visita"]
     result = CliRunner().invoke(main, ["withdraw", SUR, visit, "--motivo", "Duplicado, por error"])
     assert result.exit_code == 0, result.output
+    assert "Retiro de 1 visita registrado en" in result.output
     [written] = (Path(s.landing_url) / SUR).glob("retiros-*.csv")
     assert written.read_text(encoding="utf-8") == f'id_visita,motivo\n{visit},"Duplicado, por error"\n'
     ingest(s, SUR)
