@@ -16,6 +16,7 @@ import pytest
 from pipeline.consolidation.visitas import database_path
 from pipeline.flow import run_full_pass
 from pipeline.ingestion.batches import BatchOutcome, batches_dir
+from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.settings import Settings
 from tests.stages import NOW, SAMPLES, TODAY, drop, published_rows, settings_for
 
@@ -134,8 +135,7 @@ def test_xlsx_file(published: tuple[Settings, Rows, dict[str, str]]) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Retiros de visitas - octubre 2024"])
-    # the visit upload's own labels for the natural key
-    ws.append(["ID Visita", "Documento del visitante", "Fecha de Visita", "Hora Ingreso", "Motivo"])
+    ws.append(["ID Visita", "Documento", "Fecha Visita", "Hora Ingreso", "Motivo"])
     ws.append([ids["HERNÁNDEZ SILVA ANNA"], None, None, None, "Registro duplicado"])
     # native Excel date and time cells, as in exported registers
     ws.append([None, "PASAPORTE MT954071", dt.datetime(2024, 10, 31), dt.time(11, 25),
@@ -159,8 +159,8 @@ def test_xlsx_file(published: tuple[Settings, Rows, dict[str, str]]) -> None:
     assert batch.summary == (
         "✘ retiros-octubre.xlsx: 3 retiros aceptados; 2 filas no se aplican:\n"
         "  Fila 7: falta la hora de ingreso para identificar la visita.\n"
-        "  Fila 8: la celda «Motivo» tiene la fórmula «=A3» sin valor calculado (ábrala en "
-        "Excel, recalcule y guarde el archivo).")
+        "  Fila 8: la celda de la columna «Motivo» tiene la fórmula «=A3» sin valor calculado "
+        "(ábrala en Excel, recalcule y guarde el archivo).")
     meta, _, report = staged(settings, batch)
     assert counts(meta) == ("retiros", "partial", 5, 3, 2)
     assert [(e["rowNumber"], e["type"], e["fieldName"]) for e in report["tasks"][0]["errors"]] == [
@@ -191,8 +191,8 @@ def test_natural_key_in_upload_formats(published: tuple[Settings, Rows, dict[str
         "✘ retiros-2024-10-b.csv: 3 retiros aceptados; 3 filas no se aplican:\n"
         "  Fila 5: «31/02/2024» no es una fecha de visita válida (use DD/MM/AAAA, por ejemplo "
         "05/08/2024).\n"
-        "  Fila 6: el número de documento en «LE 1234» no es válido para DNI; «25:10» no es una "
-        "hora de ingreso válida (use HH:MM de 24 horas, por ejemplo 14:30).\n"
+        "  Fila 6: «LE 1234» no es un DNI válido; «25:10» no es una hora de ingreso válida (use "
+        "HH:MM de 24 horas, por ejemplo 14:30).\n"
         "  Fila 7: no se reconoce el tipo de documento en «12345» (escriba el tipo y el número, "
         "por ejemplo DNI 12345678).")
 
@@ -233,8 +233,45 @@ def test_a_file_without_the_columns_is_rejected_whole(
     assert (batch.status, batch.readable) == ("rejected", False)
     assert batch.summary == (
         "✘ retiros.csv: El archivo de retiros debe tener la columna «motivo» y, para identificar "
-        "la visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso». Su "
-        "encabezado (fila 1) tiene: «visita», «razon».")
+        "la visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso». El "
+        "encabezado, en la fila 1, tiene: «visita», «razon».")
     _, _, report = staged(settings, batch)
     assert [(e["type"], e["fieldName"]) for e in report["tasks"][0]["errors"]] == [
         ("missing-label", "motivo"), ("missing-label", "id_visita")]
+
+
+VISIT = "f6bdf2d0f21f3900"
+
+
+@pytest.mark.parametrize(("name", "data", "status", "summary"), [
+    # past the reader's 64 KiB sample, a Windows-1252 byte: the file is read again in cp1252
+    ("retiros-largo.csv",
+     ("id_visita,motivo\n" + f"{VISIT},Registro duplicado\n" * 4000
+      + f"{VISIT},Registro duplicado por error de digitación\n").encode("cp1252"),
+     "published", "✔ retiros-largo.csv: 4001 retiros aceptados."),
+    ("retiros-utf16.txt", f"id_visita\tmotivo\r\n{VISIT}\tDuplicado\r\n".encode("utf-16"),
+     "published", "✔ retiros-utf16.txt: 1 retiro aceptado."),
+    ("retiros-vacio.csv", b"", "rejected",
+     "✘ retiros-vacio.csv: El archivo está vacío: no tiene encabezados ni filas."),
+    ("retiros-encabezado.csv", b"id_visita,motivo\n", "published",
+     "✔ retiros-encabezado.csv: el archivo no tiene filas; no se retira ninguna visita."),
+    ("retiros-repetida.csv", f"motivo,id_visita,Motivo\nx,{VISIT},y\n".encode(), "rejected",
+     "✘ retiros-repetida.csv: La columna «motivo» aparece más de una vez en el encabezado "
+     "(columnas 1 y 3): deje una sola."),
+])
+def test_file_level_outcomes(tmp_path: Path, name: str, data: bytes, status: str,
+                             summary: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    target = tmp_path / "lote"
+    outcome = stage_withdrawals(path, ruc=SUR, name=name, sha256="0" * 64, origin="landing",
+                                archived=str(path), size=len(data), ingested=NOW, target=target)
+    assert (outcome.status, outcome.summary) == (status, summary)
+    assert sorted(p.name for p in target.iterdir()) == [
+        "batch.json", "informe.txt", "report.json", "withdrawals.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lote", name]  # no scratch left
+
+
+def test_which_files_are_withdrawals() -> None:
+    assert all(map(is_withdrawal_file, ["retiros.csv", "Retiros-Octubre.XLSX", "retiros-2024.txt"]))
+    assert not any(map(is_withdrawal_file, ["retiros.docx", "visitas-retiros.csv", "retiros"]))
