@@ -133,7 +133,8 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     Deja en la zona de aterrizaje de la entidad un archivo retiros-<fecha>.csv (id_visita,
     motivo); la próxima pasada lo archiva como cualquier carga, quita esas visitas del
     conjunto publicado y anota el retiro en el historial. También puede subirse a mano un
-    archivo retiros-*.csv con las columnas documento, fecha_visita, hora_ingreso y motivo.
+    archivo retiros-*.csv o retiros-*.xlsx con las columnas documento, fecha_visita,
+    hora_ingreso y motivo.
 
     Ejemplo:
 
@@ -163,7 +164,8 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     landing = open_storage(settings.landing_url, base_dir=settings.root)
     landing.write_bytes(key, buffer.getvalue().encode("utf-8"), content_type="text/csv",
                         if_absent=True)
-    click.echo(f"Retiro de {len(ids)} visitas registrado en {landing.locate(key)}; "
+    visits = "1 visita" if len(ids) == 1 else f"{len(ids)} visitas"
+    click.echo(f"Retiro de {visits} registrado en {landing.locate(key)}; "
                "se aplicará en la próxima pasada ('visitas run').")
 
 

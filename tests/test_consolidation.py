@@ -176,7 +176,10 @@ def test_withdrawal_removes_the_visit_end_to_end(tmp_path: Path) -> None:
                      (by_name["YUPANQUI VILLANUEVA WILFREDO"]["id_visita"], "retiros-2024-10.csv", 3,
                       "El visitante no asistió")]
     report = next((s.warehouse_dir / "batches" / SUR).glob("*/withdrawals.parquet")).parent
-    assert "1 filas sin identificador" in (report / "informe.txt").read_text(encoding="utf-8")
+    assert (report / "informe.txt").read_text(encoding="utf-8") == (
+        "✘ retiros-2024-10.csv: 2 retiros aceptados; 1 fila no se aplica:\n"
+        "  Fila 4: no identifica la visita (escriba su id_visita, o bien documento, fecha_visita "
+        "y hora_ingreso).\n")
 
 
 def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
@@ -194,6 +197,7 @@ def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
     visit = before[0]["id_visita"]
     result = CliRunner().invoke(main, ["withdraw", SUR, visit, "--motivo", "Duplicado, por error"])
     assert result.exit_code == 0, result.output
+    assert "Retiro de 1 visita registrado en" in result.output
     [written] = (Path(s.landing_url) / SUR).glob("retiros-*.csv")
     assert written.read_text(encoding="utf-8") == f'id_visita,motivo\n{visit},"Duplicado, por error"\n'
     ingest(s, SUR)

@@ -15,7 +15,8 @@ they arrived in, so any reordering, duplication or re-upload gives the same tabl
 * Along that order, every field takes the value of the latest copy of the visit, except the
   exit time, which keeps the latest non-empty value (it is often filled by a later upload and
   never erased by a copy that lacks it).
-* A visit named in an entity's withdrawal file (`retiros*.csv`, see `pipeline.ingestion.withdrawals`) is
+* A visit named in an entity's withdrawal file (`retiros*.csv` or `.xlsx`, see
+  `pipeline.ingestion.withdrawals`) is
   removed, whatever the order of the withdrawal and the uploads.
 
 Every change is kept in `visitas_historial` (which batch created, changed or withdrew which

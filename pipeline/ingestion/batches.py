@@ -9,8 +9,9 @@ recognised and never processed twice. Staged files live in the warehouse directo
                                           informe.txt      Spanish summary for the administrator
                                           valid.parquet    normalised valid rows (+ provenance)
                                           quarantine.parquet  rejected rows with reasons
-                                          withdrawals.parquet (a `retiros*.csv` file instead:
-                                                          visits the entity withdraws)
+                                          withdrawals.parquet (a `retiros*` file instead of
+                                                          valid/quarantine: the visits the
+                                                          entity withdraws)
 """
 
 from __future__ import annotations
@@ -103,13 +104,14 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
                 raw.upload(upload.path, archive_key)
             if is_withdrawal_file(upload.name):
                 ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-                status, rows, accepted, summary = stage_withdrawals(
+                staged = stage_withdrawals(
                     upload.path, ruc=entity.ruc, name=upload.name, sha256=upload.sha256,
                     origin=upload.origin, archived=raw.locate(archive_key), size=upload.size,
                     ingested=ingested, target=target)
-                outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256, status,
-                                                    rows=rows, valid_rows=accepted,
-                                                    rejected_rows=rows - accepted, summary=summary))
+                outcome.batches.append(BatchOutcome(
+                    entity.ruc, upload.name, upload.sha256, staged.status, rows=staged.rows,
+                    valid_rows=staged.accepted, rejected_rows=staged.rejected,
+                    readable=staged.readable, summary=staged.summary, report=staged.report))
                 continue
             outcome.batches.append(_stage_batch(settings, entity, upload, schemas, target,
                                                 today=today, now=now,

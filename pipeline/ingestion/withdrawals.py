@@ -1,9 +1,9 @@
 """Explicit withdrawal of published visits by the entity that registered them.
 
 An entity withdraws visits declaratively, with a file in its own landing area whose name
-starts with `retiros` (e.g. `retiros-2024-10.csv`, written by hand or by
-`visitas withdraw`). Each row names one visit, either by its published `id_visita` or by its
-natural key, and says why:
+starts with `retiros` (e.g. `retiros-2024-10.csv` or `retiros-octubre.xlsx`, written by hand,
+saved from Excel, or written by `visitas withdraw`). Each row names one visit, either by its
+published `id_visita` or by its natural key, and says why:
 
     id_visita,motivo
     3f9a0c1e2b4d5a6f,Registro duplicado por error del operador
@@ -11,10 +11,18 @@ natural key, and says why:
     documento,fecha_visita,hora_ingreso,motivo
     DNI 12345678,05/08/2024,10:30,Visita anulada: el visitante no asistió
 
+The file is read by the same reader as visit uploads (`pipeline.sources.readers`): any
+encoding and delimiter it accepts, title rows above the header, XLSX, and row numbers as a
+spreadsheet shows them. Labels are matched loosely, as upload labels are (case, accents,
+spaces, '_': `Fecha Visita` is `fecha_visita`). The natural key is read with the same
+normalisation macros as uploads, so it accepts the formats they do (05/08/2024, 2024-08-05,
+10:30, 10:30 a. m., native Excel dates and times).
+
 The file is archived and staged like any batch (by its sha256), so every withdrawal is kept
 and audited; consolidation removes the visit from the dataset and records the withdrawal in
 the history. A withdrawal only reaches the entity's own visits: the landing folder is the
-entity's, and the identifier includes its RUC.
+entity's, and the identifier includes its RUC. A row that cannot be applied is reported with
+its row number and the reason, in Spanish.
 """
 
 from __future__ import annotations
@@ -22,85 +30,439 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.atomic import staged_dir
 from pipeline.normalization import install_macros
+from pipeline.sources.readers import (
+    ROW_NUMBER,
+    SPREADSHEET_SUFFIXES,
+    TEXT_SUFFIXES,
+    EncodingMismatch,
+    TableStream,
+    UnreadableUpload,
+    column_names,
+    fold,
+    open_table,
+)
+from pipeline.validation.errors import ERROR_TYPES
+from pipeline.validation.report import DEFAULT_ERROR_LIMIT
 
-WITHDRAWAL_FILE = re.compile(r"^retiros.*\.csv$", re.IGNORECASE)
+PREFIX = "retiros"
+# Only these names: a visit upload's own labels ("Fecha de Visita", "Motivo") are not taken,
+# or a copy of an upload saved as retiros*.csv would withdraw every visit in it, with the
+# visit's reason recorded as the reason for withdrawing it.
+COLUMNS = ("id_visita", "documento", "fecha_visita", "hora_ingreso", "motivo")
 KEY_COLUMNS = ("documento", "fecha_visita", "hora_ingreso")
+#: how the administrator reads each key part in a sentence
+KEY_NAMES = {"documento": "el documento del visitante", "fecha_visita": "la fecha de visita",
+             "hora_ingreso": "la hora de ingreso"}
+#: a header holds the reason and one way to name the visit: two known labels suffice to find
+#: it below title rows (the upload layouts need three)
+HEADER_MIN_KNOWN = 2
+#: a document type as named in a sentence ("no es un DNI válido")
+DOCUMENT_NAMES = {"DNI": "DNI", "CE": "carné de extranjería", "PASAPORTE": "pasaporte",
+                  "RUC": "RUC", "CDI": "CDI", "DMI": "DMI"}
+VISIT_ID = re.compile(r"[0-9a-f]{16}")
+#: rows listed one by one in the summary; the report has them all
+LISTED_ROWS = 100
+COLUMNS_NEEDED = ("El archivo de retiros debe tener la columna «motivo» y, para identificar la "
+                  "visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso».")
 
 
 def is_withdrawal_file(name: str) -> bool:
-    return bool(WITHDRAWAL_FILE.match(name))
+    """A `retiros*` file in a format the upload reader reads (.csv, .txt, .xlsx)."""
+    return (name.lower().startswith(PREFIX)
+            and Path(name).suffix.lower() in (*TEXT_SUFFIXES, *SPREADSHEET_SUFFIXES))
+
+
+@dataclass
+class Problem:
+    """Why a row (or the file) is not applied: a Frictionless or register error type, the
+    column it is about, the cell as written, and a Spanish clause for the administrator."""
+
+    type: str
+    text: str
+    column: str | None = None
+    cell: str | None = None
+    row: int | None = None
+    #: 1-based position of the column in the file
+    column_number: int | None = None
+
+    @property
+    def message(self) -> str:
+        return f"Fila {self.row}: {self.text}." if self.row is not None else self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = ERROR_TYPES[self.type]
+        data: dict[str, Any] = {
+            "type": self.type, "title": spec.title, "description": spec.fix,
+            "message": self.message,
+            "tags": ["#table", "#row", "#cell"] if self.row else ["#table", "#header"],
+            "note": self.text,
+        }
+        for key, value in (("rowNumber", self.row), ("fieldName", self.column),
+                           ("fieldNumber", self.column_number), ("cell", self.cell)):
+            if value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass
+class WithdrawalOutcome:
+    status: str  # 'published' | 'partial' | 'rejected', as for visit batches
+    rows: int
+    accepted: int
+    summary: str
+    #: False when the file could not be read as a withdrawal table at all
+    readable: bool = True
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return self.rows - self.accepted
+
+
+@dataclass
+class _Row:
+    number: int
+    cells: dict[str, str | None]  # column → cell text; None when the file has no such column
+    positions: dict[str, int]  # column → 0-based position in the file
+    #: why the row has more cells than the header, if it has
+    extra: str = ""
+    #: cells the reader could not take at face value (XLSX formulas without a value, errors)
+    issues: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    visit: str | None = None
+    motivo: str | None = None
+
+    def problem(self, kind: str, column: str, text: str) -> Problem:
+        return Problem(kind, text, column=column, cell=(self.cells[column] or "").strip(),
+                       row=self.number, column_number=self.positions[column] + 1
+                       if column in self.positions else None)
 
 
 def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: str, archived: str,
-                      size: int, ingested: dt.datetime, target: Path) -> tuple[str, int, int, str]:
-    """Stage one withdrawal file into `target`; returns (status, rows, accepted, summary)."""
-    scratch = target.with_name(target.name + ".tmp")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    con = duckdb.connect()
+                      size: int, ingested: dt.datetime, target: Path) -> WithdrawalOutcome:
+    """Stage one withdrawal file into `target`: withdrawals.parquet (the rows that apply),
+    report.json, informe.txt and batch.json."""
+    started = time.monotonic()
+    labels: list[str] = []
+    rows: list[_Row] = []
     try:
+        stream, table = _read(path, name)
+        labels = stream.labels
+        positions, problems, message = _header(stream.labels, stream.header_row)
+        if not problems:
+            rows = _rows(stream, table, positions)
+    except UnreadableUpload as exc:
+        problems, message = [Problem(exc.error_type, str(exc))], str(exc)
+    with duckdb.connect() as con:
         install_macros(con)
-        try:
-            con.execute("CREATE TEMP TABLE raw AS SELECT row_number() OVER () + 1 AS _fila, * "
-                        "FROM read_csv(?, all_varchar = true, header = true)", [str(path)])
-        except duckdb.Error as exc:
-            con.execute("CREATE TEMP TABLE raw AS SELECT NULL::BIGINT AS _fila WHERE false")
-            problem = f"No se pudo leer el archivo de retiros: {exc}"
-        else:
-            problem = ""
-        columns = {c.lower(): c for c in con.sql("SELECT * FROM raw LIMIT 0").columns}
-        has_id = "id_visita" in columns
-        has_key = all(c in columns for c in KEY_COLUMNS)
-        if not problem and ("motivo" not in columns or not (has_id or has_key)):
-            problem = ("El archivo de retiros debe tener la columna «motivo» y, para identificar la "
-                       "visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso».")
-        if problem:
-            con.execute("CREATE TEMP TABLE resolved AS SELECT NULL::BIGINT AS _fila, "
-                        "NULL::VARCHAR AS id_visita, NULL::VARCHAR AS motivo WHERE false")
-        else:
-            by_id = f'nullif(lower(clean_text("{columns["id_visita"]}")), \'\')' if has_id else "NULL"
-            doc, day, hour = (f'"{columns[c]}"' for c in KEY_COLUMNS) if has_key else ("NULL",) * 3
-            # a natural key only counts when every part of it is there and parses
-            by_key = (f"CASE WHEN doc_type({doc}) IS NOT NULL AND parse_date({day}) IS NOT NULL "
-                      f"AND parse_time({hour}) IS NOT NULL THEN visit_id('{ruc}', doc_type({doc}), "
-                      f"doc_number({doc}), parse_date({day}), parse_time({hour})) END"
-                      ) if has_key else "NULL"
-            con.execute(f"""CREATE TEMP TABLE resolved AS
-                SELECT _fila, coalesce({by_id}, {by_key}) AS id_visita,
-                       clean_text("{columns['motivo']}") AS motivo FROM raw""")
-        accepted = con.execute("""
-            SELECT ? AS _entidad_ruc, ? AS _lote, ? AS _archivo, _fila, id_visita, motivo,
-                   ?::TIMESTAMPTZ AS _ingestado_en
-            FROM resolved WHERE regexp_full_match(id_visita, '[0-9a-f]{16}') AND motivo IS NOT NULL
-            ORDER BY _fila""", [ruc, sha256, name, ingested]).to_arrow_table()
-        rows = con.execute("SELECT count(*) FROM resolved").fetchone()[0]
-    finally:
-        con.close()
-    pq.write_table(accepted, scratch / "withdrawals.parquet")
-    rejected = rows - accepted.num_rows
-    if problem:
-        status, summary = "rejected", f"✘ {name}: {problem}"
+        if rows:
+            _resolve(con, rows, ruc)
+        accepted = _accepted(con, rows, ruc=ruc, sha256=sha256, name=name, ingested=ingested)
+    rejected = [row for row in rows if row.problems]
+
+    if problems:
+        status, summary = "rejected", f"✘ {name}: {message}"
     elif rejected:
         status = "partial" if accepted.num_rows else "rejected"
-        summary = (f"✘ {name}: {accepted.num_rows} retiros aceptados; {rejected} filas sin "
-                   "identificador de visita válido o sin motivo no se aplican.")
+        summary = "\n".join([
+            f"✘ {name}: {_accepted_text(accepted.num_rows)}; {_rejected_text(len(rejected))}:",
+            *(f"  Fila {row.number}: {'; '.join(p.text for p in row.problems)}."
+              for row in rejected[:LISTED_ROWS]),
+            *([f"  … y {_rows_text(len(rejected) - LISTED_ROWS)} más."]
+              if len(rejected) > LISTED_ROWS else []),
+        ])
+    elif rows:
+        status, summary = "published", f"✔ {name}: {_accepted_text(accepted.num_rows)}."
     else:
-        status, summary = "published", f"✔ {name}: {accepted.num_rows} retiros aceptados."
-    (scratch / "informe.txt").write_text(summary + "\n", encoding="utf-8")
+        # as a visit upload with only its header: valid, and nothing to do
+        status = "published"
+        summary = f"✔ {name}: el archivo no tiene filas; no se retira ninguna visita."
+    errors = problems or [p for row in rejected for p in row.problems]
+    report = _report(name, labels, errors, rows=len(rows), accepted=accepted.num_rows,
+                     size=size, sha256=sha256, seconds=time.monotonic() - started)
     meta = {
         "tipo": "retiros", "entidad_ruc": ruc, "archivo": name, "nombres": [name],
         "origen": origin, "archivo_crudo": archived, "sha256": sha256, "bytes": size,
-        "ingestado_en": ingested.isoformat(), "estado": status, "rows": rows,
-        "filas_validas": accepted.num_rows, "filas_rechazadas": rejected, "filas_sin_visitas": 0,
+        "ingestado_en": ingested.isoformat(), "estado": status, "rows": len(rows),
+        "filas_validas": accepted.num_rows, "filas_rechazadas": len(rejected),
+        "filas_sin_visitas": 0,
     }
-    (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    scratch.rename(target)
-    return status, rows, accepted.num_rows, summary
+    # a crash never leaves half a batch: the folder appears whole or not at all
+    with staged_dir(target) as scratch:
+        pq.write_table(accepted, scratch / "withdrawals.parquet")
+        (scratch / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+        (scratch / "informe.txt").write_text(summary + "\n", encoding="utf-8")
+        (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
+                                            encoding="utf-8")
+    return WithdrawalOutcome(status, len(rows), accepted.num_rows, summary,
+                             readable=not problems, report=report)
+
+
+def _read(path: Path, name: str) -> tuple[TableStream, pa.Table]:
+    """The whole file as text cells (withdrawal files are short), with the header's labels."""
+    known = list(COLUMNS)
+    encoding: str | None = None
+    for _ in range(2):
+        stream = open_table(path, name, known, header_search=True, encoding=encoding,
+                            min_known=HEADER_MIN_KNOWN)
+        try:
+            return stream, pa.Table.from_batches(list(stream.batches), schema=stream.schema)
+        except EncodingMismatch as exc:
+            # the sample read as UTF-8 but a later block does not: read it again in the fallback
+            encoding = exc.fallback
+    raise UnreadableUpload("No se pudo determinar la codificación del archivo. "
+                           "Guárdelo como 'CSV UTF-8'.", "encoding-error")
+
+
+def _header(labels: list[str], header_row: int) -> tuple[dict[str, int], list[Problem], str]:
+    """Column → 0-based position in the file; the problems that reject the whole file, and
+    what the summary says about them."""
+    by_fold = {fold(column): column for column in COLUMNS}
+    found: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        column = by_fold.get(fold(label))
+        if column is not None:
+            found.setdefault(column, []).append(index)
+    problems: list[Problem] = []
+    messages: list[str] = []
+    for column, indexes in found.items():
+        if len(indexes) > 1:
+            # which of the two is meant cannot be guessed
+            text = (f"La columna «{column}» aparece más de una vez en el encabezado (columnas "
+                    f"{_join([str(i + 1) for i in indexes])}): deje una sola.")
+            problems.append(Problem("duplicate-label", text, column=column,
+                                    cell=labels[indexes[1]], column_number=indexes[1] + 1))
+            messages.append(text)
+    missing: list[Problem] = []
+    if "motivo" not in found:
+        missing.append(Problem("missing-label", "Falta la columna «motivo» en el encabezado.",
+                               column="motivo"))
+    if "id_visita" not in found and not all(c in found for c in KEY_COLUMNS):
+        missing.append(Problem(
+            "missing-label", "Falta la columna «id_visita» (o bien «documento», «fecha_visita» y "
+            "«hora_ingreso») en el encabezado.", column="id_visita"))
+    if missing:
+        named = [f"«{label.strip()}»" for label in labels if label.strip()]
+        seen = (f"El encabezado, en la fila {header_row}, tiene: {', '.join(named)}." if named
+                else f"El encabezado, en la fila {header_row}, está vacío.")
+        messages.append(f"{COLUMNS_NEEDED} {seen}")
+        problems.extend(missing)
+    return {column: indexes[0] for column, indexes in found.items()}, problems, " ".join(messages)
+
+
+def _rows(stream: TableStream, table: pa.Table, positions: dict[str, int]) -> list[_Row]:
+    """Every row with something written in it, in file order, with the reader's own findings
+    (cells too many, XLSX cells without a value) already noted."""
+    width = stream.width
+    columns = [table.column(name).to_pylist() for name in column_names(width)]
+    rows: list[_Row] = []
+    for j, number in enumerate(table.column(ROW_NUMBER).to_pylist()):
+        cells = [column[j] for column in columns]
+        if any(c.strip() for c in cells):  # a blank row names no visit
+            rows.append(_row(number, cells, positions))
+    for ragged in stream.ragged:
+        if not any(c.strip() for c in ragged.cells):
+            continue
+        # fewer cells than labels: the missing ones are empty, as a spreadsheet shows them;
+        # empty cells past the last label (trailing delimiters) are nothing
+        cells = ragged.cells[:width] + [""] * (width - len(ragged.cells))
+        row = _row(ragged.number, cells, positions)
+        if any(c.strip() for c in ragged.cells[width:]):
+            row.extra = _extra_cells_text(stream)
+        rows.append(row)
+    by_position = {index: column for column, index in positions.items()}
+    by_number = {row.number: row for row in rows}
+    for issue in stream.issues:
+        column = by_position.get(issue.column - 1)
+        row = by_number.get(issue.row)
+        if column is None or row is None:
+            continue  # a column the withdrawal does not read
+        label = stream.labels[issue.column - 1].strip()
+        text = (f"la celda de la columna «{label}» tiene la fórmula «{_quote(issue.text)}» sin "
+                "valor calculado (ábrala en Excel, recalcule y guarde el archivo)"
+                if issue.kind == "formula-without-value" else
+                f"la celda de la columna «{label}» muestra el error de Excel «{issue.text}» "
+                "(corrija la fórmula o el dato que lo produce)")
+        row.issues.append(Problem(issue.kind, text, column=column, cell=issue.text,
+                                  row=issue.row, column_number=issue.column))
+    return sorted(rows, key=lambda r: r.number)
+
+
+def _row(number: int, cells: list[str], positions: dict[str, int]) -> _Row:
+    return _Row(number, {column: cells[positions[column]] if column in positions else None
+                         for column in COLUMNS}, positions)
+
+
+def _extra_cells_text(stream: TableStream) -> str:
+    if stream.file_format == "xlsx":
+        return ("tiene datos a la derecha de la última columna del encabezado (bórrelos o "
+                "ponga nombre a esa columna)")
+    shown = "un tabulador" if stream.delimiter == "\t" else f"«{stream.delimiter}»"
+    return f"tiene más celdas que el encabezado (si un valor lleva {shown}, enciérrelo entre comillas)"
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None:
+    """Name each row's visit (its id_visita, or its natural key through the normalisation
+    macros), or say why it cannot be named."""
+    con.register("lines", pa.table(
+        {"_i": pa.array(range(len(rows)), pa.int64()),
+         **{column: pa.array([row.cells[column] for row in rows], pa.string())
+            for column in COLUMNS}}))
+    # a natural key only counts when every part of it is there and parses
+    found = con.execute("""
+        SELECT nullif(lower(clean_text(id_visita)), '') AS given_id,
+               clean_text(motivo) AS motivo,
+               doc_type(documento) AS doc_type,
+               doc_number(documento) IS NOT NULL AS has_number,
+               -- as validation checks the number of an uploaded visit
+               CASE WHEN doc_type(documento) = 'RUC' THEN ruc_valid(doc_number(documento))
+                    ELSE doc_number_valid(doc_type(documento), doc_number(documento))
+               END AS number_ok,
+               parse_date(fecha_visita) IS NOT NULL AS date_ok,
+               parse_time(hora_ingreso) IS NOT NULL AS time_ok,
+               CASE WHEN doc_type(documento) IS NOT NULL AND parse_date(fecha_visita) IS NOT NULL
+                         AND parse_time(hora_ingreso) IS NOT NULL
+                    THEN visit_id(?, doc_type(documento), doc_number(documento),
+                                  parse_date(fecha_visita), parse_time(hora_ingreso))
+               END AS by_key
+        FROM lines ORDER BY _i""", [ruc]).fetchall()
+    con.unregister("lines")
+    for row, (given_id, motivo, doc_type, has_number, number_ok, date_ok, time_ok,
+              by_key) in zip(rows, found, strict=True):
+        if row.extra:  # the cells are shifted: nothing in the row can be trusted
+            row.problems = [Problem("extra-cell", row.extra, row=row.number)]
+            continue
+        problems: list[Problem] = []
+        cells = {column: (cell or "").strip() for column, cell in row.cells.items()}
+        has_id_column = row.cells["id_visita"] is not None
+        has_key_columns = all(row.cells[c] is not None for c in KEY_COLUMNS)
+        if given_id is not None:
+            if VISIT_ID.fullmatch(given_id):
+                row.visit = given_id
+            else:
+                problems.append(row.problem(
+                    "constraint-error", "id_visita",
+                    f"el id_visita «{_quote(cells['id_visita'])}» no es válido (el identificador "
+                    "publicado tiene 16 caracteres: dígitos y letras de la a a la f)"))
+        elif has_key_columns and (any(cells[c] for c in KEY_COLUMNS) or not has_id_column):
+            missing = [c for c in KEY_COLUMNS if not cells[c]]
+            if missing:
+                verb = "falta" if len(missing) == 1 else "faltan"
+                problems.append(row.problem(
+                    "constraint-error", missing[0],
+                    f"{verb} {_join([KEY_NAMES[c] for c in missing])} para identificar la visita"))
+            document = _quote(cells["documento"])
+            if cells["documento"] and doc_type is None:
+                problems.append(row.problem(
+                    "unknown-document-type", "documento",
+                    f"no se reconoce el tipo de documento en «{document}» (escriba el tipo y el "
+                    "número, por ejemplo DNI 12345678)"))
+            elif cells["documento"] and not has_number:
+                problems.append(row.problem("invalid-document-number", "documento",
+                                            f"falta el número del documento «{document}»"))
+            elif cells["documento"] and not number_ok:
+                problems.append(row.problem(
+                    "invalid-document-number", "documento",
+                    f"«{document}» no es un {DOCUMENT_NAMES.get(doc_type, 'documento')} válido"))
+            if cells["fecha_visita"] and not date_ok:
+                problems.append(row.problem(
+                    "invalid-date", "fecha_visita",
+                    f"«{_quote(cells['fecha_visita'])}» no es una fecha de visita válida (use "
+                    "DD/MM/AAAA, por ejemplo 05/08/2024)"))
+            if cells["hora_ingreso"] and not time_ok:
+                problems.append(row.problem(
+                    "invalid-time", "hora_ingreso",
+                    f"«{_quote(cells['hora_ingreso'])}» no es una hora de ingreso válida (use "
+                    "HH:MM de 24 horas, por ejemplo 14:30)"))
+            if not problems:
+                row.visit = by_key
+        elif has_key_columns:
+            problems.append(row.problem(
+                "constraint-error", "id_visita",
+                "no identifica la visita (escriba su id_visita, o bien documento, fecha_visita "
+                "y hora_ingreso)"))
+        else:
+            problems.append(row.problem("constraint-error", "id_visita", "falta el id_visita"))
+        row.motivo = motivo
+        if motivo is None:
+            problems.append(row.problem("constraint-error", "motivo", "falta el motivo del retiro"))
+        # a cell the reader could not read explains the problem of its column better
+        unread = {p.column for p in row.issues}
+        row.problems = [p for p in problems if p.column not in unread] + row.issues
+
+
+def _accepted(con: duckdb.DuckDBPyConnection, rows: list[_Row], *, ruc: str, sha256: str,
+              name: str, ingested: dt.datetime) -> pa.Table:
+    """withdrawals.parquet: one row per withdrawal that applies, as consolidation reads it."""
+    good = [row for row in rows if row.visit and not row.problems]
+    con.register("good", pa.table({
+        ROW_NUMBER: pa.array([row.number for row in good], pa.int64()),
+        "id_visita": pa.array([row.visit for row in good], pa.string()),
+        "motivo": pa.array([row.motivo for row in good], pa.string())}))
+    return con.execute(f"""
+        SELECT ?::VARCHAR AS _entidad_ruc, ?::VARCHAR AS _lote, ?::VARCHAR AS _archivo,
+               {ROW_NUMBER}, id_visita, motivo, ?::TIMESTAMPTZ AS _ingestado_en
+        FROM good ORDER BY {ROW_NUMBER}""", [ruc, sha256, name, ingested]).to_arrow_table()
+
+
+def _report(name: str, labels: list[str], errors: list[Problem], *, rows: int, accepted: int,
+            size: int, sha256: str, seconds: float) -> dict[str, Any]:
+    """report.json, in the shape of a visit batch's (Frictionless)."""
+    valid = not errors
+    stats = {"errors": len(errors), "warnings": 0, "seconds": round(seconds, 3), "rows": rows,
+             "bytes": size, "sha256": sha256}
+    by_type = Counter(e.type for e in errors)
+    by_column = Counter(e.column for e in errors if e.column)
+    return {
+        "valid": valid, "stats": {**stats, "tasks": 1}, "warnings": [], "errors": [],
+        "tasks": [{
+            "name": name, "type": "table", "valid": valid, "place": name, "labels": labels,
+            "stats": stats, "warnings": [],
+            # as in a visit batch's report: the first errors in full, counts over all of them
+            "errors": [e.to_dict() for e in errors[:DEFAULT_ERROR_LIMIT]],
+            "schema": "retiros",
+            "summary": {"filasLeidas": rows, "filasValidas": accepted,
+                        "filasRechazadas": rows - accepted,
+                        "erroresPorTipo": dict(sorted(by_type.items())),
+                        "erroresPorColumna": dict(sorted(by_column.items())),
+                        "erroresOmitidos": max(0, len(errors) - DEFAULT_ERROR_LIMIT)},
+        }],
+    }
+
+
+def _accepted_text(n: int) -> str:
+    if n == 0:
+        return "ningún retiro aceptado"
+    return "1 retiro aceptado" if n == 1 else f"{n} retiros aceptados"
+
+
+def _rejected_text(n: int) -> str:
+    return "1 fila no se aplica" if n == 1 else f"{n} filas no se aplican"
+
+
+def _rows_text(n: int) -> str:
+    return "1 fila" if n == 1 else f"{n} filas"
+
+
+def _join(items: list[str]) -> str:
+    """'a', 'a y b', 'a, b y c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} y {items[-1]}"
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    """A cell as quoted in a sentence: a long one is cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

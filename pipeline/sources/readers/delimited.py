@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipeline.sources.readers.header import SEARCH_ROWS, column_names, find_header
+from pipeline.sources.readers.header import MIN_KNOWN, SEARCH_ROWS, column_names, find_header
 from pipeline.sources.readers.table import (
     ROW_NUMBER,
     EncodingMismatch,
@@ -76,7 +76,7 @@ def split_row(text: str, delimiter: str) -> list[str]:
 
 
 def open_delimited(path: Path, known_labels: list[str], *, header_search: bool = True,
-                   encoding: str | None = None) -> TableStream:
+                   encoding: str | None = None, min_known: int = MIN_KNOWN) -> TableStream:
     """Open a delimited file for streaming. Raises UnreadableUpload when it is not a table."""
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
@@ -103,14 +103,14 @@ def open_delimited(path: Path, known_labels: list[str], *, header_search: bool =
     best: tuple[int, int, str, list[list[str]]] | None = None
     for candidate in DELIMITERS:
         records = _records(text, candidate)
-        index, hits = find_header(records, known_labels)
+        index, hits = find_header(records, known_labels, min_known)
         if not header_search:
             index = 0
         if best is None or hits > best[1]:
             best = (index, hits, candidate, records)
     assert best is not None
     index, hits, delimiter, records = best
-    if hits < 3:
+    if hits < min_known:
         first_line = text[:min(p for p in (text.find("\r"), text.find("\n"), len(text))
                                 if p >= 0)]
         delimiter = max(DELIMITERS, key=first_line.count)

@@ -27,8 +27,9 @@ def known_hits(row: Sequence[str], known: set[str]) -> int:
     return sum(1 for cell in row if fold(cell) in known)
 
 
-def find_header(rows: Iterable[Sequence[str]], known: Iterable[str]) -> tuple[int, int]:
-    """(index, known labels found) of the first row holding at least MIN_KNOWN known labels.
+def find_header(rows: Iterable[Sequence[str]], known: Iterable[str],
+                min_known: int = MIN_KNOWN) -> tuple[int, int]:
+    """(index, known labels found) of the first row holding at least `min_known` known labels.
 
     (0, hits of the first row) when no row does: the first row is the header, as in
     Frictionless.
@@ -41,6 +42,6 @@ def find_header(rows: Iterable[Sequence[str]], known: Iterable[str]) -> tuple[in
         hits = known_hits(row, folded)
         if first is None:
             first = hits
-        if hits >= MIN_KNOWN:
+        if hits >= min_known:
             return index, hits
     return 0, first or 0

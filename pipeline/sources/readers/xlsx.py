@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 import pyarrow as pa
 import python_calamine
 
-from pipeline.sources.readers.header import SEARCH_ROWS, column_names, find_header
+from pipeline.sources.readers.header import MIN_KNOWN, SEARCH_ROWS, column_names, find_header
 from pipeline.sources.readers.table import (
     ROW_NUMBER,
     CellIssue,
@@ -122,7 +122,8 @@ def problem_cells(path: Path) -> dict[tuple[int, int], tuple[str, str]]:
     return found
 
 
-def open_xlsx(path: Path, known_labels: list[str], *, header_search: bool = True) -> TableStream:
+def open_xlsx(path: Path, known_labels: list[str], *, header_search: bool = True,
+              min_known: int = MIN_KNOWN) -> TableStream:
     """Open the workbook's first sheet for streaming. Raises UnreadableUpload when it is not one."""
     if path.stat().st_size == 0:
         raise UnreadableUpload("El archivo está vacío: no tiene encabezados ni filas.")
@@ -140,7 +141,7 @@ def open_xlsx(path: Path, known_labels: list[str], *, header_search: bool = True
     top = [[cell_text(v) for v in row] for row in islice(rows, SEARCH_ROWS)]
     if not any(any(c.strip() for c in row) for row in top):
         raise UnreadableUpload("La hoja de cálculo está vacía: no tiene encabezados ni filas.")
-    index, _ = find_header(top, known_labels) if header_search else (0, 0)
+    index, _ = find_header(top, known_labels, min_known) if header_search else (0, 0)
     labels = list(top[index])
     while labels and not labels[-1].strip():
         labels.pop()
