@@ -89,14 +89,18 @@ def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spe
         SELECT *, strftime({date}, '%Y-%m') AS _mes FROM {source}""")
 
 
-def derivation(expressions: dict[str, str] | None) -> str:
-    """A fingerprint of how computed columns are derived (policy and key included)."""
+def derivation(expressions: dict[str, str] | None, key_id: str = "") -> str:
+    """A fingerprint of how computed columns are derived: their SQL and, when they are keyed,
+    `key_id` (a one-way name of the key, never the key), so a new key rewrites every month."""
     text = json.dumps(expressions or {}, sort_keys=True)
+    if key_id:
+        text = json.dumps({"expressions": expressions or {}, "key": key_id}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta,
-                 expressions: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+                 expressions: dict[str, str] | None = None,
+                 key_id: str = "") -> dict[str, dict[str, Any]]:
     """{'YYYY-MM': {'rows': n, 'hash': hex}} for every month present in `pub_inputs`.
 
     The hash covers the stored columns (`pub_inputs`) and the fingerprint of the expressions,
@@ -110,7 +114,7 @@ def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta,
     result = con.execute(f"""
         SELECT _mes, count(*), sum(h::HUGEINT)::VARCHAR, bit_xor(h)::VARCHAR
         FROM (SELECT _mes, {row} AS h FROM pub_inputs) GROUP BY _mes ORDER BY _mes""").fetchall()
-    fingerprint = derivation(expressions)
+    fingerprint = derivation(expressions, key_id)
     out: dict[str, dict[str, Any]] = {}
     for month, rows, total, xor in result:
         digest = hashlib.sha256(

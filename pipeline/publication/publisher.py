@@ -55,7 +55,8 @@ from pipeline.publication.months import (
 )
 from pipeline.publication.personal_data import (
     SENTENCES,
-    column_sql,
+    ComputedColumns,
+    computed_columns,
     load_policy,
     pseudonym_key,
     published_schema,
@@ -153,7 +154,7 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
 
 def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
              dataset: str, database: Path | None) -> PublicationOutcome:
-    meta, expressions = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
+    meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     spec = ReleaseSpec.of(meta)
     storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
@@ -162,8 +163,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     previous = load_manifest(storage, done[-1]) if done else None
     with duckdb.connect(str(db), read_only=True) as con:
         limit_resources(con, settings)
-        create_published_view(con, meta, spec, quote(meta.table), expressions)
-        months = month_hashes(con, meta, expressions)
+        computed.register(con)
+        create_published_view(con, meta, spec, quote(meta.table), computed.expressions)
+        months = month_hashes(con, meta, computed.expressions, computed.key_id)
         # Kept in the manifest as a summary per year; files are cut by month.
         years = year_hashes(months)
         shash = schema_hash(meta)
@@ -365,11 +367,11 @@ def build_duckdb(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path) -
 
 
 def _apply_personal_data_policy(settings: Settings,
-                                meta: DatasetMeta) -> tuple[DatasetMeta, dict[str, str]]:
-    """The dataset as published under its personal-data policy (DESIGN §8), and the SQL that
-    computes the affected columns. A dataset without a `personal_data` block is unchanged."""
+                                meta: DatasetMeta) -> tuple[DatasetMeta, ComputedColumns]:
+    """The dataset as published under its personal-data policy (DESIGN §8), and how the
+    affected columns are computed. A dataset without a `personal_data` block is unchanged."""
     if "personal_data" not in meta.extra:
-        return meta, {}
+        return meta, ComputedColumns()
     policy = load_policy(meta.extra)
     published = replace(
         meta,
@@ -377,7 +379,7 @@ def _apply_personal_data_policy(settings: Settings,
         description=f"{meta.description} {SENTENCES[policy.document_number]}",
         extra={**meta.extra, "x-datos-personales": policy.metadata()},
     )
-    return published, column_sql(policy, pseudonym_key(settings))
+    return published, computed_columns(policy, pseudonym_key(settings))
 
 
 def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
