@@ -55,6 +55,7 @@ from pipeline.normalization import install_macros
 from pipeline.normalization.project import NORMALISED_COLUMNS
 from pipeline.registry import Entity
 from pipeline.settings import Settings
+from pipeline.sql import identifier, literal, path_list, path_literal
 
 DATABASE = "visitas.duckdb"
 CONSOLIDATED = "consolidated"
@@ -199,8 +200,8 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             FROM staged s JOIN batches b USING (_entidad_ruc, _lote)""")
         # The value of each field after each copy, along the canonical order.
         effective = ",\n".join(
-            f"last_value({c} IGNORE NULLS) OVER w AS {c}" if c in STICKY_FIELDS else c
-            for c in VISIT_FIELDS)
+            f"last_value({identifier(c)} IGNORE NULLS) OVER w AS {identifier(c)}"
+            if c in STICKY_FIELDS else identifier(c) for c in VISIT_FIELDS)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE versions AS
             SELECT id_visita, _entidad_ruc AS entidad_ruc, _lote, _archivo, _fila, _ingestado_en,
                    _orden, row_number() OVER w AS _version,
@@ -214,7 +215,7 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             FROM withdrawn_raw w JOIN batches b USING (_entidad_ruc, _lote)
             WHERE w.id_visita IN (SELECT id_visita FROM keyed)
             GROUP BY ALL""")
-        fields = ", ".join(f"v.{c}" for c in VISIT_FIELDS)
+        fields = ", ".join(f"v.{identifier(c)}" for c in VISIT_FIELDS)
         con.execute(f"""CREATE TEMP TABLE out_visitas AS
             SELECT v.id_visita, v.entidad_ruc, {fields}
             FROM versions v
@@ -229,7 +230,7 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             for table in ("visitas", "visitas_historial"):
                 con.execute(f"""COPY (SELECT * FROM out_{table}
                                       WHERE entidad_ruc IN (SELECT unnest(?)))
-                    TO '{(scratch / table).as_posix()}'
+                    TO {path_literal(scratch / table)}
                     (FORMAT parquet, PARTITION_BY (entidad_ruc), WRITE_PARTITION_COLUMNS true,
                      OVERWRITE_OR_IGNORE true)""", [chunk])
         staged_rows = dict(con.execute(
@@ -320,10 +321,9 @@ def _insert(con: duckdb.DuckDBPyConnection, settings: Settings, rucs: list[str])
                  if p.name.startswith(f"{table}.") or p.name.startswith(f"{table}-")]
         if not files:
             continue
-        listed = ", ".join(f"'{p.as_posix()}'" for p in files)
-        source = f"read_parquet([{listed}], union_by_name = true)"
+        source = f"read_parquet({path_list(files)}, union_by_name = true)"
         if table == "visitas":
-            fields = ", ".join(f"v.{c}" for c in VISIT_FIELDS)
+            fields = ", ".join(f"v.{identifier(c)}" for c in VISIT_FIELDS)
             con.execute(f"""INSERT INTO visitas
                 SELECT v.id_visita, v.entidad_ruc, r.entidad_nombre, {fields}
                 FROM {source} v JOIN registry r USING (entidad_ruc)
@@ -333,7 +333,7 @@ def _insert(con: duckdb.DuckDBPyConnection, settings: Settings, rucs: list[str])
 
 
 def _empty_tables_sql() -> str:
-    columns = ", ".join(f"{c} {_type(c)}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"{identifier(c)} {_type(c)}" for c in VISIT_FIELDS)
     return f"""
         CREATE TABLE visitas (id_visita VARCHAR, entidad_ruc VARCHAR, entidad_nombre VARCHAR,
                               {columns});
@@ -355,12 +355,15 @@ def _history_sql() -> str:
     Only visits carried by more than one batch can have changes, so the previous values are
     computed over those alone (a few percent of the rows), all fields in one window pass.
     """
-    previous = ",\n".join(f"lag({c}) OVER w AS _antes_{c}" for c in VISIT_FIELDS)
+    def before(c: str) -> str:
+        return identifier(f"_antes_{c}")
+
+    previous = ",\n".join(f"lag({identifier(c)}) OVER w AS {before(c)}" for c in VISIT_FIELDS)
     changed = "\nUNION ALL\n".join(
         f"""SELECT id_visita, entidad_ruc, _lote, _archivo, _fila, _ingestado_en, _orden,
-                   'cambio' AS accion, '{c}' AS campo,
-                   _antes_{c}::VARCHAR AS valor_anterior, {c}::VARCHAR AS valor_nuevo
-            FROM previous WHERE _version > 1 AND _antes_{c} IS DISTINCT FROM {c}"""
+                   'cambio' AS accion, {literal(c)} AS campo,
+                   {before(c)}::VARCHAR AS valor_anterior, {identifier(c)}::VARCHAR AS valor_nuevo
+            FROM previous WHERE _version > 1 AND {before(c)} IS DISTINCT FROM {identifier(c)}"""
         for c in VISIT_FIELDS)
     return f"""
         WITH previous AS MATERIALIZED (
@@ -389,13 +392,12 @@ def _history_sql() -> str:
 def _read_sql(view: str, files: list[Path], empty: str) -> str:
     if not files:
         return empty
-    listed = ", ".join(f"'{p.as_posix()}'" for p in files)
     return (f"CREATE OR REPLACE TEMP VIEW {view} AS "
-            f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+            f"SELECT * FROM read_parquet({path_list(files)}, union_by_name = true)")
 
 
 def _empty_staged_sql() -> str:
-    columns = ", ".join(f"NULL::{_type(c)} AS {c}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"NULL::{_type(c)} AS {identifier(c)}" for c in VISIT_FIELDS)
     return (f"CREATE OR REPLACE TEMP VIEW staged AS SELECT {columns}, NULL::VARCHAR AS _entidad_ruc, "
             "NULL::VARCHAR AS _lote, NULL::VARCHAR AS _archivo, NULL::BIGINT AS _fila, "
             "NULL::TIMESTAMPTZ AS _ingestado_en WHERE false")

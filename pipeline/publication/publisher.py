@@ -49,7 +49,6 @@ from pipeline.publication.months import (
     columns,
     create_published_view,
     month_hashes,
-    quote,
     schema_hash,
     year_hashes,
 )
@@ -63,6 +62,7 @@ from pipeline.publication.personal_data import (
 )
 from pipeline.publication.writers import write_file
 from pipeline.settings import Settings
+from pipeline.sql import identifier, literal, path_literal
 from pipeline.storage import Storage, StorageError, open_storage
 from pipeline.storage.base import sha256_file
 
@@ -164,7 +164,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     with duckdb.connect(str(db), read_only=True) as con:
         limit_resources(con, settings)
         computed.register(con)
-        create_published_view(con, meta, spec, quote(meta.table), computed.expressions)
+        create_published_view(con, meta, spec, identifier(meta.table), computed.expressions)
         months = month_hashes(con, meta, computed.expressions, computed.key_id)
         # Kept in the manifest as a summary per year; files are cut by month.
         years = year_hashes(months)
@@ -187,9 +187,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         prev_files = {f.path: f for f in previous.files} if previous else {}
         links = Links(settings.public_base_url, release_id, from_latest=False)
 
-        cols = ", ".join(quote(c) for c in columns(meta))
-        order = ", ".join(quote(c) for c in spec.order_by)
-        date = quote(spec.date_field)
+        cols = ", ".join(identifier(c) for c in columns(meta))
+        order = ", ".join(identifier(c) for c in spec.order_by)
+        date = identifier(spec.date_field)
         new: list[tuple[Path, ReleaseFile]] = []
         reused: list[ReleaseFile] = []
 
@@ -204,8 +204,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
             start, end = _month_bounds(month)
             # A date range rather than strftime(): DuckDB skips row groups by their min/max,
             # so one month costs its own rows, not the table's.
-            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{start}' "
-                     f"AND {date} < DATE '{end}' ORDER BY {order}")
+            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE {literal(start)} "
+                     f"AND {date} < DATE {literal(end)} ORDER BY {order}")
             dirty = month in changed_months
             paths = {fmt: layout.month_file(meta.table, month, fmt) for fmt in ("csv", "json")}
             paths["parquet"] = layout.parquet_file(meta.table, month)
@@ -350,19 +350,19 @@ def build_duckdb(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path) -
     out.mkdir(parents=True, exist_ok=True)
     # The views are bound when created, so a zero-row Parquet with the published columns
     # stands in for the release's files at build time.
-    cols = ", ".join(quote(c) for c in columns(meta))
+    cols = ", ".join(identifier(c) for c in columns(meta))
     stub = out / "stub" / meta.table / "parquet" / "anio=0" / "stub.parquet"
     stub.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO '{stub.as_posix()}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO {path_literal(stub)} (FORMAT parquet)")
     path = out / layout.DUCKDB
     glob = layout.parquet_glob(meta.table)
-    table = quote(meta.table)
+    table = identifier(meta.table)
+    comment = "Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas)."
     with duckdb.connect(str(path)) as db:
-        db.execute(f"SET file_search_path = '{(out / 'stub').as_posix()}'")
+        db.execute(f"SET file_search_path = {path_literal(out / 'stub')}")
         db.execute(f"""CREATE VIEW {table} AS
-            SELECT * FROM read_parquet('{glob}', hive_partitioning = true)""")
-        db.execute(f"""COMMENT ON VIEW {table} IS
-            'Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas).'""")
+            SELECT * FROM read_parquet({literal(glob)}, hive_partitioning = true)""")
+        db.execute(f"COMMENT ON VIEW {table} IS {literal(comment)}")
     return path
 
 
