@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.atomic import clear_scratch, scratch_path, staged_dir
 from pipeline.duckdb_limits import limit_resources
 from pipeline.normalization import install_macros
 from pipeline.normalization.project import NORMALISED_COLUMNS
@@ -181,11 +181,27 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
     staged = [p for r in changed for p in sorted((base / r).glob("*/valid.parquet"))]
     withdrawals = [p for r in changed for p in sorted((base / r).glob("*/withdrawals.parquet"))]
     root = consolidated_dir(settings)
-    # leftovers of an interrupted run: never read (only entidad_ruc=* folders are), just space
-    for stale in root.glob(".tmp-*"):
+    # Leftovers of an interrupted run (scratch folders, an entity's old folder moved aside):
+    # never read, since only entidad_ruc=* folders are; just space.
+    clear_scratch(root)
+    for stale in root.glob(".tmp-*"):  # the scratch name used before pipeline.atomic
         shutil.rmtree(stale, ignore_errors=True)
-    scratch = root / f".tmp-{os.getpid()}"
+    scratch = scratch_path(root / "partes")
     scratch.mkdir(parents=True)
+    try:
+        staged_rows, withdrawn = _compute(settings, batches, changed, staged, withdrawals, scratch)
+        for ruc in changed:
+            _swap_in(entity_dir(settings, ruc), scratch, {
+                "huella": fingerprints[ruc], "filas_en_lotes": staged_rows.get(ruc, 0),
+                "retiradas": withdrawn.get(ruc, 0)})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compute(settings: Settings, batches: pa.Table, changed: list[str], staged: list[Path],
+             withdrawals: list[Path], scratch: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Write the changed entities' visits and history under `scratch/<table>/entidad_ruc=*/`;
+    return the staged rows and the withdrawn visits of each entity."""
     with _connect(settings, ":memory:") as con:
         install_macros(con)
         con.register("changed_batches", batches)
@@ -237,25 +253,21 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             "SELECT _entidad_ruc, count(*) FROM keyed GROUP BY ALL").fetchall())
         withdrawn = dict(con.execute(
             "SELECT entidad_ruc, count(*) FROM withdrawn GROUP BY ALL").fetchall())
-    # Swap each entity's folder in: build it complete beside the old one, then rename, so a
-    # crash leaves either the old result or none (recomputed next run), never half of one.
-    for ruc in changed:
-        ready = scratch / "ready" / f"entidad_ruc={ruc}"
-        ready.mkdir(parents=True)
+    return staged_rows, withdrawn
+
+
+def _swap_in(final: Path, scratch: Path, fingerprint: dict[str, object]) -> None:
+    """Replace one entity's folder with its parts under `scratch` and its `huella.json`.
+
+    The folder is built complete beside the old one and renamed in, so a crash leaves either
+    the old result or none (recomputed next run), never half of one.
+    """
+    with staged_dir(final) as ready:
         for table in ("visitas", "visitas_historial"):
-            parts = sorted((scratch / table / f"entidad_ruc={ruc}").glob("*.parquet"))
+            parts = sorted((scratch / table / final.name).glob("*.parquet"))
             for i, part in enumerate(parts):
                 part.rename(ready / (f"{table}.parquet" if i == 0 else f"{table}-{i}.parquet"))
-        (ready / "huella.json").write_text(json.dumps({
-            "huella": fingerprints[ruc], "filas_en_lotes": staged_rows.get(ruc, 0),
-            "retiradas": withdrawn.get(ruc, 0)}, indent=2), encoding="utf-8")
-        final = entity_dir(settings, ruc)
-        old = scratch / "old" / final.name
-        if final.exists():
-            old.parent.mkdir(exist_ok=True)
-            final.rename(old)
-        ready.rename(final)
-    shutil.rmtree(scratch)
+        (ready / "huella.json").write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
 
 
 def _sync_database(settings: Settings, db: Path,
