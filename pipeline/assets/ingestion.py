@@ -55,7 +55,8 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Blocks consolidation when a staged batch file is damaged: it would break every entity's
     publication. A bad *upload* never reaches staging, so it never trips this check."""
     from pipeline.consolidation.visitas import VISIT_FIELDS
-    from pipeline.ingestion.batches import PROVENANCE, unsound_staged_batches
+    from pipeline.ingestion.batches import PROVENANCE
+    from pipeline.ingestion.staged import unsound_staged_batches
 
     bad = unsound_staged_batches(settings.get(), [*VISIT_FIELDS, *PROVENANCE])
     return dg.AssetCheckResult(passed=not bad, metadata={"damaged": dg.MetadataValue.json(bad)})
@@ -65,7 +66,7 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
                 description="Cargas que no se pudieron leer en absoluto (por entidad).")
 def uploads_readable(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Warns about uploads that could not be read as a table; they affect only their entity."""
-    from pipeline.ingestion.batches import batch_records
+    from pipeline.ingestion.staged import batch_records
 
     bad = [m for m in batch_records(settings.get()) if not m.get("legible", True)]
     return dg.AssetCheckResult(

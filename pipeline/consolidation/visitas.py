@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from pipeline.atomic import clear_scratch, scratch_path, staged_dir
 from pipeline.duckdb_limits import limit_resources
+from pipeline.ingestion.staged import batch_records, staged_files
 from pipeline.normalization import install_macros
 from pipeline.normalization.project import NORMALISED_COLUMNS
 from pipeline.registry import Entity
@@ -106,10 +107,7 @@ def _batches(settings: Settings, rucs: set[str]) -> pa.Table:
     """One row per staged batch with its canonical ordering key (metadata only, not rows)."""
     rows: dict[str, list[str]] = {"_entidad_ruc": [], "_lote": [], "_orden_nombre": [],
                                   "_orden_nombre_base": [], "_tipo": []}
-    for meta_path in sorted((settings.warehouse_dir / "batches").glob("*/*/batch.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta["entidad_ruc"] not in rucs:
-            continue
+    for meta in batch_records(settings, rucs):
         name = min(meta.get("nombres", [meta["archivo"]]))
         rows["_entidad_ruc"].append(meta["entidad_ruc"])
         rows["_lote"].append(meta["sha256"])
@@ -177,9 +175,8 @@ def consolidate(settings: Settings, entities: list[Entity]) -> ConsolidationOutc
 def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
                fingerprints: dict[str, str]) -> None:
     """One DuckDB pass over the changed entities' batches, written per entity."""
-    base = settings.warehouse_dir / "batches"
-    staged = [p for r in changed for p in sorted((base / r).glob("*/valid.parquet"))]
-    withdrawals = [p for r in changed for p in sorted((base / r).glob("*/withdrawals.parquet"))]
+    staged = [p for r in changed for p in staged_files(settings, r, "valid")]
+    withdrawals = [p for r in changed for p in staged_files(settings, r, "withdrawals")]
     root = consolidated_dir(settings)
     # Leftovers of an interrupted run (scratch folders, an entity's old folder moved aside):
     # never read, since only entidad_ruc=* folders are; just space.

@@ -192,27 +192,3 @@ def _with_provenance(table: pa.Table, ruc: str, upload: Upload, ingested: dt.dat
         table = table.append_column(name, column)
     return table
 
-
-def batch_records(settings: Settings, rucs: list[str] | None = None) -> list[dict[str, Any]]:
-    """Provenance and counts of every staged batch (batch.json), sorted by entity and file."""
-    records = []
-    for path in sorted(batches_dir(settings).glob("*/*/batch.json")):
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if rucs is None or meta["entidad_ruc"] in rucs:
-            records.append(meta)
-    return sorted(records, key=lambda m: (m["entidad_ruc"], m["archivo"], m["sha256"]))
-
-
-def unsound_staged_batches(settings: Settings, expected: list[str]) -> list[str]:
-    """Staged valid-row files that are unreadable or miss a column consolidation needs."""
-    bad = []
-    for path in sorted(batches_dir(settings).glob("*/*/valid.parquet")):
-        try:
-            names = set(pq.read_schema(path).names)
-        except Exception as exc:  # a damaged file must be named, whatever the cause
-            bad.append(f"{path.parent.parent.name}/{path.parent.name}: {exc}")
-            continue
-        missing = [c for c in expected if c not in names]
-        if missing:
-            bad.append(f"{path.parent.parent.name}/{path.parent.name}: faltan {', '.join(missing)}")
-    return bad
