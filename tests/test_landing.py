@@ -12,7 +12,7 @@ import pytest
 from pipeline.assets.sensors import landing_fingerprints
 from pipeline.atomic import is_scratch
 from pipeline.flow import run_full_pass
-from pipeline.ingestion.batches import batch_records
+from pipeline.ingestion.staged import batch_records
 from pipeline.settings import Settings
 from pipeline.storage import open_storage
 from tests.conftest import REPO_ROOT

@@ -60,7 +60,7 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Blocks consolidation when a staged batch file is damaged: it would break every entity's
     publication. A bad *upload* never reaches staging, so it never trips this check."""
     from pipeline.consolidation.visitas import VISIT_FIELDS
-    from pipeline.ingestion.batches import unsound_staged_batches
+    from pipeline.ingestion.staged import unsound_staged_batches
     from pipeline.ingestion.staging import PROVENANCE
 
     bad = unsound_staged_batches(settings.get(), [*VISIT_FIELDS, *PROVENANCE])
@@ -71,7 +71,7 @@ def staged_batches_sound(settings: PipelineSettings) -> dg.AssetCheckResult:
                 description="Cargas que no se pudieron leer en absoluto (por entidad).")
 def uploads_readable(settings: PipelineSettings) -> dg.AssetCheckResult:
     """Warns about uploads that could not be read as a table; they affect only their entity."""
-    from pipeline.ingestion.batches import batch_records
+    from pipeline.ingestion.staged import batch_records
 
     bad = [m for m in batch_records(settings.get()) if not m.get("legible", True)]
     return dg.AssetCheckResult(

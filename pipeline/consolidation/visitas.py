@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +50,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.atomic import clear_scratch, scratch_path, staged_dir
 from pipeline.duckdb_limits import limit_resources
+from pipeline.ingestion.staged import batch_records, staged_files
 from pipeline.normalization import install_macros
 from pipeline.normalization.project import NORMALISED_COLUMNS
 from pipeline.registry import Entity
 from pipeline.settings import Settings
+from pipeline.sql import identifier, literal, path_list, path_literal
 
 DATABASE = "visitas.duckdb"
 CONSOLIDATED = "consolidated"
@@ -106,10 +108,7 @@ def _batches(settings: Settings, rucs: set[str]) -> pa.Table:
     """One row per staged batch with its canonical ordering key (metadata only, not rows)."""
     rows: dict[str, list[str]] = {"_entidad_ruc": [], "_lote": [], "_orden_nombre": [],
                                   "_orden_nombre_base": [], "_tipo": []}
-    for meta_path in sorted((settings.warehouse_dir / "batches").glob("*/*/batch.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta["entidad_ruc"] not in rucs:
-            continue
+    for meta in batch_records(settings, rucs):
         name = min(meta.get("nombres", [meta["archivo"]]))
         rows["_entidad_ruc"].append(meta["entidad_ruc"])
         rows["_lote"].append(meta["sha256"])
@@ -177,15 +176,30 @@ def consolidate(settings: Settings, entities: list[Entity]) -> ConsolidationOutc
 def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
                fingerprints: dict[str, str]) -> None:
     """One DuckDB pass over the changed entities' batches, written per entity."""
-    base = settings.warehouse_dir / "batches"
-    staged = [p for r in changed for p in sorted((base / r).glob("*/valid.parquet"))]
-    withdrawals = [p for r in changed for p in sorted((base / r).glob("*/withdrawals.parquet"))]
+    staged = [p for r in changed for p in staged_files(settings, r, "valid")]
+    withdrawals = [p for r in changed for p in staged_files(settings, r, "withdrawals")]
     root = consolidated_dir(settings)
-    # leftovers of an interrupted run: never read (only entidad_ruc=* folders are), just space
-    for stale in root.glob(".tmp-*"):
+    # Leftovers of an interrupted run (scratch folders, an entity's old folder moved aside):
+    # never read, since only entidad_ruc=* folders are; just space.
+    clear_scratch(root)
+    for stale in root.glob(".tmp-*"):  # the scratch name used before pipeline.atomic
         shutil.rmtree(stale, ignore_errors=True)
-    scratch = root / f".tmp-{os.getpid()}"
+    scratch = scratch_path(root / "partes")
     scratch.mkdir(parents=True)
+    try:
+        staged_rows, withdrawn = _compute(settings, batches, changed, staged, withdrawals, scratch)
+        for ruc in changed:
+            _swap_in(entity_dir(settings, ruc), scratch, {
+                "huella": fingerprints[ruc], "filas_en_lotes": staged_rows.get(ruc, 0),
+                "retiradas": withdrawn.get(ruc, 0)})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compute(settings: Settings, batches: pa.Table, changed: list[str], staged: list[Path],
+             withdrawals: list[Path], scratch: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Write the changed entities' visits and history under `scratch/<table>/entidad_ruc=*/`;
+    return the staged rows and the withdrawn visits of each entity."""
     with _connect(settings, ":memory:") as con:
         install_macros(con)
         con.register("changed_batches", batches)
@@ -200,8 +214,8 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             FROM staged s JOIN batches b USING (_entidad_ruc, _lote)""")
         # The value of each field after each copy, along the canonical order.
         effective = ",\n".join(
-            f"last_value({c} IGNORE NULLS) OVER w AS {c}" if c in STICKY_FIELDS else c
-            for c in VISIT_FIELDS)
+            f"last_value({identifier(c)} IGNORE NULLS) OVER w AS {identifier(c)}"
+            if c in STICKY_FIELDS else identifier(c) for c in VISIT_FIELDS)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE versions AS
             SELECT id_visita, _entidad_ruc AS entidad_ruc, _lote, _archivo, _fila, _ingestado_en,
                    _orden, row_number() OVER w AS _version,
@@ -215,7 +229,7 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             FROM withdrawn_raw w JOIN batches b USING (_entidad_ruc, _lote)
             WHERE w.id_visita IN (SELECT id_visita FROM keyed)
             GROUP BY ALL""")
-        fields = ", ".join(f"v.{c}" for c in VISIT_FIELDS)
+        fields = ", ".join(f"v.{identifier(c)}" for c in VISIT_FIELDS)
         con.execute(f"""CREATE TEMP TABLE out_visitas AS
             SELECT v.id_visita, v.entidad_ruc, {fields}
             FROM versions v
@@ -230,32 +244,28 @@ def _recompute(settings: Settings, batches: pa.Table, changed: list[str],
             for table in ("visitas", "visitas_historial"):
                 con.execute(f"""COPY (SELECT * FROM out_{table}
                                       WHERE entidad_ruc IN (SELECT unnest(?)))
-                    TO '{(scratch / table).as_posix()}'
+                    TO {path_literal(scratch / table)}
                     (FORMAT parquet, PARTITION_BY (entidad_ruc), WRITE_PARTITION_COLUMNS true,
                      OVERWRITE_OR_IGNORE true)""", [chunk])
         staged_rows = dict(con.execute(
             "SELECT _entidad_ruc, count(*) FROM keyed GROUP BY ALL").fetchall())
         withdrawn = dict(con.execute(
             "SELECT entidad_ruc, count(*) FROM withdrawn GROUP BY ALL").fetchall())
-    # Swap each entity's folder in: build it complete beside the old one, then rename, so a
-    # crash leaves either the old result or none (recomputed next run), never half of one.
-    for ruc in changed:
-        ready = scratch / "ready" / f"entidad_ruc={ruc}"
-        ready.mkdir(parents=True)
+    return staged_rows, withdrawn
+
+
+def _swap_in(final: Path, scratch: Path, fingerprint: dict[str, object]) -> None:
+    """Replace one entity's folder with its parts under `scratch` and its `huella.json`.
+
+    The folder is built complete beside the old one and renamed in, so a crash leaves either
+    the old result or none (recomputed next run), never half of one.
+    """
+    with staged_dir(final) as ready:
         for table in ("visitas", "visitas_historial"):
-            parts = sorted((scratch / table / f"entidad_ruc={ruc}").glob("*.parquet"))
+            parts = sorted((scratch / table / final.name).glob("*.parquet"))
             for i, part in enumerate(parts):
                 part.rename(ready / (f"{table}.parquet" if i == 0 else f"{table}-{i}.parquet"))
-        (ready / "huella.json").write_text(json.dumps({
-            "huella": fingerprints[ruc], "filas_en_lotes": staged_rows.get(ruc, 0),
-            "retiradas": withdrawn.get(ruc, 0)}, indent=2), encoding="utf-8")
-        final = entity_dir(settings, ruc)
-        old = scratch / "old" / final.name
-        if final.exists():
-            old.parent.mkdir(exist_ok=True)
-            final.rename(old)
-        ready.rename(final)
-    shutil.rmtree(scratch)
+        (ready / "huella.json").write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
 
 
 def _sync_database(settings: Settings, db: Path,
@@ -321,10 +331,9 @@ def _insert(con: duckdb.DuckDBPyConnection, settings: Settings, rucs: list[str])
                  if p.name.startswith(f"{table}.") or p.name.startswith(f"{table}-")]
         if not files:
             continue
-        listed = ", ".join(f"'{p.as_posix()}'" for p in files)
-        source = f"read_parquet([{listed}], union_by_name = true)"
+        source = f"read_parquet({path_list(files)}, union_by_name = true)"
         if table == "visitas":
-            fields = ", ".join(f"v.{c}" for c in VISIT_FIELDS)
+            fields = ", ".join(f"v.{identifier(c)}" for c in VISIT_FIELDS)
             con.execute(f"""INSERT INTO visitas
                 SELECT v.id_visita, v.entidad_ruc, r.entidad_nombre, {fields}
                 FROM {source} v JOIN registry r USING (entidad_ruc)
@@ -334,7 +343,7 @@ def _insert(con: duckdb.DuckDBPyConnection, settings: Settings, rucs: list[str])
 
 
 def _empty_tables_sql() -> str:
-    columns = ", ".join(f"{c} {_type(c)}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"{identifier(c)} {_type(c)}" for c in VISIT_FIELDS)
     return f"""
         CREATE TABLE visitas (id_visita VARCHAR, entidad_ruc VARCHAR, entidad_nombre VARCHAR,
                               {columns});
@@ -356,12 +365,15 @@ def _history_sql() -> str:
     Only visits carried by more than one batch can have changes, so the previous values are
     computed over those alone (a few percent of the rows), all fields in one window pass.
     """
-    previous = ",\n".join(f"lag({c}) OVER w AS _antes_{c}" for c in VISIT_FIELDS)
+    def before(c: str) -> str:
+        return identifier(f"_antes_{c}")
+
+    previous = ",\n".join(f"lag({identifier(c)}) OVER w AS {before(c)}" for c in VISIT_FIELDS)
     changed = "\nUNION ALL\n".join(
         f"""SELECT id_visita, entidad_ruc, _lote, _archivo, _fila, _ingestado_en, _orden,
-                   'cambio' AS accion, '{c}' AS campo,
-                   _antes_{c}::VARCHAR AS valor_anterior, {c}::VARCHAR AS valor_nuevo
-            FROM previous WHERE _version > 1 AND _antes_{c} IS DISTINCT FROM {c}"""
+                   'cambio' AS accion, {literal(c)} AS campo,
+                   {before(c)}::VARCHAR AS valor_anterior, {identifier(c)}::VARCHAR AS valor_nuevo
+            FROM previous WHERE _version > 1 AND {before(c)} IS DISTINCT FROM {identifier(c)}"""
         for c in VISIT_FIELDS)
     return f"""
         WITH previous AS MATERIALIZED (
@@ -390,13 +402,12 @@ def _history_sql() -> str:
 def _read_sql(view: str, files: list[Path], empty: str) -> str:
     if not files:
         return empty
-    listed = ", ".join(f"'{p.as_posix()}'" for p in files)
     return (f"CREATE OR REPLACE TEMP VIEW {view} AS "
-            f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+            f"SELECT * FROM read_parquet({path_list(files)}, union_by_name = true)")
 
 
 def _empty_staged_sql() -> str:
-    columns = ", ".join(f"NULL::{_type(c)} AS {c}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"NULL::{_type(c)} AS {identifier(c)}" for c in VISIT_FIELDS)
     return (f"CREATE OR REPLACE TEMP VIEW staged AS SELECT {columns}, NULL::VARCHAR AS _entidad_ruc, "
             "NULL::VARCHAR AS _lote, NULL::VARCHAR AS _archivo, NULL::BIGINT AS _fila, "
             "NULL::TIMESTAMPTZ AS _ingestado_en WHERE false")

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from pipeline.atomic import staged_dir
 from pipeline.ingestion.staging import ParquetSink
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
@@ -175,28 +173,3 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
                         valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
                         placeholder_rows=report.placeholder_rows, readable=report.readable,
                         summary=report.summary_es(), report=report.to_dict())
-
-
-def batch_records(settings: Settings, rucs: list[str] | None = None) -> list[dict[str, Any]]:
-    """Provenance and counts of every staged batch (batch.json), sorted by entity and file."""
-    records = []
-    for path in sorted(batches_dir(settings).glob("*/*/batch.json")):
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if rucs is None or meta["entidad_ruc"] in rucs:
-            records.append(meta)
-    return sorted(records, key=lambda m: (m["entidad_ruc"], m["archivo"], m["sha256"]))
-
-
-def unsound_staged_batches(settings: Settings, expected: list[str]) -> list[str]:
-    """Staged valid-row files that are unreadable or miss a column consolidation needs."""
-    bad = []
-    for path in sorted(batches_dir(settings).glob("*/*/valid.parquet")):
-        try:
-            names = set(pq.read_schema(path).names)
-        except Exception as exc:  # a damaged file must be named, whatever the cause
-            bad.append(f"{path.parent.parent.name}/{path.parent.name}: {exc}")
-            continue
-        missing = [c for c in expected if c not in names]
-        if missing:
-            bad.append(f"{path.parent.parent.name}/{path.parent.name}: faltan {', '.join(missing)}")
-    return bad

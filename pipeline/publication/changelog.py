@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 
 from pipeline.publication.dataset import DatasetMeta
-from pipeline.publication.months import ReleaseSpec, columns, quote, row_hash_sql
+from pipeline.publication.months import ReleaseSpec, columns, row_hash_sql
+from pipeline.sql import identifier, literal, path_list
 
 
 def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,
@@ -23,19 +24,21 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
         return []
     cols = columns(meta)
     row = row_hash_sql(cols)
-    key, entity, date = quote(spec.key), quote(spec.entity_field), quote(spec.date_field)
-    month_list = ", ".join(f"'{m}'" for m in months)
+    key, entity = identifier(spec.key), identifier(spec.entity_field)
+    date = identifier(spec.date_field)
+    month_list = ", ".join(literal(m) for m in months)
     # Date ranges rather than strftime(): both sides are sorted by date, so DuckDB reads only
     # the row groups of the changed months.
-    ranges = " OR ".join(f"({date} >= DATE '{m}-01' AND {date} < DATE '{_next_month(m)}-01')"
-                         for m in months)
+    ranges = " OR ".join(f"({date} >= DATE {literal(m + '-01')} "
+                         f"AND {date} < DATE {literal(_next_month(m) + '-01')})" for m in months)
     if previous_parquet:
-        files = ", ".join(f"'{p.as_posix()}'" for p in previous_parquet)
-        source = f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
+        source = (f"read_parquet({path_list(previous_parquet)}, union_by_name = true, "
+                  "hive_partitioning = false)")
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         # A column the previous release did not have reads as NULL, so its rows count as
         # changed rather than failing the release.
-        prev_cols = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in cols)
+        prev_cols = ", ".join(identifier(c) if c in present else f"NULL AS {identifier(c)}"
+                              for c in cols)
         previous = f"""SELECT {key} AS k, {entity} AS e, strftime({date}, '%Y-%m') AS m,
                               {row} AS h
                        FROM (SELECT {prev_cols} FROM {source} WHERE {ranges})"""

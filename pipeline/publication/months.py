@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from pipeline.publication.dataset import DatasetMeta
+from pipeline.sql import identifier
 
 #: Bump when the bytes written for the same rows change (format options, column rendering):
 #: every partition is then rewritten once.
@@ -50,17 +51,13 @@ def columns(meta: DatasetMeta) -> list[str]:
     return [f["name"] for f in meta.schema["fields"]]
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def row_hash_sql(cols: list[str]) -> str:
     """A 64-bit hash of one row, computed vectorised by DuckDB (15x faster than md5 of JSON).
 
     DuckDB's hash() is not promised stable across DuckDB versions, so the version is part of
     every partition hash: upgrading DuckDB rewrites each partition once, never skips one.
     """
-    return "hash(" + ", ".join(quote(c) for c in cols) + ")"
+    return "hash(" + ", ".join(identifier(c) for c in cols) + ")"
 
 
 def schema_hash(meta: DatasetMeta) -> str:
@@ -79,9 +76,9 @@ def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spe
     are computed from (see `month_hashes`).
     """
     expressions = expressions or {}
-    cols = ", ".join(f"{expressions[c]} AS {quote(c)}" if c in expressions else quote(c)
+    cols = ", ".join(f"{expressions[c]} AS {identifier(c)}" if c in expressions else identifier(c)
                      for c in columns(meta))
-    date = quote(spec.date_field)
+    date = identifier(spec.date_field)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW pub AS
         SELECT {cols}, strftime({date}, '%Y-%m') AS _mes, year({date})::INTEGER AS _anio
         FROM {source}""")
@@ -89,14 +86,18 @@ def create_published_view(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spe
         SELECT *, strftime({date}, '%Y-%m') AS _mes FROM {source}""")
 
 
-def derivation(expressions: dict[str, str] | None) -> str:
-    """A fingerprint of how computed columns are derived (policy and key included)."""
+def derivation(expressions: dict[str, str] | None, key_id: str = "") -> str:
+    """A fingerprint of how computed columns are derived: their SQL and, when they are keyed,
+    `key_id` (a one-way name of the key, never the key), so a new key rewrites every month."""
     text = json.dumps(expressions or {}, sort_keys=True)
+    if key_id:
+        text = json.dumps({"expressions": expressions or {}, "key": key_id}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta,
-                 expressions: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+                 expressions: dict[str, str] | None = None,
+                 key_id: str = "") -> dict[str, dict[str, Any]]:
     """{'YYYY-MM': {'rows': n, 'hash': hex}} for every month present in `pub_inputs`.
 
     The hash covers the stored columns (`pub_inputs`) and the fingerprint of the expressions,
@@ -110,7 +111,7 @@ def month_hashes(con: duckdb.DuckDBPyConnection, meta: DatasetMeta,
     result = con.execute(f"""
         SELECT _mes, count(*), sum(h::HUGEINT)::VARCHAR, bit_xor(h)::VARCHAR
         FROM (SELECT _mes, {row} AS h FROM pub_inputs) GROUP BY _mes ORDER BY _mes""").fetchall()
-    fingerprint = derivation(expressions)
+    fingerprint = derivation(expressions, key_id)
     out: dict[str, dict[str, Any]] = {}
     for month, rows, total, xor in result:
         digest = hashlib.sha256(

@@ -49,19 +49,20 @@ from pipeline.publication.months import (
     columns,
     create_published_view,
     month_hashes,
-    quote,
     schema_hash,
     year_hashes,
 )
 from pipeline.publication.personal_data import (
     SENTENCES,
-    column_sql,
+    ComputedColumns,
+    computed_columns,
     load_policy,
     pseudonym_key,
     published_schema,
 )
 from pipeline.publication.writers import write_file
 from pipeline.settings import Settings
+from pipeline.sql import identifier, literal, path_literal
 from pipeline.storage import Storage, StorageError, open_storage
 from pipeline.storage.base import sha256_file
 
@@ -153,115 +154,218 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
 
 def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
              dataset: str, database: Path | None) -> PublicationOutcome:
-    meta, expressions = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
+    """Plan (what changed since the newest release), write the new files locally, upload
+    them (each read back), then commit: manifest, and latest/ last. Nothing reaches the
+    storage before every local file is written."""
+    meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     spec = ReleaseSpec.of(meta)
     storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    db = database or database_path(settings)
+    with duckdb.connect(str(database or database_path(settings)), read_only=True) as con:
+        limit_resources(con, settings)
+        computed.register(con)
+        create_published_view(con, meta, spec, identifier(meta.table), computed.expressions)
+        plan = _plan(con, storage, meta, spec, computed, created)
+        if plan.unchanged:
+            return _keep_serving(storage, plan, settings.public_base_url)
+        links = Links(settings.public_base_url, plan.release_id, from_latest=False)
+        staged = _write(con, storage, plan, links, tmp)
+    _upload(storage, plan, staged)
+    manifest = _commit(storage, plan, staged, links, settings.public_base_url)
+    return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
+                              manifest.files, previous=manifest.previous,
+                              written=[f.entry.path for f in staged.new],
+                              reused=[f.entry.path for f in staged.reused],
+                              changes=staged.changes["totales"])
+
+
+@dataclass
+class ReleasePlan:
+    """What the next release is: its id, its partitions and which of them changed."""
+
+    meta: DatasetMeta
+    spec: ReleaseSpec
+    release_id: str
+    created: dt.datetime
+    previous: Manifest | None
+    schema_hash: str
+    same_schema: bool
+    months: dict[str, dict[str, Any]]
+    changed_months: list[str]
+
+    @property
+    def unchanged(self) -> bool:
+        """Same data and schema as the newest release: nothing new to publish."""
+        return self.previous is not None and self.same_schema and not self.changed_months
+
+    @property
+    def release_dir(self) -> str:
+        return layout.release_dir(self.release_id)
+
+    @property
+    def previous_files(self) -> dict[str, ReleaseFile]:
+        return {f.path: f for f in self.previous.files} if self.previous else {}
+
+    def previous_key(self, path: str) -> str:
+        """Where the previous release keeps `path` (only meaningful when there is one)."""
+        assert self.previous is not None
+        return f"{layout.release_dir(self.previous.id)}/{path}"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One file of the release, ready to be put in place: a local file to upload, or a key
+    of the previous release to copy server-side."""
+
+    entry: ReleaseFile
+    local: Path | None = None
+    source: str | None = None
+
+
+@dataclass
+class StagedRelease:
+    """Everything the release holds before any of it is uploaded."""
+
+    new: list[StagedFile]  # data files written for this release
+    reused: list[StagedFile]  # data files unchanged since the previous release
+    extras: list[StagedFile]  # schema, changelog, views database
+    changes: dict[str, Any]
+
+    @property
+    def all(self) -> list[StagedFile]:
+        """In upload order: new data, reused data, then the extras."""
+        return self.new + self.reused + self.extras
+
+    @property
+    def files(self) -> list[ReleaseFile]:
+        """As listed in the manifest: data files by path, then the extras."""
+        data = sorted((f.entry for f in self.new + self.reused), key=lambda f: f.path)
+        return data + [f.entry for f in self.extras]
+
+
+def _plan(con: duckdb.DuckDBPyConnection, storage: Storage, meta: DatasetMeta, spec: ReleaseSpec,
+          computed: ComputedColumns, created: dt.datetime) -> ReleasePlan:
+    """Compare the data (`pub`) with the newest complete release: which months changed."""
     done = complete_releases(storage)
     previous = load_manifest(storage, done[-1]) if done else None
-    with duckdb.connect(str(db), read_only=True) as con:
-        limit_resources(con, settings)
-        create_published_view(con, meta, spec, quote(meta.table), expressions)
-        months = month_hashes(con, meta, expressions)
-        # Kept in the manifest as a summary per year; files are cut by month.
-        years = year_hashes(months)
-        shash = schema_hash(meta)
-        same_schema = previous is not None and previous.schema_hash == shash
-        prev_months = _previous_months(previous, same_schema)
-        changed_months = changed(months, prev_months)
-        if previous is not None and same_schema and not changed_months:
-            sync_latest(storage, meta, previous, settings.public_base_url)
-            return PublicationOutcome(storage.locate(layout.LATEST), previous.id, previous.rows,
-                                      previous.files, new_release=False, previous=previous.id,
-                                      reused=[f.path for f in previous.files])
-        release_id = _release_id(created)
-        while release_id in done or (previous and release_id <= previous.id):
-            # Two releases within one second (or a clock behind the last release): ids must
-            # stay unique and sorted.
-            release_id = _next_id(release_id)
-        _clear_unfinished(storage, release_id)
-        rdir = layout.release_dir(release_id)
-        prev_files = {f.path: f for f in previous.files} if previous else {}
-        links = Links(settings.public_base_url, release_id, from_latest=False)
+    months = month_hashes(con, meta, computed.expressions, computed.key_id)
+    shash = schema_hash(meta)
+    same_schema = previous is not None and previous.schema_hash == shash
+    changed_months = changed(months, _previous_months(previous, same_schema))
+    release_id = _release_id(created)
+    while release_id in done or (previous and release_id <= previous.id):
+        # Two releases within one second (or a clock behind the last release): ids must
+        # stay unique and sorted.
+        release_id = _next_id(release_id)
+    return ReleasePlan(meta, spec, release_id, created, previous, shash, same_schema, months,
+                       changed_months)
 
-        cols = ", ".join(quote(c) for c in columns(meta))
-        order = ", ".join(quote(c) for c in spec.order_by)
-        date = quote(spec.date_field)
-        new: list[tuple[Path, ReleaseFile]] = []
-        reused: list[ReleaseFile] = []
 
-        def plan(path: str, fmt: str, part: str, rows: int, query: str, dirty: bool) -> None:
+def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> PublicationOutcome:
+    """No change since the newest release: no new one; only repair latest/ if it lags."""
+    previous = plan.previous
+    assert previous is not None
+    sync_latest(storage, plan.meta, previous, base_url)
+    return PublicationOutcome(storage.locate(layout.LATEST), previous.id, previous.rows,
+                              previous.files, new_release=False, previous=previous.id,
+                              reused=[f.path for f in previous.files])
+
+
+def _write(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan, links: Links,
+           tmp: Path) -> StagedRelease:
+    """Write the release's new files locally under `tmp`; unchanged ones are only named."""
+    new, reused = _write_months(con, plan, tmp / "out")
+    # Changelog: only the months that moved can hold changes.
+    previous = plan.previous
+    prev_parquet = _previous_parquet(storage, previous, plan.changed_months, tmp / "prev")
+    rows = changelog.compute(con, plan.meta, plan.spec, plan.changed_months, prev_parquet)
+    prev_link = links.release(previous.id) if previous else None
+    changes = changelog.document(plan.release_id, previous.id if previous else None, prev_link,
+                                 rows)
+    reusable_db = plan.previous_files.get(layout.DUCKDB) if plan.same_schema else None
+    extras = _extras(con, plan.meta, tmp / "extra", changes,
+                     reuse_db=(plan.previous_key(layout.DUCKDB), reusable_db)
+                     if reusable_db else None)
+    return StagedRelease(new, reused, [StagedFile(f, path, src) for path, f, src in extras],
+                         changes)
+
+
+def _write_months(con: duckdb.DuckDBPyConnection, plan: ReleasePlan,
+                  out: Path) -> tuple[list[StagedFile], list[StagedFile]]:
+    """The monthly CSV, JSON and Parquet: written when the month changed (or a format is
+    missing from the previous release), else reused from the previous release."""
+    meta, spec, prev_files = plan.meta, plan.spec, plan.previous_files
+    cols = ", ".join(identifier(c) for c in columns(meta))
+    order = ", ".join(identifier(c) for c in spec.order_by)
+    date = identifier(spec.date_field)
+    new: list[StagedFile] = []
+    reused: list[StagedFile] = []
+    for month, info in plan.months.items():
+        start, end = _month_bounds(month)
+        # A date range rather than strftime(): DuckDB skips row groups by their min/max,
+        # so one month costs its own rows, not the table's.
+        query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE {literal(start)} "
+                 f"AND {date} < DATE {literal(end)} ORDER BY {order}")
+        dirty = month in plan.changed_months
+        paths = {fmt: layout.month_file(meta.table, month, fmt) for fmt in ("csv", "json")}
+        paths["parquet"] = layout.parquet_file(meta.table, month)
+        if dirty or not all(p in prev_files for p in paths.values()):
+            # Computed once for the three formats: the published columns cost an
+            # HMAC-SHA256 per row (the pseudonym), the month's rows fit in memory or spill.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _month AS {query}")
+            query = f"SELECT {cols} FROM _month ORDER BY {order}"
+        for fmt, path in paths.items():
             if not dirty and path in prev_files:
-                reused.append(prev_files[path])
-                return
-            wf = write_file(con, query, tmp / "out" / path, path, fmt, rows=rows, partition=part)
-            new.append((wf.path, ReleaseFile(path, fmt, wf.bytes, wf.sha256, rows, part)))
+                reused.append(StagedFile(prev_files[path], source=plan.previous_key(path)))
+                continue
+            wf = write_file(con, query, out / path, path, fmt, rows=info["rows"], partition=month)
+            new.append(StagedFile(ReleaseFile(path, fmt, wf.bytes, wf.sha256, info["rows"], month),
+                                  local=wf.path))
+    return new, reused
 
-        for month, info in months.items():
-            start, end = _month_bounds(month)
-            # A date range rather than strftime(): DuckDB skips row groups by their min/max,
-            # so one month costs its own rows, not the table's.
-            query = (f"SELECT {cols} FROM pub WHERE {date} >= DATE '{start}' "
-                     f"AND {date} < DATE '{end}' ORDER BY {order}")
-            dirty = month in changed_months
-            paths = {fmt: layout.month_file(meta.table, month, fmt) for fmt in ("csv", "json")}
-            paths["parquet"] = layout.parquet_file(meta.table, month)
-            if dirty or not all(p in prev_files for p in paths.values()):
-                # Computed once for the three formats: the published columns cost an
-                # HMAC-SHA256 per row (the pseudonym), the month's rows fit in memory or spill.
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _month AS {query}")
-                query = f"SELECT {cols} FROM _month ORDER BY {order}"
-            for fmt, path in paths.items():
-                plan(path, fmt, month, info["rows"], query, dirty)
 
-        # Changelog: only the months that moved can hold changes.
-        prev_parquet = _previous_parquet(storage, previous, changed_months, tmp / "prev")
-        rows = changelog.compute(con, meta, spec, changed_months, prev_parquet)
-        prev_link = links.release(previous.id) if previous else None
-        changes = changelog.document(release_id, previous.id if previous else None, prev_link, rows)
-        reusable_db = prev_files.get(layout.DUCKDB) if previous and same_schema else None
-        extras = _extras(con, meta, tmp / "extra", changes,
-                         reuse_db=(f"{layout.release_dir(previous.id)}/{layout.DUCKDB}", reusable_db)
-                         if previous and reusable_db else None)
-
-    data_files = sorted([f for _, f in new] + reused, key=lambda f: f.path)
-    total_rows = sum(info["rows"] for info in months.values())
-    # 1. data files: new ones uploaded create-only and read back; unchanged ones copied
-    #    server-side from the previous release (hard links on a local disk).
-    for path, f in new:
-        key = f"{rdir}/{f.path}"
-        storage.upload(path, key, content_type=f.mediatype, if_absent=True)
-        verify(storage, key, f.bytes, f.sha256)
-    for f in reused:
-        key = f"{rdir}/{f.path}"
-        storage.copy(f"{layout.release_dir(previous.id)}/{f.path}", key, if_absent=True)  # type: ignore[union-attr]
-        verify(storage, key, f.bytes, None)
-    extra_files: list[ReleaseFile] = []
-    for path, f, src in extras:
-        key = f"{rdir}/{f.path}"
-        if src is not None:
-            storage.copy(src, key, if_absent=True)
-            verify(storage, key, f.bytes, None)
+def _upload(storage: Storage, plan: ReleasePlan, staged: StagedRelease) -> None:
+    """Put every file in the release directory, create-only, each verified before the next:
+    new files uploaded, unchanged ones copied server-side from the previous release (hard
+    links on a local disk)."""
+    # Objects left by a crashed attempt with the same id: the release never completed, so
+    # nothing references them.
+    _clear_unfinished(storage, plan.release_id)
+    for f in staged.all:
+        key = f"{plan.release_dir}/{f.entry.path}"
+        if f.source is not None:
+            storage.copy(f.source, key, if_absent=True)
         else:
-            storage.upload(path, key, content_type=f.mediatype, if_absent=True)
-            verify(storage, key, f.bytes, f.sha256)
-        extra_files.append(f)
-    files = data_files + extra_files
-    manifest = Manifest(id=release_id, dataset=meta.name,
-                        created=created.isoformat().replace("+00:00", "Z"),
-                        previous=previous.id if previous else None, schema_hash=shash,
-                        rows=total_rows, months=months, years=years, files=files)
-    # 2. descriptors of the release, then 3. its manifest: the release is now complete.
-    for name, body, ctype in release_documents(meta, manifest, links, changes["totales"]):
+            assert f.local is not None
+            storage.upload(f.local, key, content_type=f.entry.mediatype, if_absent=True)
+        _verify_staged(storage, key, f)
+
+
+def _verify_staged(storage: Storage, key: str, f: StagedFile) -> None:
+    """Read back what the storage holds for `f`: size, and sha256 of what was uploaded (a
+    copy's bytes are the previous release's, whose sha256 was checked when uploaded)."""
+    verify(storage, key, f.entry.bytes, f.entry.sha256 if f.source is None else None)
+
+
+def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: Links,
+            base_url: str) -> Manifest:
+    """Complete the verified release, then serve it: its descriptors, its manifest (from now
+    on the release is complete), then latest/ (the pointer last)."""
+    previous = plan.previous
+    manifest = Manifest(id=plan.release_id, dataset=plan.meta.name,
+                        created=plan.created.isoformat().replace("+00:00", "Z"),
+                        previous=previous.id if previous else None, schema_hash=plan.schema_hash,
+                        rows=sum(info["rows"] for info in plan.months.values()),
+                        # kept in the manifest as a summary per year; files are cut by month
+                        months=plan.months, years=year_hashes(plan.months), files=staged.files)
+    rdir = plan.release_dir
+    for name, body, ctype in release_documents(plan.meta, manifest, links,
+                                               staged.changes["totales"]):
         storage.write_bytes(f"{rdir}/{name}", body, content_type=ctype, if_absent=True)
     storage.write_bytes(f"{rdir}/{layout.MANIFEST}", manifest.to_json(), content_type=JSON_TYPE,
                         if_absent=True)
-    # 4. latest/ moves to the verified release.
-    sync_latest(storage, meta, manifest, settings.public_base_url)
-    return PublicationOutcome(storage.locate(layout.LATEST), release_id, total_rows, files,
-                              previous=manifest.previous, written=[f.path for _, f in new],
-                              reused=[f.path for f in reused], changes=changes["totales"])
+    sync_latest(storage, plan.meta, manifest, base_url)
+    return manifest
 
 
 def _previous_months(previous: Manifest | None, same_schema: bool) -> dict[str, dict[str, Any]]:
@@ -281,8 +385,6 @@ def _next_id(release_id: str) -> str:
 
 
 def _clear_unfinished(storage: Storage, release_id: str) -> None:
-    # Objects left by a crashed attempt with the same id: the release never completed, so
-    # nothing references them.
     for obj in storage.list(layout.release_dir(release_id) + "/"):
         storage.delete(obj.key)
 
@@ -348,28 +450,28 @@ def build_duckdb(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path) -
     out.mkdir(parents=True, exist_ok=True)
     # The views are bound when created, so a zero-row Parquet with the published columns
     # stands in for the release's files at build time.
-    cols = ", ".join(quote(c) for c in columns(meta))
+    cols = ", ".join(identifier(c) for c in columns(meta))
     stub = out / "stub" / meta.table / "parquet" / "anio=0" / "stub.parquet"
     stub.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO '{stub.as_posix()}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO {path_literal(stub)} (FORMAT parquet)")
     path = out / layout.DUCKDB
     glob = layout.parquet_glob(meta.table)
-    table = quote(meta.table)
+    table = identifier(meta.table)
+    comment = "Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas)."
     with duckdb.connect(str(path)) as db:
-        db.execute(f"SET file_search_path = '{(out / 'stub').as_posix()}'")
+        db.execute(f"SET file_search_path = {path_literal(out / 'stub')}")
         db.execute(f"""CREATE VIEW {table} AS
-            SELECT * FROM read_parquet('{glob}', hive_partitioning = true)""")
-        db.execute(f"""COMMENT ON VIEW {table} IS
-            'Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas).'""")
+            SELECT * FROM read_parquet({literal(glob)}, hive_partitioning = true)""")
+        db.execute(f"COMMENT ON VIEW {table} IS {literal(comment)}")
     return path
 
 
 def _apply_personal_data_policy(settings: Settings,
-                                meta: DatasetMeta) -> tuple[DatasetMeta, dict[str, str]]:
-    """The dataset as published under its personal-data policy (DESIGN §8), and the SQL that
-    computes the affected columns. A dataset without a `personal_data` block is unchanged."""
+                                meta: DatasetMeta) -> tuple[DatasetMeta, ComputedColumns]:
+    """The dataset as published under its personal-data policy (DESIGN §8), and how the
+    affected columns are computed. A dataset without a `personal_data` block is unchanged."""
     if "personal_data" not in meta.extra:
-        return meta, {}
+        return meta, ComputedColumns()
     policy = load_policy(meta.extra)
     published = replace(
         meta,
@@ -377,7 +479,7 @@ def _apply_personal_data_policy(settings: Settings,
         description=f"{meta.description} {SENTENCES[policy.document_number]}",
         extra={**meta.extra, "x-datos-personales": policy.metadata()},
     )
-    return published, column_sql(policy, pseudonym_key(settings))
+    return published, computed_columns(policy, pseudonym_key(settings))
 
 
 def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.sql import identifier
+
 #: first characters a spreadsheet treats as the start of a formula
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_TYPES = ("VARCHAR",)
@@ -23,14 +25,11 @@ def neutralise_sql(column_sql: str) -> str:
             f"THEN '''' || {column_sql} ELSE {column_sql} END")
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def csv_safe_query(con: duckdb.DuckDBPyConnection, query: str) -> str:
     """Wrap `query` so every text column is neutralised; column names, types and order stay."""
     columns = con.execute(f"DESCRIBE ({query})").fetchall()
     exprs = ", ".join(
-        f"{neutralise_sql(_quote(name))} AS {_quote(name)}" if ctype in TEXT_TYPES else _quote(name)
+        f"{neutralise_sql(identifier(name))} AS {identifier(name)}" if ctype in TEXT_TYPES
+        else identifier(name)
         for name, ctype, *_ in columns)
     return f"SELECT {exprs} FROM ({query})"

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.publication.spreadsheet import csv_safe_query
+from pipeline.sql import path_literal
 from pipeline.storage.base import sha256_file
 
 #: Parquet row groups of 500k rows sit inside the 100k–1M range readers handle best: big
@@ -44,7 +45,7 @@ def write_file(con: duckdb.DuckDBPyConnection, query: str, path: Path, name: str
     path.parent.mkdir(parents=True, exist_ok=True)
     # Only the CSV is opened in spreadsheets, so only it neutralises formula-like cells.
     source = csv_safe_query(con, query) if fmt == "csv" else query
-    con.execute(f"COPY ({source}) TO '{path.as_posix()}' {options}")
+    con.execute(f"COPY ({source}) TO {path_literal(path)} {options}")
     return WrittenFile(path, name, fmt, mediatype, path.stat().st_size, sha256_file(path), rows,
                        partition)
 
