@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import staged_dir
+from pipeline.atomic import staged_dir, write_text
 from pipeline.ingestion.staging import ParquetSink
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
@@ -123,9 +123,7 @@ def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:
     names = meta.get("nombres", [meta["archivo"]])
     if name not in names:
         meta["nombres"] = sorted({*names, name})
-        scratch = meta_path.with_name("batch.json.tmp")
-        scratch.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        scratch.replace(meta_path)
+        write_text(meta_path, json.dumps(meta, ensure_ascii=False, indent=2))
     return meta
 
 
