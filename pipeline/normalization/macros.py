@@ -18,6 +18,18 @@ from pipeline.identifiers import (
 )
 from pipeline.sql import literal
 
+
+def let(value: str, name: str, body: str) -> str:
+    """`body` with `name` bound to `value`, computed once.
+
+    A macro's argument is pasted wherever the macro names it, so a body that names a costly
+    expression five times evaluates it five times (and compiles its regular expressions five
+    times: that, not the rows, was most of the cost of a small upload). A one-element lambda
+    evaluates it once.
+    """
+    return f"list_transform([{value}], {name} -> {body})[1]"
+
+
 # Order matters: later macros call earlier ones.
 MACROS: dict[str, str] = {
     # NBSP and other odd spaces, doubled and trailing spaces; '' becomes NULL.
@@ -33,20 +45,21 @@ MACROS: dict[str, str] = {
     "doc_prefix_re()": r"""'^(DNI\s*/\s*LE|DOCUMENTO NACIONAL DE IDENTIDAD|D\.?N\.?I\.?|L\.?E\.?|CARNE?T? DE EXTRANJERIA|C\.?\s?EXT\.?|CEX|C\.?E\.?|CDI|DMI|PASAPORTE|PSP|PAS|PASS|R\.?U\.?C\.?|OTROS|OTRO|OTR)(\s*[:.\-#]?\s*|$)'""",
     "doc_prefix(x)": r"""regexp_extract(doc_clean(x), doc_prefix_re(), 1)""",
     "doc_prefix_key(x)": r"""regexp_replace(doc_prefix(x), '[\s.]', '', 'g')""",
-    "doc_type(x)": r"""CASE
-        WHEN regexp_full_match(doc_clean(x), '[0-9]{8}') THEN 'DNI'
-        WHEN doc_prefix_key(x) IN ('DNI', 'DNI/LE', 'LE', 'DOCUMENTONACIONALDEIDENTIDAD') THEN 'DNI'
-        WHEN doc_prefix_key(x) IN ('CE', 'CEX', 'CEXT') OR doc_prefix_key(x) LIKE 'CARN%' THEN 'CE'
-        WHEN doc_prefix_key(x) IN ('PASAPORTE', 'PSP', 'PAS', 'PASS') THEN 'PASAPORTE'
-        WHEN doc_prefix_key(x) IN ('CDI', 'DMI', 'RUC') THEN doc_prefix_key(x)
-        WHEN doc_prefix_key(x) IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
-        END""",
+    "doc_type(x)": let("doc_clean(x)", "_c", let(
+        r"regexp_replace(regexp_extract(_c, doc_prefix_re(), 1), '[\s.]', '', 'g')", "_k", r"""CASE
+        WHEN regexp_full_match(_c, '[0-9]{8}') THEN 'DNI'
+        WHEN _k IN ('DNI', 'DNI/LE', 'LE', 'DOCUMENTONACIONALDEIDENTIDAD') THEN 'DNI'
+        WHEN _k IN ('CE', 'CEX', 'CEXT') OR _k LIKE 'CARN%' THEN 'CE'
+        WHEN _k IN ('PASAPORTE', 'PSP', 'PAS', 'PASS') THEN 'PASAPORTE'
+        WHEN _k IN ('CDI', 'DMI', 'RUC') THEN _k
+        WHEN _k IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
+        END""")),
     # The number keeps letters, dashes and leading zeros (it is text); inner spaces go.
-    "doc_number(x)": r"""CASE
-        WHEN regexp_full_match(doc_clean(x), '[0-9]{8}') THEN doc_clean(x)
-        WHEN doc_prefix(x) <> '' THEN nullif(regexp_replace(
-            regexp_replace(doc_clean(x), doc_prefix_re(), ''), '\s', '', 'g'), '')
-        END""",
+    "doc_number(x)": let("doc_clean(x)", "_c", r"""CASE
+        WHEN regexp_full_match(_c, '[0-9]{8}') THEN _c
+        WHEN regexp_extract(_c, doc_prefix_re(), 1) <> '' THEN nullif(regexp_replace(
+            regexp_replace(_c, doc_prefix_re(), ''), '\s', '', 'g'), '')
+        END"""),
     # RUC: 11 digits, a known prefix, check digit (11 - Σ w·d mod 11) mod 10; the weights,
     # prefixes and check characters are pipeline.identifiers' (whose functions are the Python
     # twins of these macros, property-tested against them).
@@ -59,8 +72,7 @@ MACROS: dict[str, str] = {
     "dni_check_index(n)": f"""list_sum(list_transform(range(1, 9),
         i -> {list(DNI_WEIGHTS)}[i] * (ascii(substr(n, i, 1)) - 48)))::BIGINT % 11""",
     "dni_valid(n)": f"""coalesce(regexp_full_match(n, '[0-9]{{8}}') OR (regexp_full_match(n, '[0-9]{{8}}[0-9A-K]')
-        AND contains(substr('{DNI_CHECK_DIGITS}', dni_check_index(n) + 1, 1)
-                     || substr('{DNI_CHECK_LETTERS}', dni_check_index(n) + 1, 1), substr(n, 9, 1))), false)""",
+        AND {let("dni_check_index(n) + 1", "_i", f"contains(substr('{DNI_CHECK_DIGITS}', _i, 1) || substr('{DNI_CHECK_LETTERS}', _i, 1), substr(n, 9, 1))")}), false)""",
     # Whether a number is well formed for its (normalised) type; NULL type or number is false.
     # The patterns are pipeline.identifiers.DOCUMENT_PATTERNS, the one definition of each.
     "doc_number_valid(t, n)": "coalesce(CASE t WHEN 'DNI' THEN dni_valid(n) WHEN 'RUC' THEN ruc_valid(n) "
@@ -68,17 +80,17 @@ MACROS: dict[str, str] = {
                    for kind, pattern in DOCUMENT_PATTERNS.items())
         + " END, false)",
     # --- Entidad del visitante: 'Entidad pública - X', 'Entidad privada - X', 'Persona natural - …'.
-    "visitor_entity_kind(x)": r"""CASE
-        WHEN regexp_matches(fold_text(x), '^entidad publica(\s|-|$)') THEN 'Entidad pública'
-        WHEN regexp_matches(fold_text(x), '^entidad privada(\s|-|$)') THEN 'Entidad privada'
-        WHEN regexp_matches(fold_text(x), '^persona natural(\s|-|$)') THEN 'Persona natural'
-        END""",
-    "visitor_entity_name(x)": r"""CASE
-        WHEN visitor_entity_kind(x) = 'Persona natural' THEN NULL
-        WHEN visitor_entity_kind(x) IS NOT NULL
-            THEN clean_text(regexp_replace(clean_text(x), '^[^-]*-\s*', ''))
-        ELSE clean_text(x)
-        END""",
+    "visitor_entity_kind(x)": let("fold_text(x)", "_f", r"""CASE
+        WHEN regexp_matches(_f, '^entidad publica(\s|-|$)') THEN 'Entidad pública'
+        WHEN regexp_matches(_f, '^entidad privada(\s|-|$)') THEN 'Entidad privada'
+        WHEN regexp_matches(_f, '^persona natural(\s|-|$)') THEN 'Persona natural'
+        END"""),
+    # (clean_text is idempotent: the kind of the cleaned cell is the kind of the cell)
+    "visitor_entity_name(x)": let("clean_text(x)", "_c", let("visitor_entity_kind(_c)", "_k", r"""CASE
+        WHEN _k = 'Persona natural' THEN NULL
+        WHEN _k IS NOT NULL THEN clean_text(regexp_replace(_c, '^[^-]*-\s*', ''))
+        ELSE _c
+        END""")),
     # --- Funcionario visitado: 'NOMBRE - AREA - CARGO'; the area may hold ' - ' itself,
     # so the name is the first part, the post the last, the area everything between.
     # padded with spaces so that a dash at either end separates too (" - ÁREA - CARGO" has
@@ -86,55 +98,55 @@ MACROS: dict[str, str] = {
     "official_parts(x)": r"""list_transform(string_split(regexp_replace(' ' || clean_text(x) || ' ',
         '\s+-\s+', ' - ', 'g'), ' - '), p -> clean_text(p))""",
     "official_name(x)": "person_name(official_parts(x)[1])",
-    "official_area(x)": r"""CASE WHEN len(official_parts(x)) >= 3 THEN clean_text(array_to_string(
-        official_parts(x)[2:len(official_parts(x)) - 1], ' - ')) END""",
-    "official_post(x)": r"""CASE WHEN len(official_parts(x)) >= 2
-        THEN clean_text(official_parts(x)[len(official_parts(x))]) END""",
+    "official_area(x)": let("official_parts(x)", "_p", r"""CASE WHEN len(_p) >= 3
+        THEN clean_text(array_to_string(_p[2:len(_p) - 1], ' - ')) END"""),
+    "official_post(x)": let("official_parts(x)", "_p",
+                            "CASE WHEN len(_p) >= 2 THEN clean_text(_p[len(_p)]) END"),
     # --- Motivo: '<categoría> - <detalle>'; known categories get one spelling.
     "reason_parts(x)": r"""regexp_extract(regexp_replace(clean_text(x), '\s+-\s+', ' - ', 'g'),
         '^(.*?)(?: - (.*))?$', ['cat', 'det'])""",
-    "reason_category(x)": r"""CASE lower(strip_accents(clean_text(reason_parts(x).cat)))
+    "reason_category(x)": let("reason_parts(x).cat", "_k", r"""CASE lower(strip_accents(clean_text(_k)))
         WHEN 'reunion de trabajo' THEN 'Reunión de trabajo'
         WHEN 'gestion de intereses' THEN 'Gestión de intereses'
         WHEN 'otros motivos' THEN 'Otros Motivos'
         WHEN 'tramite documentario' THEN 'Trámite documentario'
         WHEN 'entrevista' THEN 'Entrevista'
         WHEN 'provision de servicios' THEN 'Provisión de servicios'
-        ELSE clean_text(reason_parts(x).cat) END""",
+        ELSE clean_text(_k) END"""),
     "reason_detail(x)": "clean_text(reason_parts(x).det)",
     # --- Excel serial numbers: a native date/time cell exported as text. Day 0 is
     # 1899-12-30 (Excel's 1900 leap-year bug makes that the right origin for every date after
     # February 1900); the fraction is the time of day.
-    "excel_serial(x)": r"""CASE WHEN regexp_full_match(clean_text(x), '[0-9]+([.,][0-9]+)?')
-        THEN try_cast(replace(clean_text(x), ',', '.') AS DOUBLE) END""",
+    "excel_serial(x)": let("clean_text(x)", "_c", r"""CASE WHEN regexp_full_match(_c, '[0-9]+([.,][0-9]+)?')
+        THEN try_cast(replace(_c, ',', '.') AS DOUBLE) END"""),
     # --- Dates: DD/MM/AAAA, AAAA-MM-DD, DD/MM/AA, optionally followed by a time, or an Excel
     # serial (only 1982-2064 are taken, so a stray number is not read as a date).
     "date_token(x)": r"""regexp_extract(clean_text(x), '^([0-9]{1,4}[/\-.][0-9]{1,2}[/\-.][0-9]{1,4})', 1)""",
-    "parse_date(x)": r"""CASE
-        WHEN regexp_full_match(date_token(x), '[0-9]{1,2}[/\-.][0-9]{1,2}[/\-.][0-9]{4}')
-            THEN try_strptime(regexp_replace(date_token(x), '[\-.]', '/', 'g'), '%d/%m/%Y')::DATE
-        WHEN regexp_full_match(date_token(x), '[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}')
-            THEN try_strptime(date_token(x), '%d/%m/%y')::DATE
-        WHEN regexp_full_match(date_token(x), '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}')
-            THEN try_strptime(date_token(x), '%Y-%m-%d')::DATE
-        WHEN excel_serial(x) >= 30000 AND excel_serial(x) < 60000
-            THEN DATE '1899-12-30' + floor(excel_serial(x))::INTEGER
-        END""",
+    "parse_date(x)": let("clean_text(x)", "_c", let(
+        r"regexp_extract(_c, '^([0-9]{1,4}[/\-.][0-9]{1,2}[/\-.][0-9]{1,4})', 1)", "_t", let(
+            "excel_serial(_c)", "_s", r"""CASE
+        WHEN regexp_full_match(_t, '[0-9]{1,2}[/\-.][0-9]{1,2}[/\-.][0-9]{4}')
+            THEN try_strptime(regexp_replace(_t, '[\-.]', '/', 'g'), '%d/%m/%Y')::DATE
+        WHEN regexp_full_match(_t, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}')
+            THEN try_strptime(_t, '%d/%m/%y')::DATE
+        WHEN regexp_full_match(_t, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}')
+            THEN try_strptime(_t, '%Y-%m-%d')::DATE
+        WHEN _s >= 30000 AND _s < 60000
+            THEN DATE '1899-12-30' + floor(_s)::INTEGER
+        END"""))),
     # --- Times: HH:MM, HH:MM:SS, with or without a.m./p.m.; a date before it is ignored;
     # an Excel time is the fraction of a day (alone, or after a serial date's integer part).
     "time_token(x)": r"""regexp_extract(regexp_replace(upper(clean_text(x)), '([AP])\.?\s*M\.?', ' \1M', 'g'),
         '([0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)(\s*[AP]M)?\s*$', 0)""",
-    "parse_time(x)": r"""CASE
-        WHEN regexp_matches(time_token(x), '[AP]M$') THEN coalesce(
-            try_strptime(regexp_replace(time_token(x), '\s*([AP]M)$', ' \1'), '%I:%M:%S %p'),
-            try_strptime(regexp_replace(time_token(x), '\s*([AP]M)$', ' \1'), '%I:%M %p'))::TIME
-        WHEN time_token(x) <> '' THEN coalesce(
-            try_strptime(trim(time_token(x)), '%H:%M:%S'),
-            try_strptime(trim(time_token(x)), '%H:%M'))::TIME
-        WHEN excel_serial(x) IS NOT NULL AND (excel_serial(x) < 1 OR excel_serial(x) >= 30000)
+    "parse_time(x)": let("clean_text(x)", "_c", let("time_token(_c)", "_t", let("excel_serial(_c)", "_s", r"""CASE
+        WHEN regexp_matches(_t, '[AP]M$') THEN """ + let(r"regexp_replace(_t, '\s*([AP]M)$', ' \1')", "_u", """coalesce(
+            try_strptime(_u, '%I:%M:%S %p'), try_strptime(_u, '%I:%M %p'))::TIME""") + r"""
+        WHEN _t <> '' THEN coalesce(try_strptime(trim(_t), '%H:%M:%S'),
+                                    try_strptime(trim(_t), '%H:%M'))::TIME
+        WHEN _s IS NOT NULL AND (_s < 1 OR _s >= 30000)
             -- rounded to the second; 23:59:59.6 would round to 24:00, so it is capped
-            THEN TIME '00:00:00' + to_seconds(least(round((excel_serial(x) - floor(excel_serial(x))) * 86400), 86399)::BIGINT)
-        END""",
+            THEN TIME '00:00:00' + to_seconds(least(round((_s - floor(_s)) * 86400), 86399)::BIGINT)
+        END"""))),
     # --- Identity of a visit: the natural key (entity, document type and number, visit date,
     # entry time) after normalisation, fingerprinted so it stays stable across runs.
     "visit_id(ruc, doc_type, doc_number, visit_date, entry_time)": r"""substr(sha256(concat_ws('|',

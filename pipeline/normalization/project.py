@@ -8,6 +8,8 @@ types are those of `schemas/upload-normalizado.schema.json` and `schemas/visitas
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -132,10 +134,14 @@ def _key_array(table: pa.Table, key: tuple[str, ...]) -> pa.Array:
     """The key's cells as one array, as `_key_sql` computes them (absent columns are NULL)."""
     arrays = [table.column(c).combine_chunks() if c in table.column_names
               else pa.nulls(table.num_rows, pa.string()) for c in key]
-    if len(arrays) == 1:
-        return arrays[0]
-    # concat_ws skips NULLs, and so does Arrow's join with null_handling='skip'
-    return pc.binary_join_element_wise(*arrays, " ", null_handling="skip")
+    # concat_ws skips NULLs and gives '' when all are NULL. (Arrow's join with
+    # null_handling='skip' would say so too, but it drops rows when a column is mostly NULL.)
+    joined = arrays[0]
+    for array in arrays[1:]:
+        both = pc.binary_join_element_wise(joined, array, " ")
+        joined = pc.if_else(pc.is_null(joined), array,
+                            pc.if_else(pc.is_null(array), joined, both))
+    return joined if len(arrays) == 1 else pc.fill_null(joined, "")
 
 
 def _missing_columns(table: pa.Table, outputs: tuple[Output, ...] | list[Output]) -> pa.Table:
@@ -145,50 +151,127 @@ def _missing_columns(table: pa.Table, outputs: tuple[Output, ...] | list[Output]
     return table
 
 
-#: below this many rows, every output is computed per row in one query: one query costs less
-#: than one per key, and there are few repeats to save
+#: from this many rows on, outputs are computed per distinct key of the chunk; below it, per
+#: distinct key not yet seen in this process (small uploads repeat the dates, officials and
+#: reasons of the uploads before them)
 PER_VALUE_MIN_ROWS = 5_000
 
 
+class Memo:
+    """Outputs of key values computed earlier in this process, per group of outputs."""
+
+    #: values kept per group; beyond it the group starts afresh (a bound, not an eviction policy)
+    CAPACITY = 200_000
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[object, ...], tuple[dict[object, tuple[object, ...]],
+                                                     list[pa.DataType]]] = {}
+
+    def group(self, key: tuple[str, ...], outputs: list[Output]
+              ) -> tuple[dict[object, tuple[object, ...]], list[pa.DataType]]:
+        signature = (key, *((o.name, o.sql) for o in outputs))
+        found = self._groups.get(signature)
+        if found is None or len(found[0]) > self.CAPACITY:
+            found = self._groups[signature] = ({}, [])
+        return found
+
+
+MEMO = Memo()
+
+
 def project(con: duckdb.DuckDBPyConnection, table: pa.Table,
-            outputs: tuple[Output, ...] | list[Output], *, per_value: bool | None = None
-            ) -> pa.Table:
+            outputs: tuple[Output, ...] | list[Output], *, mode: str | None = None,
+            memo: Memo = MEMO) -> pa.Table:
     """`_fila` and every output, in the rows' order.
 
     A visitor log repeats the same dates, officials, reasons and entities on thousands of
-    rows, and the macros that split them are costly per cell. So (per_value) each key's
-    outputs run once per distinct key, found by Arrow's dictionary encoding, and are mapped
-    back to the rows with a `take`: for an official's "NOMBRE - ÁREA - CARGO" that is one
-    split per official, not per visit. Both ways give the same values (tests).
+    rows, and the macros that split them are costly per cell. So each key's outputs run once
+    per distinct key and are mapped back to the rows:
+    - `per_value` (large chunks): distinct keys found by Arrow's dictionary encoding, one
+      query per key, results mapped back with a `take`;
+    - `remembered` (small chunks): only keys this process has not met yet, all in one query,
+      the rest from `memo` — a day's upload repeats the days, officials and reasons of the
+      uploads before it, and a query's cost is mostly its expressions, not its rows;
+    - `per_row`: every expression on every row, the plain reference the others must equal
+      (tests).
     """
-    if per_value is None:
-        per_value = table.num_rows >= PER_VALUE_MIN_ROWS
-    if not per_value:
+    if mode is None:
+        mode = "per_value" if table.num_rows >= PER_VALUE_MIN_ROWS else "remembered"
+    if mode == "per_row":
         return _per_row(con, table, outputs)
-    columns: dict[str, pa.Array] = {}
     groups: dict[tuple[str, ...], list[Output]] = {}
     for output in outputs:
         groups.setdefault(output.key, []).append(output)
-    for key, group in groups.items():
-        encoded = pc.dictionary_encode(_key_array(table, key))
-        values = encoded.dictionary
-        indices = encoded.indices
-        if indices.null_count:  # NULL is a key of its own: the outputs of NULL, not NULL
-            indices = pc.fill_null(indices, len(values))
-            values = pa.concat_arrays([values, pa.nulls(1, values.type)])
-        distinct = pa.table({"_i": pa.array(np.arange(len(values), dtype=np.int64)),
-                             "v": values})
-        con.register("distinct_keys", distinct)
-        try:
-            selected = ", ".join(f"{o.sql.format(v='v')} AS {identifier(o.name)}" for o in group)
-            result = con.sql(f"SELECT _i, {selected} FROM distinct_keys ORDER BY _i"
-                             ).to_arrow_table()
-        finally:
-            con.unregister("distinct_keys")
-        for output in group:
-            columns[output.name] = pc.take(result.column(output.name), indices)
+    if mode == "remembered":
+        columns = _remembered(con, table, groups, memo)
+    else:
+        columns = {}
+        for key, group in groups.items():
+            columns.update(_per_distinct_key(con, table, key, group))
     return pa.table({ROW_NUMBER: table.column(ROW_NUMBER),
                      **{o.name: columns[o.name] for o in outputs}})
+
+
+def _per_distinct_key(con: duckdb.DuckDBPyConnection, table: pa.Table, key: tuple[str, ...],
+                      group: list[Output]) -> dict[str, pa.Array]:
+    encoded = pc.dictionary_encode(_key_array(table, key))
+    values = encoded.dictionary
+    indices = encoded.indices
+    if indices.null_count:  # NULL is a key of its own: the outputs of NULL, not NULL
+        indices = pc.fill_null(indices, len(values))
+        values = pa.concat_arrays([values, pa.nulls(1, values.type)])
+    distinct = pa.table({"_i": pa.array(np.arange(len(values), dtype=np.int64)), "v": values})
+    con.register("distinct_keys", distinct)
+    try:
+        query = _layered(group, "distinct_keys", ["_i", "v"], lambda o: "v")
+        result = con.sql(f"{query} ORDER BY _i").to_arrow_table()
+    finally:
+        con.unregister("distinct_keys")
+    return {o.name: pc.take(result.column(o.name), indices) for o in group}
+
+
+def _remembered(con: duckdb.DuckDBPyConnection, table: pa.Table,
+                groups: dict[tuple[str, ...], list[Output]], memo: Memo) -> dict[str, pa.Array]:
+    rows: dict[tuple[str, ...], list[object]] = {}
+    missing: dict[tuple[str, ...], list[object]] = {}
+    for key, group in groups.items():
+        values = _key_array(table, key).to_pylist()
+        known, _ = memo.group(key, group)
+        rows[key] = values
+        new = [v for v in dict.fromkeys(values) if v not in known]
+        if new:
+            missing[key] = new
+    if missing:
+        # one query for every group with new values: each group's values in a column of its
+        # own (padded with NULL, whose outputs are as valid as any)
+        width = max(len(v) for v in missing.values())
+        column = {key: f"_g{i}" for i, key in enumerate(missing)}
+        wide = pa.table({"_i": pa.array(np.arange(width, dtype=np.int64)), **{
+            column[key]: pa.array(values + [None] * (width - len(values)), pa.string())
+            for key, values in missing.items()}})
+        wanted = [o for key in missing for o in groups[key]]
+        con.register("new_keys", wide)
+        try:
+            query = _layered(wanted, "new_keys", ["_i", *column.values()],
+                             lambda o: column[o.key])
+            result = con.sql(f"{query} ORDER BY _i").to_arrow_table()
+        finally:
+            con.unregister("new_keys")
+        for key, values in missing.items():
+            group = groups[key]
+            known, types = memo.group(key, group)
+            results = [result.column(o.name).to_pylist() for o in group]
+            for i, value in enumerate(values):
+                known[value] = tuple(r[i] for r in results)
+            if not types:
+                types.extend(result.schema.field(o.name).type for o in group)
+    columns: dict[str, pa.Array] = {}
+    for key, group in groups.items():
+        known, types = memo.group(key, group)
+        found = [known[v] for v in rows[key]]
+        for j, output in enumerate(group):
+            columns[output.name] = pa.array([f[j] for f in found], types[j])
+    return columns
 
 
 def _per_row(con: duckdb.DuckDBPyConnection, table: pa.Table,
@@ -200,18 +283,35 @@ def _per_row(con: duckdb.DuckDBPyConnection, table: pa.Table,
     alias = {c: f"_k{j}" for j, c in enumerate(cells)}
     table = pa.Table.from_arrays([table.column(ROW_NUMBER), *(table.column(c) for c in cells)],
                                  names=[ROW_NUMBER, *(alias[c] for c in cells)])
-    selected = ", ".join(
-        f"{o.sql.format(v=_key_sql(tuple(alias[c] for c in o.key)))} AS {identifier(o.name)}"
-        for o in outputs)
+    query = _layered(outputs, "rows_to_project", [ROW_NUMBER, *alias.values()],
+                     lambda o: _key_sql(tuple(alias[c] for c in o.key)))
     con.register("rows_to_project", table)
     try:
-        return con.sql(f'SELECT "{ROW_NUMBER}", {selected} FROM rows_to_project '
-                       f'ORDER BY "{ROW_NUMBER}"').to_arrow_table()
+        result = con.sql(f'{query} ORDER BY "{ROW_NUMBER}"').to_arrow_table()
     finally:
         con.unregister("rows_to_project")
+    return result.select([ROW_NUMBER, *(o.name for o in outputs)])
+
+
+def _layered(outputs: tuple[Output, ...] | list[Output], relation: str, carried: list[str],
+             key_sql: Callable[[Output], str]) -> str:
+    """One SELECT per layer: an output that names other outputs is computed a layer after
+    them, over their values. (Naming an output in the same SELECT would paste its whole
+    expression again wherever it is named.)"""
+    names = {o.name for o in outputs}
+    layer: dict[str, int] = {}
+    for output in outputs:  # outputs name only outputs listed before them
+        used = [n for n in names if n in layer and re.search(rf"\b{re.escape(n)}\b", output.sql)]
+        layer[output.name] = 1 + max((layer[n] for n in used), default=-1)
+    query = f"SELECT {', '.join(identifier(c) for c in carried)} FROM {relation}"
+    for depth in range(max(layer.values(), default=-1) + 1):
+        selected = ", ".join(f"{o.sql.format(v=key_sql(o))} AS {identifier(o.name)}"
+                             for o in outputs if layer[o.name] == depth)
+        query = f"SELECT *, {selected} FROM ({query})"
+    return query
 
 
 def normalise(con: duckdb.DuckDBPyConnection, table: pa.Table, layout: str, *,
-              per_value: bool | None = None) -> pa.Table:
+              mode: str | None = None) -> pa.Table:
     """The upload rows of `table` (columns named by the layout's fields) as normalised visits."""
-    return project(con, table, visit_outputs(layout), per_value=per_value).cast(NORMALISED_SCHEMA)
+    return project(con, table, visit_outputs(layout), mode=mode).cast(NORMALISED_SCHEMA)

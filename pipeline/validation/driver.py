@@ -41,6 +41,10 @@ from pipeline.validation.schema import TableSchema
 ROW_TEXT = "texto_fila"
 #: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
 CHUNK_ROWS = 400_000
+#: chunks smaller than this are checked whole, without the prefilter
+PREFILTER_MIN_ROWS = 5_000
+#: errors kept in memory before they go to DuckDB's table (which spills to disk)
+ERRORS_IN_MEMORY = 50_000
 
 ERRORS_SCHEMA = pa.schema([("rowNumber", pa.int64()), ("type", pa.string()),
                            ("fieldName", pa.string()), ("fieldNumber", pa.int32()),
@@ -118,9 +122,6 @@ def run(stream: TableStream, target: Target, report: Report, *, hook: ChunkHook 
     con = validation_cursor()
     try:
         sql = cell_errors_sql(schema, identity, "chunk", blank_row=True, numbers=target.numbers)
-        con.register("no_errors", errors_table([]))
-        con.execute("CREATE OR REPLACE TEMP TABLE errs AS SELECT * FROM no_errors")
-        con.unregister("no_errors")
         if keys:
             con.register("chunk", target.canonical(_empty(stream)))
             con.execute(f"CREATE OR REPLACE TEMP TABLE keys AS {keys_select(keys, 'chunk')}")
@@ -154,7 +155,10 @@ class _Checker:
     hook: ChunkHook | None
     sink: RowSink | None
     report: Report
-    issues_seen: int = 0
+    #: errors not yet in DuckDB's table (most files have few: they never go there)
+    pending: list[pa.Table] = field(default_factory=list)
+    pending_rows: int = 0
+    spilled: bool = False
 
     def check(self, raw: pa.Table, extra_errors: pa.Table | None = None,
               texts: pa.Array | None = None) -> None:
@@ -171,7 +175,10 @@ class _Checker:
             chunk = records
         errors = [extra_errors] if extra_errors is not None else []
         if self.sql is not None:
-            con.register("chunk", self.prefilter.suspects(con, chunk))
+            # the prefilter's own queries cost more than they save on a few thousand rows
+            suspects = self.prefilter.suspects(con, chunk) \
+                if chunk.num_rows >= PREFILTER_MIN_ROWS else chunk
+            con.register("chunk", suspects)
             errors.append(con.sql(self.sql).to_arrow_table())
             con.unregister("chunk")
         cell_errors = concat_errors(errors)
@@ -209,12 +216,29 @@ class _Checker:
 
     def insert(self, errors: pa.Table) -> None:
         if errors.num_rows:
-            self.con.register("chunk_errors", errors)
-            self.con.execute("INSERT INTO errs SELECT * FROM chunk_errors")
-            self.con.unregister("chunk_errors")
+            self.pending.append(errors)
+            self.pending_rows += errors.num_rows
+        if self.pending_rows > ERRORS_IN_MEMORY:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the pending errors to DuckDB's table, which spills to disk beyond its memory."""
+        con = self.con
+        con.register("chunk_errors", concat_errors(self.pending))
+        if self.spilled:
+            con.execute("INSERT INTO errs SELECT * FROM chunk_errors")
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE errs AS SELECT * FROM chunk_errors")
+            self.spilled = True
+        con.unregister("chunk_errors")
+        self.pending, self.pending_rows = [], 0
 
     def collect(self) -> None:
         """Counts over every error, and the first ones in full up to the error limit."""
+        if not self.spilled:
+            self._collect_in_memory()
+            return
+        self._spill()
         con, report = self.con, self.report
         counts = con.sql("SELECT type, fieldName, count(*) FROM errs GROUP BY ALL").fetchall()
         room = max(0, report.error_limit - len(report.errors))
@@ -227,6 +251,27 @@ class _Checker:
         report.record([ReportError(**row) for row in first.to_pylist()], counts)
         report.rejected_rows = con.sql(
             "SELECT count(DISTINCT rowNumber) FROM errs").fetchone()[0]
+
+    def _collect_in_memory(self) -> None:
+        """`collect` for errors that never left memory: the same answers, from Arrow."""
+        report = self.report
+        errors = concat_errors(self.pending)
+        counts = errors.group_by(["type", "fieldName"], use_threads=False).aggregate(
+            [("rowNumber", "count")])
+        room = max(0, report.error_limit - len(report.errors))
+        rank = pc.if_else(pc.equal(errors.column("type"), "unique-error"), 1,
+                          pc.if_else(pc.equal(errors.column("type"), "primary-key"), 2, 0))
+        # a row's own errors (no field number) come first, as NULLS FIRST does in SQL
+        field = pc.fill_null(errors.column("fieldNumber"), -1)
+        ordered = errors.append_column("_rank", rank).append_column("_field", field).sort_by(
+            [("rowNumber", "ascending"), ("_rank", "ascending"), ("_field", "ascending"),
+             ("type", "ascending")]).drop_columns(["_rank", "_field"])
+        first = ordered.slice(0, room)
+        report.record([ReportError(**row) for row in first.to_pylist()],
+                      [(r["type"], r["fieldName"], r["rowNumber_count"])
+                       for r in counts.to_pylist()])
+        report.rejected_rows = pc.count_distinct(errors.column("rowNumber")).as_py() \
+            if errors.num_rows else 0
 
 
 def concat_errors(tables: list[pa.Table]) -> pa.Table:

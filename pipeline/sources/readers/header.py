@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 #: rows searched for the header (title rows above it are skipped)
 SEARCH_ROWS = 20
@@ -11,6 +12,7 @@ SEARCH_ROWS = 20
 MIN_KNOWN = 3
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Compare labels loosely: no accents, case, underscores, or doubled spaces."""
     text = unicodedata.normalize("NFKD", text.replace("\u00a0", " "))
