@@ -218,7 +218,7 @@ def test_per_value_normalisation_equals_per_row(layout: str) -> None:
     computed with their keys included; and so does remembering the keys of earlier uploads."""
     import pyarrow as pa
 
-    from pipeline.normalization.project import Memo, project
+    from pipeline.normalization.project import PER_VALUE_MIN_ROWS, Memo, project
     from pipeline.validation.connection import validation_cursor
     from pipeline.validation.rules import layout_rules, rule_outputs
 
@@ -247,15 +247,19 @@ def test_per_value_normalisation_equals_per_row(layout: str) -> None:
         "_fila": pa.array(range(rows + 2, rows + 5), pa.int64()),
         **{c: pa.nulls(3, pa.string()) for c in table.column_names if c != "_fila"}})])
     con = validation_cursor()
-    per_value = project(con, table, outputs, mode="per_value")
     per_row = project(con, table, outputs, mode="per_row")
-    assert per_value.to_pylist() == per_row.to_pylist()
-    # remembered across uploads: first with nothing known, then half of it known already
+    # remembered across uploads: first with nothing known, then part of it known already
     memo = Memo()
-    assert project(con, table, outputs, mode="remembered", memo=memo).to_pylist() == \
-        per_row.to_pylist()
-    assert project(con, table.slice(20), outputs, mode="remembered", memo=memo).to_pylist() == \
+    assert project(con, table, outputs, memo=memo).to_pylist() == per_row.to_pylist()
+    assert project(con, table.slice(20), outputs, memo=memo).to_pylist() == \
         per_row.slice(20).to_pylist()
+    # a large chunk: keys that repeat go through the memo, the others row by row
+    large = pa.concat_tables([table] * (PER_VALUE_MIN_ROWS // table.num_rows + 1))
+    unique = pa.array([f"DNI {10_000_000 + i}" for i in range(large.num_rows)], pa.string())
+    large = large.set_column(large.column_names.index(cells[0]), cells[0], unique)
+    large = large.set_column(0, "_fila", pa.array(range(2, large.num_rows + 2), pa.int64()))
+    per_value = project(con, large, outputs, memo=Memo())
+    assert per_value.to_pylist() == project(con, large, outputs, mode="per_row").to_pylist()
     flags = [o.name for o in outputs if o.name.startswith("_regla")]
     assert any(per_value.column(f).to_pylist().count(True) for f in flags)
     assert any(v is not None for row in per_value.to_pylist() for v in row.values())

@@ -30,49 +30,70 @@ def let(value: str, name: str, body: str) -> str:
     return f"list_transform([{value}], {name} -> {body})[1]"
 
 
+def _weighted_sum(number: str, weights: tuple[int, ...]) -> str:
+    """Σ wᵢ·dᵢ over the first digits of `number`, written out (a list lambda per row is slower)."""
+    return " + ".join(f"{w} * (ascii(substr({number}, {i}, 1)) - 48)"
+                      for i, w in enumerate(weights, 1))
+
+
 # Order matters: later macros call earlier ones.
 MACROS: dict[str, str] = {
     # NBSP and other odd spaces, doubled and trailing spaces; '' becomes NULL.
-    "clean_text(x)": r"""nullif(trim(regexp_replace(nfc_normalize(replace(replace(x::VARCHAR,
-        chr(160), ' '), chr(8203), '')), '\s+', ' ', 'g')), '')""",
+    # (No `let` here: the argument is nearly always a column or a bound name, and a list per
+    # cell costs more than naming a column twice; callers bind costly arguments themselves.)
+    "clean_text(x)": r"""nullif(trim(CASE
+        WHEN contains(x::VARCHAR, chr(160)) OR contains(x::VARCHAR, chr(8203))
+             OR contains(x::VARCHAR, '  ') OR contains(x::VARCHAR, chr(9))
+             OR contains(x::VARCHAR, chr(10)) OR contains(x::VARCHAR, chr(12))
+             OR contains(x::VARCHAR, chr(13))
+        THEN regexp_replace(nfc_normalize(replace(replace(x::VARCHAR, chr(160), ' '),
+                                                  chr(8203), '')), '\s+', ' ', 'g')
+        ELSE nfc_normalize(x::VARCHAR) END), '')""",
     # Accent- and case-insensitive comparison key.
     "fold_text(x)": "lower(strip_accents(clean_text(x)))",
     # 'APELLIDOS, NOMBRES' and 'APELLIDOS NOMBRES' are the same person; names upper-cased.
-    "person_name(x)": r"""upper(clean_text(regexp_replace(clean_text(x), '\s*,\s*', ' ', 'g')))""",
+    "person_name(x)": let("clean_text(x)", "_c", r"""upper(CASE WHEN contains(_c, ',')
+        THEN """ + let(r"regexp_replace(_c, '\s*,\s*', ' ', 'g')", "_r", "clean_text(_r)")
+        + """ ELSE _c END)"""),
     # --- Documento del visitante: type then number, many historical spellings.
     # Accents are folded so 'CARNÉ DE EXTRANJERÍA' and 'CARNE DE EXTRANJERIA' meet.
     "doc_clean(x)": r"""upper(strip_accents(clean_text(x)))""",
     "doc_prefix_re()": r"""'^(DNI\s*/\s*LE|DOCUMENTO NACIONAL DE IDENTIDAD|D\.?N\.?I\.?|L\.?E\.?|CARNE?T? DE EXTRANJERIA|C\.?\s?EXT\.?|CEX|C\.?E\.?|CDI|DMI|PASAPORTE|PSP|PAS|PASS|R\.?U\.?C\.?|OTROS|OTRO|OTR)(\s*[:.\-#]?\s*|$)'""",
     "doc_prefix(x)": r"""regexp_extract(doc_clean(x), doc_prefix_re(), 1)""",
     "doc_prefix_key(x)": r"""regexp_replace(doc_prefix(x), '[\s.]', '', 'g')""",
-    "doc_type(x)": let("doc_clean(x)", "_c", let(
-        r"regexp_replace(regexp_extract(_c, doc_prefix_re(), 1), '[\s.]', '', 'g')", "_k", r"""CASE
-        WHEN regexp_full_match(_c, '[0-9]{8}') THEN 'DNI'
-        WHEN _k IN ('DNI', 'DNI/LE', 'LE', 'DOCUMENTONACIONALDEIDENTIDAD') THEN 'DNI'
-        WHEN _k IN ('CE', 'CEX', 'CEXT') OR _k LIKE 'CARN%' THEN 'CE'
-        WHEN _k IN ('PASAPORTE', 'PSP', 'PAS', 'PASS') THEN 'PASAPORTE'
-        WHEN _k IN ('CDI', 'DMI', 'RUC') THEN _k
-        WHEN _k IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
-        END""")),
-    # The number keeps letters, dashes and leading zeros (it is text); inner spaces go.
-    "doc_number(x)": let("doc_clean(x)", "_c", r"""CASE
-        WHEN regexp_full_match(_c, '[0-9]{8}') THEN _c
-        WHEN regexp_extract(_c, doc_prefix_re(), 1) <> '' THEN nullif(regexp_replace(
-            regexp_replace(_c, doc_prefix_re(), ''), '\s', '', 'g'), '')
+    # Type and number at once. Nearly every visitor has a document of their own, so this runs
+    # once per visit: the usual 'DNI 12345678' (or a bare 8-digit DNI) takes one short match;
+    # other spellings go through the prefix table.
+    "doc_parts(x)": let("doc_clean(x)", "_c", r"""CASE
+        WHEN regexp_full_match(_c, '(DNI ?)?[0-9]{8}')
+            THEN {'type': 'DNI', 'number': right(_c, 8)}
+        ELSE """ + let(r"regexp_extract(_c, doc_prefix_re(), 1)", "_p", let(
+            r"regexp_replace(_p, '[\s.]', '', 'g')", "_k", r"""{'type': CASE
+                WHEN _k IN ('DNI', 'DNI/LE', 'LE', 'DOCUMENTONACIONALDEIDENTIDAD') THEN 'DNI'
+                WHEN _k IN ('CE', 'CEX', 'CEXT') OR _k LIKE 'CARN%' THEN 'CE'
+                WHEN _k IN ('PASAPORTE', 'PSP', 'PAS', 'PASS') THEN 'PASAPORTE'
+                WHEN _k IN ('CDI', 'DMI', 'RUC') THEN _k
+                WHEN _k IN ('OTR', 'OTRO', 'OTROS') THEN 'OTRO'
+                END,
+            -- the number keeps letters, dashes and leading zeros (it is text); spaces go
+            'number': CASE WHEN _p <> '' THEN nullif(regexp_replace(
+                regexp_replace(_c, doc_prefix_re(), ''), '\s', '', 'g'), '') END}""")) + """
         END"""),
+    "doc_type(x)": "doc_parts(x).type",
+    "doc_number(x)": "doc_parts(x).number",
     # RUC: 11 digits, a known prefix, check digit (11 - Σ w·d mod 11) mod 10; the weights,
     # prefixes and check characters are pipeline.identifiers' (whose functions are the Python
     # twins of these macros, property-tested against them).
     "ruc_valid(n)": f"""coalesce(regexp_full_match(n, '({'|'.join(sorted(RUC_PREFIXES))})[0-9]{{9}}')
-        AND (11 - list_sum(list_transform(range(1, 11),
-                i -> {list(RUC_WEIGHTS)}[i] * (ascii(substr(n, i, 1)) - 48))) % 11) % 10
-            = ascii(substr(n, 11, 1)) - 48, false)""",
+        AND (11 - ({_weighted_sum("n", RUC_WEIGHTS)}) % 11) % 10 = ascii(substr(n, 11, 1)) - 48,
+        false)""",
     # DNI: 8 digits, optionally followed by the card's check character, a digit or a letter
     # indexed by Σ w·d mod 11.
-    "dni_check_index(n)": f"""list_sum(list_transform(range(1, 9),
-        i -> {list(DNI_WEIGHTS)}[i] * (ascii(substr(n, i, 1)) - 48)))::BIGINT % 11""",
-    "dni_valid(n)": f"""coalesce(regexp_full_match(n, '[0-9]{{8}}') OR (regexp_full_match(n, '[0-9]{{8}}[0-9A-K]')
-        AND {let("dni_check_index(n) + 1", "_i", f"contains(substr('{DNI_CHECK_DIGITS}', _i, 1) || substr('{DNI_CHECK_LETTERS}', _i, 1), substr(n, 9, 1))")}), false)""",
+    "dni_check_index(n)": f"({_weighted_sum('n', DNI_WEIGHTS)}) % 11",
+    "dni_valid(n)": f"""coalesce(CASE length(n)
+        WHEN 8 THEN regexp_full_match(n, '[0-9]{{8}}')
+        WHEN 9 THEN regexp_full_match(n, '[0-9]{{8}}[0-9A-K]') AND {let("dni_check_index(n) + 1", "_i", f"contains(substr('{DNI_CHECK_DIGITS}', _i, 1) || substr('{DNI_CHECK_LETTERS}', _i, 1), substr(n, 9, 1))")}
+        ELSE false END, false)""",
     # Whether a number is well formed for its (normalised) type; NULL type or number is false.
     # The patterns are pipeline.identifiers.DOCUMENT_PATTERNS, the one definition of each.
     "doc_number_valid(t, n)": "coalesce(CASE t WHEN 'DNI' THEN dni_valid(n) WHEN 'RUC' THEN ruc_valid(n) "
@@ -88,7 +109,8 @@ MACROS: dict[str, str] = {
     # (clean_text is idempotent: the kind of the cleaned cell is the kind of the cell)
     "visitor_entity_name(x)": let("clean_text(x)", "_c", let("visitor_entity_kind(_c)", "_k", r"""CASE
         WHEN _k = 'Persona natural' THEN NULL
-        WHEN _k IS NOT NULL THEN clean_text(regexp_replace(_c, '^[^-]*-\s*', ''))
+        WHEN _k IS NOT NULL THEN """ + let(r"regexp_replace(_c, '^[^-]*-\s*', '')", "_r",
+                                           "clean_text(_r)") + r"""
         ELSE _c
         END""")),
     # --- Funcionario visitado: 'NOMBRE - AREA - CARGO'; the area may hold ' - ' itself,
@@ -113,7 +135,7 @@ MACROS: dict[str, str] = {
         WHEN 'entrevista' THEN 'Entrevista'
         WHEN 'provision de servicios' THEN 'Provisión de servicios'
         ELSE clean_text(_k) END"""),
-    "reason_detail(x)": "clean_text(reason_parts(x).det)",
+    "reason_detail(x)": let("reason_parts(x).det", "_d", "clean_text(_d)"),
     # --- Excel serial numbers: a native date/time cell exported as text. Day 0 is
     # 1899-12-30 (Excel's 1900 leap-year bug makes that the right origin for every date after
     # February 1900); the fraction is the time of day.

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.normalization.encoding import Encodings, repetitive
 from pipeline.sql import identifier
 
 OFFICIAL = "upload-oficial"
@@ -75,8 +76,8 @@ _OFFICIAL = {
     "hora_ingreso": (("Hora Ingreso",), "parse_time({v})"),
     "hora_salida": (("Hora Salida",), "parse_time({v})"),
     "visitante_nombre": (("Visitante",), "person_name({v})"),
-    "visitante_tipo_documento": (("Documento del visitante",), "doc_type({v})"),
-    "visitante_numero_documento": (("Documento del visitante",), "doc_number({v})"),
+    "visitante_tipo_documento": (("Documento del visitante",), "_documento.type"),
+    "visitante_numero_documento": (("Documento del visitante",), "_documento.number"),
     "visitante_tipo_entidad": (("Entidad del visitante",), "visitor_entity_kind({v})"),
     "visitante_entidad": (("Entidad del visitante",), "visitor_entity_name({v})"),
     "funcionario_nombre": (("Funcionario visitado",), "official_name({v})"),
@@ -93,8 +94,8 @@ _NORMALISED = {
     "hora_ingreso": (("hora_ingreso",), "parse_time({v})"),
     "hora_salida": (("hora_salida",), "parse_time({v})"),
     "visitante_nombre": (("visitante_nombre",), "person_name({v})"),
-    "visitante_tipo_documento": (_DOCUMENT, "doc_type({v})"),
-    "visitante_numero_documento": (_DOCUMENT, "doc_number({v})"),
+    "visitante_tipo_documento": (_DOCUMENT, "_documento.type"),
+    "visitante_numero_documento": (_DOCUMENT, "_documento.number"),
     "visitante_tipo_entidad": (("visitante_tipo_entidad",), "visitor_entity_kind({v})"),
     "visitante_entidad": (("visitante_entidad",), "clean_text({v})"),
     "funcionario_nombre": (("funcionario_nombre",), "person_name({v})"),
@@ -117,11 +118,19 @@ SOURCE_FIELD = {
 VISITOR_FIELD = {OFFICIAL: "Visitante", NORMALISED: "visitante_nombre"}
 
 
+#: computed once per document and split into type and number (a visitor's document is nearly
+#: always one of its kind: this is the costliest key of an upload)
+_DOCUMENT_PARTS = {OFFICIAL: Output("_documento", ("Documento del visitante",), "doc_parts({v})"),
+                   NORMALISED: Output("_documento", _DOCUMENT, "doc_parts({v})")}
+
+
 @cache
 def visit_outputs(layout: str) -> tuple[Output, ...]:
-    """The normalised columns of a layout, as outputs of the upload's cells."""
+    """The normalised columns of a layout, as outputs of the upload's cells (with the
+    intermediate ones, named with a leading '_', that they read)."""
     table = _OFFICIAL if layout == OFFICIAL else _NORMALISED
-    return tuple(Output(name, key, sql) for name, (key, sql) in table.items())
+    return (_DOCUMENT_PARTS[layout],
+            *(Output(name, key, sql) for name, (key, sql) in table.items()))
 
 
 def _key_sql(key: tuple[str, ...]) -> str:
@@ -151,10 +160,11 @@ def _missing_columns(table: pa.Table, outputs: tuple[Output, ...] | list[Output]
     return table
 
 
-#: from this many rows on, outputs are computed per distinct key of the chunk; below it, per
-#: distinct key not yet seen in this process (small uploads repeat the dates, officials and
-#: reasons of the uploads before them)
+#: below this many rows every key is worked per distinct value, whatever its repetition (a
+#: query per key would cost more than the rows)
 PER_VALUE_MIN_ROWS = 5_000
+#: rows per record batch handed to DuckDB (each batch can go to another thread)
+BATCH_ROWS = 65_536
 
 
 class Memo:
@@ -181,69 +191,73 @@ MEMO = Memo()
 
 def project(con: duckdb.DuckDBPyConnection, table: pa.Table,
             outputs: tuple[Output, ...] | list[Output], *, mode: str | None = None,
-            memo: Memo = MEMO) -> pa.Table:
+            memo: Memo = MEMO, encodings: Encodings | None = None) -> pa.Table:
     """`_fila` and every output, in the rows' order.
 
     A visitor log repeats the same dates, officials, reasons and entities on thousands of
-    rows, and the macros that split them are costly per cell. So each key's outputs run once
-    per distinct key and are mapped back to the rows:
-    - `per_value` (large chunks): distinct keys found by Arrow's dictionary encoding, one
-      query per key, results mapped back with a `take`;
-    - `remembered` (small chunks): only keys this process has not met yet, all in one query,
-      the rest from `memo` — a day's upload repeats the days, officials and reasons of the
-      uploads before it, and a query's cost is mostly its expressions, not its rows;
-    - `per_row`: every expression on every row, the plain reference the others must equal
-      (tests).
+    rows, and across the uploads of a day; the macros that split them are costly per cell,
+    and a query costs more for its expressions than for its rows. So (`per_value`, the way
+    uploads are normalised):
+    - a key whose values repeat is worked per distinct value (Arrow's dictionary encoding,
+      shared with the prefilter through `encodings`); values met before in this process come
+      from `memo`, and the new values of every such key go to DuckDB in one query; results
+      are mapped back to the rows with a `take`;
+    - a key whose values are nearly all different (a visitor's name, their document) goes
+      to DuckDB as it is, one query per key.
+    `per_row` runs every expression on every row: the plain reference the other way must
+    equal (tests).
     """
-    if mode is None:
-        mode = "per_value" if table.num_rows >= PER_VALUE_MIN_ROWS else "remembered"
     if mode == "per_row":
         return _per_row(con, table, outputs)
     groups: dict[tuple[str, ...], list[Output]] = {}
     for output in outputs:
         groups.setdefault(output.key, []).append(output)
-    if mode == "remembered":
-        columns = _remembered(con, table, groups, memo)
-    else:
-        columns = {}
-        for key, group in groups.items():
-            columns.update(_per_distinct_key(con, table, key, group))
+    encodings = encodings or Encodings(table)
+    columns: dict[str, pa.Array] = {}
+    remembered: dict[tuple[str, ...], pa.DictionaryArray] = {}
+    for key, group in groups.items():
+        cells = _key_array(table, key)
+        if table.num_rows < PER_VALUE_MIN_ROWS or repetitive(cells):
+            remembered[key] = encodings.encode(key[0] if len(key) == 1 else key, cells)
+        else:  # nearly all different: a dictionary or a memo would only cost
+            columns.update(_per_row_of_key(con, cells, group))
+    columns.update(_remembered(con, remembered, groups, memo))
     return pa.table({ROW_NUMBER: table.column(ROW_NUMBER),
                      **{o.name: columns[o.name] for o in outputs}})
 
 
-def _per_distinct_key(con: duckdb.DuckDBPyConnection, table: pa.Table, key: tuple[str, ...],
-                      group: list[Output]) -> dict[str, pa.Array]:
-    encoded = pc.dictionary_encode(_key_array(table, key))
-    values = encoded.dictionary
-    indices = encoded.indices
-    if indices.null_count:  # NULL is a key of its own: the outputs of NULL, not NULL
-        indices = pc.fill_null(indices, len(values))
-        values = pa.concat_arrays([values, pa.nulls(1, values.type)])
-    distinct = pa.table({"_i": pa.array(np.arange(len(values), dtype=np.int64)), "v": values})
-    con.register("distinct_keys", distinct)
+def _per_row_of_key(con: duckdb.DuckDBPyConnection, cells: pa.Array,
+                    group: list[Output]) -> dict[str, pa.Array]:
+    values = pa.table({"_i": pa.array(np.arange(len(cells), dtype=np.int64)), "v": cells})
+    # in batches, so that DuckDB scans them on every core; the results come back in any order
+    # and `_i` puts them back in place
+    con.register("key_cells", pa.Table.from_batches(values.to_batches(BATCH_ROWS)))
     try:
-        query = _layered(group, "distinct_keys", ["_i", "v"], lambda o: "v")
-        result = con.sql(f"{query} ORDER BY _i").to_arrow_table()
+        result = con.sql(_layered(group, "key_cells", ["_i", "v"], lambda o: "v")
+                         ).to_arrow_table()
     finally:
-        con.unregister("distinct_keys")
-    return {o.name: pc.take(result.column(o.name), indices) for o in group}
+        con.unregister("key_cells")
+    where = np.empty(len(cells), dtype=np.int64)
+    where[result.column("_i").to_numpy()] = np.arange(len(cells), dtype=np.int64)
+    rows = pa.array(where)
+    return {o.name: pc.take(result.column(o.name), rows) for o in group}
 
 
-def _remembered(con: duckdb.DuckDBPyConnection, table: pa.Table,
+def _remembered(con: duckdb.DuckDBPyConnection, encoded: dict[tuple[str, ...], pa.DictionaryArray],
                 groups: dict[tuple[str, ...], list[Output]], memo: Memo) -> dict[str, pa.Array]:
-    rows: dict[tuple[str, ...], list[object]] = {}
+    distinct: dict[tuple[str, ...], list[object]] = {}
     missing: dict[tuple[str, ...], list[object]] = {}
-    for key, group in groups.items():
-        values = _key_array(table, key).to_pylist()
-        known, _ = memo.group(key, group)
-        rows[key] = values
-        new = [v for v in dict.fromkeys(values) if v not in known]
+    for key, array in encoded.items():
+        # NULL is a key of its own (the outputs of NULL, not NULL): the last entry
+        values = [*array.dictionary.to_pylist(), None]
+        known, _ = memo.group(key, groups[key])
+        distinct[key] = values
+        new = [v for v in values if v not in known]
         if new:
             missing[key] = new
     if missing:
-        # one query for every group with new values: each group's values in a column of its
-        # own (padded with NULL, whose outputs are as valid as any)
+        # one query for every key with new values: each key's values in a column of its own
+        # (padded with NULL, whose outputs are as valid as any)
         width = max(len(v) for v in missing.values())
         column = {key: f"_g{i}" for i, key in enumerate(missing)}
         wide = pa.table({"_i": pa.array(np.arange(width, dtype=np.int64)), **{
@@ -266,11 +280,13 @@ def _remembered(con: duckdb.DuckDBPyConnection, table: pa.Table,
             if not types:
                 types.extend(result.schema.field(o.name).type for o in group)
     columns: dict[str, pa.Array] = {}
-    for key, group in groups.items():
+    for key, array in encoded.items():
+        group = groups[key]
         known, types = memo.group(key, group)
-        found = [known[v] for v in rows[key]]
+        found = [known[v] for v in distinct[key]]
+        indices = pc.fill_null(array.indices, len(found) - 1)
         for j, output in enumerate(group):
-            columns[output.name] = pa.array([f[j] for f in found], types[j])
+            columns[output.name] = pc.take(pa.array([f[j] for f in found], types[j]), indices)
     return columns
 
 
@@ -314,4 +330,5 @@ def _layered(outputs: tuple[Output, ...] | list[Output], relation: str, carried:
 def normalise(con: duckdb.DuckDBPyConnection, table: pa.Table, layout: str, *,
               mode: str | None = None) -> pa.Table:
     """The upload rows of `table` (columns named by the layout's fields) as normalised visits."""
-    return project(con, table, visit_outputs(layout), mode=mode).cast(NORMALISED_SCHEMA)
+    projected = project(con, table, visit_outputs(layout), mode=mode)
+    return projected.select(NORMALISED_SCHEMA.names).cast(NORMALISED_SCHEMA)

@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.normalization.encoding import Encodings
 from pipeline.sources.readers import ROW_NUMBER, RaggedRow, TableStream, column_names
 from pipeline.validation.connection import validation_cursor
 from pipeline.validation.engine import ERROR_COLUMNS, cell_errors_sql, compile_conditions
@@ -65,8 +66,8 @@ class ChunkHook(Protocol):
         """The rows that are records (an upload drops its 'no visits today' placeholders)."""
         ...
 
-    def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table,
-              cell_errors: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+    def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table, cell_errors: pa.Table,
+              encodings: Encodings) -> tuple[pa.Table, pa.Table | None]:
         """(every error of the chunk, given its schema errors; its rows as they will be
         staged)."""
         ...
@@ -174,9 +175,10 @@ class _Checker:
             report.placeholder_rows += chunk.num_rows - records.num_rows
             chunk = records
         errors = [extra_errors] if extra_errors is not None else []
+        encodings = Encodings(chunk)  # shared by the prefilter and the hook
         if self.sql is not None:
             # the prefilter's own queries cost more than they save on a few thousand rows
-            suspects = self.prefilter.suspects(con, chunk) \
+            suspects = self.prefilter.suspects(con, chunk, encodings) \
                 if chunk.num_rows >= PREFILTER_MIN_ROWS else chunk
             con.register("chunk", suspects)
             errors.append(con.sql(self.sql).to_arrow_table())
@@ -184,7 +186,7 @@ class _Checker:
         cell_errors = concat_errors(errors)
         staged = None
         if self.hook is not None:
-            cell_errors, staged = self.hook.check(con, chunk, cell_errors)
+            cell_errors, staged = self.hook.check(con, chunk, cell_errors, encodings)
         self.insert(cell_errors)
         if self.keys:
             con.register("chunk", chunk)

@@ -30,14 +30,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb import DuckDBPyConnection
 
+from pipeline.normalization.encoding import Encodings, repetitive
 from pipeline.sources.readers import ROW_NUMBER
 from pipeline.validation.engine import Check, violation_sql
 from pipeline.validation.schema import TableSchema
 
-#: a column is checked per distinct value when at most this share of a sample is distinct
-MAX_DISTINCT_SHARE = 0.2
-#: rows of the first chunk sampled to decide
-SAMPLE_ROWS = 20_000
 #: more byte ranges than this and the regular expression is as fast
 MAX_RANGES = 4
 
@@ -139,8 +136,10 @@ class Prefilter:
         #: the checks left to a query over the whole chunk
         self._rest: list[Check] = []
 
-    def suspects(self, con: DuckDBPyConnection, table: pa.Table) -> pa.Table:
+    def suspects(self, con: DuckDBPyConnection, table: pa.Table,
+                 encodings: Encodings | None = None) -> pa.Table:
         """The rows of `table` that may fail a check or be blank, for the engine's full query."""
+        encodings = encodings or Encodings(table)
         if self._distinct is None:
             self._choose(table)
         missing = {c: self._is_missing(table.column(c)) for c in self._columns}
@@ -149,7 +148,8 @@ class Prefilter:
             np.zeros(table.num_rows, dtype=bool)
         for column, checks in self._by_column.items():
             if column in (self._distinct or ()):
-                suspect |= self._distinct_flag(con, column, table.column(column))
+                suspect |= self._distinct_flag(con, column,
+                                               encodings.encode(column, table.column(column)))
                 continue
             for check in checks:
                 if check in self._rest:
@@ -167,7 +167,7 @@ class Prefilter:
 
     def _choose(self, table: pa.Table) -> None:
         self._distinct = [c for c, checks in self._by_column.items()
-                          if any(x.costly for x in checks) and _repetitive(table.column(c))]
+                          if any(x.costly for x in checks) and repetitive(table.column(c))]
         self._rest = [x for c, checks in self._by_column.items() if c not in self._distinct
                       for x in checks if x.costly and x not in self._patterns]
 
@@ -199,9 +199,7 @@ class Prefilter:
                               or [np.zeros(0, dtype=bool)]) & ~missing
 
     def _distinct_flag(self, con: DuckDBPyConnection, column: str,
-                       values: pa.ChunkedArray) -> np.ndarray:
-        # one array, so one dictionary that every index points into
-        encoded = pc.dictionary_encode(values.combine_chunks())
+                       encoded: pa.DictionaryArray) -> np.ndarray:
         dictionary = encoded.dictionary
         distinct = pa.table({"_i": pa.array(np.arange(len(dictionary), dtype=np.int64)),
                              column: dictionary})
@@ -215,10 +213,3 @@ class Prefilter:
         answers[failing] = True
         # a NULL (a cell padded onto a short row) is left to the full query
         return np.asarray(pc.take(pa.array(answers), encoded.indices).fill_null(True))
-
-
-def _repetitive(values: pa.ChunkedArray) -> bool:
-    sample = values.slice(0, SAMPLE_ROWS)
-    if not len(sample):
-        return False
-    return pc.count_distinct(sample).as_py() <= MAX_DISTINCT_SHARE * len(sample)

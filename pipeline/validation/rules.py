@@ -38,30 +38,33 @@ class Rule:
     per_value: bool = True
 
 
+def _unparsed(column: str) -> str:
+    """The column did not parse although its cell holds something. (A CASE, not an AND: the
+    cell is cleaned again only for the rare values that did not parse.)"""
+    return f"CASE WHEN {column} IS NULL THEN clean_text({{v}}) IS NOT NULL ELSE false END"
+
+
 def layout_rules(today: dt.date) -> list[Rule]:
     """Every rule, in both layouts (the same normalised columns)."""
     t = today.isoformat()
     return [
-        Rule("invalid-date", "fecha_visita",
-             "fecha_visita IS NULL AND clean_text({v}) IS NOT NULL"),
-        Rule("invalid-date", "fecha_registro",
-             "fecha_registro IS NULL AND clean_text({v}) IS NOT NULL"),
-        Rule("invalid-time", "hora_ingreso",
-             "hora_ingreso IS NULL AND clean_text({v}) IS NOT NULL"),
-        Rule("invalid-time", "hora_salida",
-             "hora_salida IS NULL AND clean_text({v}) IS NOT NULL"),
+        Rule("invalid-date", "fecha_visita", _unparsed("fecha_visita")),
+        Rule("invalid-date", "fecha_registro", _unparsed("fecha_registro")),
+        Rule("invalid-time", "hora_ingreso", _unparsed("hora_ingreso")),
+        Rule("invalid-time", "hora_salida", _unparsed("hora_salida")),
         Rule("future-date", "fecha_visita", f"fecha_visita > DATE '{t}'",
              note=literal(t), cell="fecha_visita::VARCHAR"),
         Rule("unknown-document-type", "visitante_tipo_documento",
-             "visitante_tipo_documento IS NULL AND clean_text({v}) IS NOT NULL"),
+             _unparsed("visitante_tipo_documento")),
         Rule("invalid-document-number", "visitante_numero_documento",
-             "visitante_tipo_documento IS NOT NULL AND visitante_tipo_documento <> 'RUC' AND NOT "
-             "doc_number_valid(visitante_tipo_documento, visitante_numero_documento)",
+             "CASE WHEN visitante_tipo_documento <> 'RUC' THEN NOT doc_number_valid("
+             "visitante_tipo_documento, visitante_numero_documento) ELSE false END",
              note="visitante_tipo_documento"),
         # a visitor identified by RUC (a company, or a person with a business) must carry a
         # real one: its own error type, with the RUC's rule in the message
         Rule("invalid-ruc", "visitante_numero_documento",
-             "visitante_tipo_documento = 'RUC' AND NOT ruc_valid(visitante_numero_documento)"),
+             "CASE WHEN visitante_tipo_documento = 'RUC' THEN NOT ruc_valid("
+             "visitante_numero_documento) ELSE false END"),
         # The law requires the official visited and the reason: a cell holding only the area
         # or only a detail (' - ÁREA - CARGO', ' - detalle') has no official or no reason.
         Rule("missing-official", "funcionario_nombre",
@@ -145,7 +148,10 @@ def control_character_rows(values: pa.ChunkedArray) -> np.ndarray:
         buffer = chunk.buffers()[2]
         data = (np.frombuffer(buffer, dtype=np.uint8) if buffer is not None
                 else np.zeros(0, dtype=np.uint8))[offsets[0]:offsets[-1]]
-        hits = np.flatnonzero(_CONTROL[data])
+        # one comparison over the bytes first: control characters are rare, and tab, LF and
+        # CR (which are allowed) are the only other bytes below 32
+        low = np.flatnonzero((data < 32) | (data == 127))
+        hits = low[_CONTROL[data[low]]] if len(low) else low
         if len(hits):
             cells = np.searchsorted(offsets[1:] - offsets[0], hits, side="right")
             found.append(np.unique(cells) + start)

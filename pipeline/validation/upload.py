@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.normalization.encoding import Encodings
 from pipeline.normalization.project import (
     ENTITY_NAME_FIELD,
     NORMALISED_SCHEMA,
@@ -116,8 +117,8 @@ class UploadHook:
 
     # ---------------------------------------------------------------- checks
 
-    def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table,
-              cell_errors: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table, cell_errors: pa.Table,
+              encodings: Encodings) -> tuple[pa.Table, pa.Table]:
         """All the chunk's errors (a cell keeps only its first kind of error) and its rows,
         normalised, ready to stage."""
         self._entity(chunk)
@@ -125,7 +126,7 @@ class UploadHook:
         # (an empty required cell) would only hide the cause
         issues = self._issues(chunk)
         cell_errors = _without(cell_errors, issues)
-        projected = project(con, chunk, self.outputs)
+        projected = project(con, chunk, self.outputs, encodings=encodings)
         for raw, source in self.raw.items():
             column = chunk.column(source) if source in chunk.column_names else \
                 pa.nulls(chunk.num_rows, pa.string())
