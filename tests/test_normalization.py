@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.normalization import install_macros
 
@@ -255,7 +257,14 @@ def test_per_value_normalisation_equals_per_row(layout: str) -> None:
         per_row.slice(20).to_pylist()
     # a large chunk: keys that repeat go through the memo, the others row by row
     large = pa.concat_tables([table] * (PER_VALUE_MIN_ROWS // table.num_rows + 1))
-    unique = pa.array([f"DNI {10_000_000 + i}" for i in range(large.num_rows)], pa.string())
+    # unique documents and names, mostly plain (Arrow's fast paths), some not (DuckDB)
+    unique = pa.array([f"DNI {10_000_000 + i}" if i % 7 else f"CE 0{100_000_000 + i}"
+                       for i in range(large.num_rows)], pa.string())
+    names = pa.array([f"APELLIDO{i} NOMBRE" if i % 5 else f"Ñahui, Rosa {i}"
+                      for i in range(large.num_rows)], pa.string())
+    visitor = "Visitante" if layout == "upload-oficial" else "visitante_nombre"
+    large = large.drop_columns([c for c in (visitor,) if c in large.column_names]
+                               ).append_column(visitor, names)
     large = large.set_column(large.column_names.index(cells[0]), cells[0], unique)
     large = large.set_column(0, "_fila", pa.array(range(2, large.num_rows + 2), pa.int64()))
     per_value = project(con, large, outputs, memo=Memo())
@@ -263,3 +272,54 @@ def test_per_value_normalisation_equals_per_row(layout: str) -> None:
     flags = [o.name for o in outputs if o.name.startswith("_regla")]
     assert any(per_value.column(f).to_pylist().count(True) for f in flags)
     assert any(v is not None for row in per_value.to_pylist() for v in row.values())
+
+
+# --- Arrow's fast paths for ordinary cells give what the macros give ---------------------
+
+NAME_TEXT = st.text(alphabet="ABCÑÁÉazñ ,.'-\t\u00a0\u0301", max_size=14)
+DOC_TEXT = st.one_of(st.from_regex(r"(DNI ?)?[0-9]{8}", fullmatch=True),
+                     st.text(alphabet="DNIdni 0123456789:-\t", max_size=14))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.none(), NAME_TEXT), min_size=1, max_size=30))
+def test_fast_person_name_is_the_macro(cells: list[str | None]) -> None:
+    import pyarrow as pa
+
+    from pipeline.normalization.project import fast_person_name
+    from pipeline.validation.connection import validation_cursor
+
+    mask, values = fast_person_name(pa.array(cells, pa.string()))
+    con = validation_cursor()
+    for cell, ordinary, value in zip(cells, mask, values.to_pylist(), strict=True):
+        if ordinary:
+            assert con.execute("SELECT person_name(?)", [cell]).fetchone()[0] == value
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.none(), DOC_TEXT), min_size=1, max_size=30))
+def test_fast_doc_parts_is_the_macro(cells: list[str | None]) -> None:
+    import pyarrow as pa
+
+    from pipeline.normalization.project import fast_doc_parts
+    from pipeline.validation.connection import validation_cursor
+
+    mask, values = fast_doc_parts(pa.array(cells, pa.string()))
+    con = validation_cursor()
+    for cell, ordinary, value in zip(cells, mask, values.to_pylist(), strict=True):
+        if ordinary:
+            assert con.execute("SELECT doc_parts(?)", [cell]).fetchone()[0] == value
+
+
+def test_fast_paths_take_the_ordinary_cells() -> None:
+    """They are not vacuous: plain names and plain DNIs never reach DuckDB."""
+    import pyarrow as pa
+
+    from pipeline.normalization.project import fast_doc_parts, fast_person_name
+
+    names = ["QUISPE MAMANI ROSA", "O'BRIEN J.", "PÉREZ ANA", "Perez Ana", "PEREZ, ANA",
+             " PEREZ", "PEREZ  ANA", None, ""]
+    assert fast_person_name(pa.array(names))[0].tolist() == [True, True] + [False] * 7
+    docs = ["DNI 12345678", "12345678", "DNI12345678", "dni 12345678", "DNI: 12345678",
+            "CE 001234567", "DNI 1234567", None]
+    assert fast_doc_parts(pa.array(docs))[0].tolist() == [True, True, True] + [False] * 5
