@@ -38,10 +38,9 @@ class Settings:
     #: DuckDB's memory cap for the heavy passes (VISITAS_DUCKDB_MEMORY); beyond it DuckDB
     #: spills to `duckdb_temp_dir` instead of growing, so peak RSS does not follow data size
     duckdb_memory: str = "2GB"
-    #: uploads larger than this are archived and rejected unread (VISITAS_MAX_UPLOAD_MB): an
-    #: upload is validated in memory, and one huge file must not exhaust the machine that
-    #: ingests every other entity
-    max_upload_mb: int = 512
+    #: uploads larger than this are archived and rejected unread (VISITAS_MAX_UPLOAD_MB): a
+    #: policy, since validation streams an upload and memory does not grow with it
+    max_upload_mb: int = 4096
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -103,7 +102,7 @@ class Settings:
             "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
             "pseudonym_key": env.get("VISITAS_PSEUDONYM_KEY", ""),
             "duckdb_memory": env.get("VISITAS_DUCKDB_MEMORY", "") or "2GB",
-            "max_upload_mb": _positive_int(env.get("VISITAS_MAX_UPLOAD_MB", ""), 512,
+            "max_upload_mb": _positive_int(env.get("VISITAS_MAX_UPLOAD_MB", ""), 4096,
                                            "VISITAS_MAX_UPLOAD_MB"),
         }
         values.update(overrides)

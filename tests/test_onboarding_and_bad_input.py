@@ -165,7 +165,7 @@ def test_upload_limit_setting_must_be_a_positive_number():
 
     from pipeline.settings import Settings, SettingsError
 
-    assert Settings.from_env({}).max_upload_mb == 512
+    assert Settings.from_env({}).max_upload_mb == 4096
     assert Settings.from_env({"VISITAS_MAX_UPLOAD_MB": "64"}).max_upload_bytes == 64 * 2**20
     for bad in ("cero", "0", "-5", "1.5"):
         with pytest.raises(SettingsError, match="VISITAS_MAX_UPLOAD_MB"):

@@ -90,3 +90,16 @@ def test_samples_report_the_manifest_rows(entry: dict) -> None:
     assert rows == {(r["row"], r["field"]) for r in entry["invalid_rows"]}
     assert report.placeholder_rows == len(entry["placeholder_rows"])
     assert report.valid_rows == entry["valid_rows"]
+
+
+def test_every_error_type_is_documented() -> None:
+    """docs/validacion.md names every error type a report can carry."""
+    from pipeline.validation.errors import ERROR_TYPES
+
+    doc = (ROOT / "docs" / "validacion.md").read_text("utf-8")
+    frictionless_own = {"source-error", "format-error", "encoding-error", "missing-label",
+                        "extra-label", "duplicate-label", "incorrect-label", "blank-label",
+                        "blank-row", "extra-cell", "missing-cell", "type-error",
+                        "constraint-error", "unique-error", "primary-key"}
+    missing = [t for t in ERROR_TYPES if t not in frictionless_own and f"`{t}`" not in doc]
+    assert missing == []

@@ -246,10 +246,17 @@ def _per_row_of_key(con: duckdb.DuckDBPyConnection, cells: pa.Array,
             if len(other):
                 parts.append(slow[output.name].cast(values.type))
             computed[output.name] = pc.take(pa.concat_arrays(parts), pa.array(order))
+    for output in group:  # a field of a struct computed above: taken in Arrow
+        field = _STRUCT_FIELD.fullmatch(output.sql)
+        if output.name not in computed and field and field.group(1) in computed:
+            computed[output.name] = pc.struct_field(computed[field.group(1)], field.group(2))
     rest = [o for o in group if o.name not in computed]
     if rest:
         computed.update(_query_key(con, cells, rest, computed))
     return computed
+
+
+_STRUCT_FIELD = re.compile(r"(_\w+)\.(\w+)")
 
 
 def _names_outputs(output: Output, group: list[Output]) -> bool:
@@ -317,7 +324,7 @@ def fast_doc_parts(cells: pa.Array) -> tuple[np.ndarray, pa.Array]:
     macro's first branch, on a cell that cleaning leaves as it is)."""
     mask = _true(pc.match_substring_regex(cells, "^(DNI ?)?[0-9]{8}$"))
     number = pc.utf8_slice_codeunits(cells, -8)
-    kind = pa.array(np.full(len(cells), "DNI", dtype=object), pa.string())
+    kind = pa.repeat(pa.scalar("DNI", pa.string()), len(cells))
     return mask, pa.StructArray.from_arrays([kind, number], fields=list(_DOCUMENT_TYPE))
 
 
