@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -350,29 +350,7 @@ def _remembered(con: duckdb.DuckDBPyConnection, encoded: dict[tuple[str, ...], p
         if new:
             missing[key] = new
     if missing:
-        # one query for every key with new values: each key's values in a column of its own
-        # (padded with NULL, whose outputs are as valid as any)
-        width = max(len(v) for v in missing.values())
-        column = {key: f"_g{i}" for i, key in enumerate(missing)}
-        wide = pa.table({"_i": pa.array(np.arange(width, dtype=np.int64)), **{
-            column[key]: pa.array(values + [None] * (width - len(values)), pa.string())
-            for key, values in missing.items()}})
-        wanted = [o for key in missing for o in groups[key]]
-        con.register("new_keys", wide)
-        try:
-            query = _layered(wanted, "new_keys", ["_i", *column.values()],
-                             lambda o: column[o.key])
-            result = con.sql(f"{query} ORDER BY _i").to_arrow_table()
-        finally:
-            con.unregister("new_keys")
-        for key, values in missing.items():
-            group = groups[key]
-            known, types = memo.group(key, group)
-            results = [result.column(o.name).to_pylist() for o in group]
-            for i, value in enumerate(values):
-                known[value] = tuple(r[i] for r in results)
-            if not types:
-                types.extend(result.schema.field(o.name).type for o in group)
+        _compute_new(con, missing, groups, memo)
     columns: dict[str, pa.Array] = {}
     for key, array in encoded.items():
         group = groups[key]
@@ -382,6 +360,65 @@ def _remembered(con: duckdb.DuckDBPyConnection, encoded: dict[tuple[str, ...], p
         for j, output in enumerate(group):
             columns[output.name] = pc.take(pa.array([f[j] for f in found], types[j]), indices)
     return columns
+
+
+def _compute_new(con: duckdb.DuckDBPyConnection, missing: dict[tuple[str, ...], list[object]],
+                 groups: dict[tuple[str, ...], list[Output]], memo: Memo) -> None:
+    """Outputs of keys' new values into `memo`: what Arrow's fast paths take (see FAST) from
+    Arrow, the rest from one DuckDB query for every key, each key's values in a column of its
+    own (padded with NULL, whose outputs are as valid as any)."""
+    width = max(len(v) for v in missing.values())
+    given: dict[str, pa.Array] = {}  # output -> its values where Arrow gave them, else NULL
+    for key, values in missing.items():
+        given.update(_fast_outputs(pa.array(values, pa.string()), groups[key]))
+    complete = {name for name, values in given.items() if not values.null_count}
+    wanted = [o for key in missing for o in groups[key] if o.name not in complete]
+    if wanted:
+        column = {key: f"_g{i}" for i, key in enumerate(missing)}
+        padded = {f"{name}__dado": pa.concat_arrays([values, pa.nulls(width - len(values),
+                                                                      values.type)])
+                  for name, values in given.items() if name not in complete}
+        complete_used = {name: pa.concat_arrays([values, pa.nulls(width - len(values),
+                                                                   values.type)])
+                         for name, values in given.items() if name in complete}
+        wide = pa.table({"_i": pa.array(np.arange(width, dtype=np.int64)), **{
+            column[key]: pa.array(values + [None] * (width - len(values)), pa.string())
+            for key, values in missing.items()}, **padded, **complete_used})
+        con.register("new_keys", wide)
+        try:
+            query = _layered(wanted, "new_keys", wide.column_names, lambda o: column[o.key],
+                             partly_given={name.removesuffix("__dado") for name in padded})
+            result = con.sql(f"{query} ORDER BY _i").to_arrow_table()
+        finally:
+            con.unregister("new_keys")
+    for key, values in missing.items():
+        group = groups[key]
+        known, types = memo.group(key, group)
+        columns = [given[o.name] if o.name in complete else result.column(o.name)
+                   for o in group]
+        results = [c.to_pylist() for c in columns]
+        for i, value in enumerate(values):
+            known[value] = tuple(r[i] for r in results)
+        if not types:
+            types.extend(c.type for c in columns)
+
+
+def _fast_outputs(cells: pa.Array, group: list[Output]) -> dict[str, pa.Array]:
+    """The outputs of `group` that Arrow's fast paths give, NULL where a cell is not one they
+    take; with the fields of structs they give."""
+    first = [o for o in group if not _names_outputs(o, group)]
+    fast = [FAST.get(o.sql) for o in first]
+    if not all(fast):
+        return {}
+    answers = [f(cells) for f in fast]  # type: ignore[misc]
+    ordinary = pa.array(np.logical_and.reduce([mask for mask, _ in answers]))
+    given = {o.name: pc.if_else(ordinary, values, pa.nulls(len(cells), values.type))
+             for o, (_, values) in zip(first, answers, strict=True)}
+    for output in group:
+        field = _STRUCT_FIELD.fullmatch(output.sql)
+        if field and field.group(1) in given:
+            given[output.name] = pc.struct_field(given[field.group(1)], field.group(2))
+    return given
 
 
 def _per_row(con: duckdb.DuckDBPyConnection, table: pa.Table,
@@ -404,10 +441,11 @@ def _per_row(con: duckdb.DuckDBPyConnection, table: pa.Table,
 
 
 def _layered(outputs: tuple[Output, ...] | list[Output], relation: str, carried: list[str],
-             key_sql: Callable[[Output], str]) -> str:
+             key_sql: Callable[[Output], str], partly_given: Collection[str] = ()) -> str:
     """One SELECT per layer: an output that names other outputs is computed a layer after
     them, over their values. (Naming an output in the same SELECT would paste its whole
-    expression again wherever it is named.)"""
+    expression again wherever it is named.) An output in `partly_given` is read from the
+    column `<name>__dado` where that is not NULL, and computed elsewhere."""
     names = {o.name for o in outputs}
     layer: dict[str, int] = {}
     for output in outputs:  # outputs name only outputs listed before them
@@ -415,10 +453,18 @@ def _layered(outputs: tuple[Output, ...] | list[Output], relation: str, carried:
         layer[output.name] = 1 + max((layer[n] for n in used), default=-1)
     query = f"SELECT {', '.join(identifier(c) for c in carried)} FROM {relation}"
     for depth in range(max(layer.values(), default=-1) + 1):
-        selected = ", ".join(f"{o.sql.format(v=key_sql(o))} AS {identifier(o.name)}"
+        selected = ", ".join(f"{_given_or(o, key_sql(o), partly_given)} AS {identifier(o.name)}"
                              for o in outputs if layer[o.name] == depth)
         query = f"SELECT *, {selected} FROM ({query})"
     return query
+
+
+def _given_or(output: Output, key: str, partly_given: Collection[str]) -> str:
+    expression = output.sql.format(v=key)
+    if output.name not in partly_given:
+        return expression
+    given = identifier(f"{output.name}__dado")
+    return f"CASE WHEN {given} IS NOT NULL THEN {given} ELSE {expression} END"
 
 
 def normalise(con: duckdb.DuckDBPyConnection, table: pa.Table, layout: str, *,
