@@ -54,7 +54,7 @@ from pipeline.atomic import clear_scratch, scratch_path, staged_dir
 from pipeline.duckdb_limits import limit_resources
 from pipeline.ingestion.staged import batch_records, staged_files
 from pipeline.normalization import install_macros
-from pipeline.normalization.project import NORMALISED_COLUMNS
+from pipeline.normalization.project import NORMALISED_COLUMNS, sql_type
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sql import identifier, literal, path_list, path_literal
@@ -343,7 +343,7 @@ def _insert(con: duckdb.DuckDBPyConnection, settings: Settings, rucs: list[str])
 
 
 def _empty_tables_sql() -> str:
-    columns = ", ".join(f"{identifier(c)} {_type(c)}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"{identifier(c)} {sql_type(c)}" for c in VISIT_FIELDS)
     return f"""
         CREATE TABLE visitas (id_visita VARCHAR, entidad_ruc VARCHAR, entidad_nombre VARCHAR,
                               {columns});
@@ -353,10 +353,6 @@ def _empty_tables_sql() -> str:
         CREATE TABLE consolidado (entidad_ruc VARCHAR PRIMARY KEY, huella VARCHAR,
                                   filas_en_lotes BIGINT, retiradas BIGINT);
     """
-
-
-def _type(column: str) -> str:
-    return "DATE" if column.startswith("fecha") else "TIME" if column.startswith("hora") else "VARCHAR"
 
 
 def _history_sql() -> str:
@@ -407,7 +403,7 @@ def _read_sql(view: str, files: list[Path], empty: str) -> str:
 
 
 def _empty_staged_sql() -> str:
-    columns = ", ".join(f"NULL::{_type(c)} AS {identifier(c)}" for c in VISIT_FIELDS)
+    columns = ", ".join(f"NULL::{sql_type(c)} AS {identifier(c)}" for c in VISIT_FIELDS)
     return (f"CREATE OR REPLACE TEMP VIEW staged AS SELECT {columns}, NULL::VARCHAR AS _entidad_ruc, "
             "NULL::VARCHAR AS _lote, NULL::VARCHAR AS _archivo, NULL::BIGINT AS _fila, "
             "NULL::TIMESTAMPTZ AS _ingestado_en WHERE false")

@@ -465,10 +465,3 @@ def _given_or(output: Output, key: str, partly_given: Collection[str]) -> str:
         return expression
     given = identifier(f"{output.name}__dado")
     return f"CASE WHEN {given} IS NOT NULL THEN {given} ELSE {expression} END"
-
-
-def normalise(con: duckdb.DuckDBPyConnection, table: pa.Table, layout: str, *,
-              mode: str | None = None) -> pa.Table:
-    """The upload rows of `table` (columns named by the layout's fields) as normalised visits."""
-    projected = project(con, table, visit_outputs(layout), mode=mode)
-    return projected.select(NORMALISED_SCHEMA.names).cast(NORMALISED_SCHEMA)

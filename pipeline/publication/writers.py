@@ -48,11 +48,3 @@ def write_file(con: duckdb.DuckDBPyConnection, query: str, path: Path, name: str
     con.execute(f"COPY ({source}) TO {path_literal(path)} {options}")
     return WrittenFile(path, name, fmt, mediatype, path.stat().st_size, sha256_file(path), rows,
                        partition)
-
-
-def write_table_files(con: duckdb.DuckDBPyConnection, query: str, outdir: Path,
-                      stem: str) -> list[WrittenFile]:
-    """Write the query's rows in every format, one file each."""
-    rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
-    return [write_file(con, query, outdir / f"{stem}.{fmt}", f"{stem}.{fmt}", fmt, rows=rows)
-            for fmt in FORMATS]

@@ -72,8 +72,6 @@ class TableStream:
     delimiter: str | None = None
     ragged: list[RaggedRow] = field(default_factory=list)
     issues: list[CellIssue] = field(default_factory=list)
-    #: blank rows after the last row with data (a spreadsheet's formatted but empty rows)
-    trailing_blank_rows: int = 0
 
     @property
     def width(self) -> int:

@@ -200,7 +200,7 @@ def _batches(body: Iterator[Sequence[object]], stream: TableStream, first_number
             c.append(cells[j] if j < len(cells) else "")
         if len(numbers) >= BATCH_ROWS:
             yield flush()
-    stream.trailing_blank_rows = len(blank_run)
+    # blank rows after the last row with data are a sheet's formatted but empty rows: no rows
     if numbers:
         yield flush()
 
