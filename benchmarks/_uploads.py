@@ -61,7 +61,8 @@ def _pick(values: list[str], index: str) -> str:
 
 
 def visits_sql(rows: int, *, days: int = 300, start: str = "2024-01-01", seed: int = 0,
-               entity_name: str = "MUNICIPALIDAD DISTRITAL DE EJEMPLO") -> str:
+               entity_name: str = "MUNICIPALIDAD DISTRITAL DE EJEMPLO",
+               entity_ruc: str = "20999100016") -> str:
     """A query of `rows` visits over `days` days, every fact in its own column (as text)."""
     def draw(k: int, n: int) -> str:  # a deterministic pseudo-random 0..n-1 per row
         return f"(hash(i, {seed}, {k}) % {n})::BIGINT"
@@ -112,20 +113,29 @@ def visits_sql(rows: int, *, days: int = 300, start: str = "2024-01-01", seed: i
             CASE WHEN {broken} = 3 THEN repeat('Observación extensa. ', 48 + (i % 20))
                  WHEN {draw(10, 50)} = 0 THEN 'Visita reprogramada'
                  ELSE '' END AS observacion,
-            '{entity_name.replace("'", "''")}' AS entidad_nombre
+            '{entity_name.replace("'", "''")}' AS entidad_nombre,
+            '{entity_ruc}' AS entidad_ruc
         FROM (SELECT i, DATE '{start}' + (i * {days} // {rows})::INTEGER AS dia,
                      {draw(1, 4000)} AS v, {draw(2, 50)} AS o
               FROM range({rows}) t(i))
     """
 
 
-#: the columns of each layout, as SQL over `visits_sql`'s columns
-_NORMALISED_SELECT = """fecha_registro, fecha_visita, hora_ingreso, hora_salida, visitante_nombre,
-    visitante_tipo_documento, visitante_numero_documento, visitante_tipo_entidad,
-    visitante_entidad, funcionario_nombre, funcionario_area, funcionario_cargo, motivo,
-    CASE WHEN roto = 'largo' THEN repeat(motivo_detalle || ' ', 60) ELSE motivo_detalle END
-        AS motivo_detalle,
-    lugar, CASE WHEN roto = 'largo' THEN '' ELSE observacion END AS observacion"""
+#: the columns of each layout, as SQL over `visits_sql`'s columns; the normalised layout's
+#: columns are its schema's fields in order (frictionless meets fields and columns by position)
+_NORMALISED_OVERRIDES = {
+    "motivo_detalle": "CASE WHEN roto = 'largo' THEN repeat(motivo_detalle || ' ', 60) "
+                      "ELSE motivo_detalle END",
+    "observacion": "CASE WHEN roto = 'largo' THEN '' ELSE observacion END",
+}
+
+
+def _normalised_select() -> str:
+    fields = json.loads((ROOT / "schemas" / f"{NORMALISED}.schema.json").read_text("utf-8"))
+    return ", ".join(f"{_NORMALISED_OVERRIDES.get(f['name'], f['name'])} AS {f['name']}"
+                     for f in fields["fields"])
+
+
 _OFFICIAL_SELECT = """fecha_registro AS "Fecha de Registro", fecha_visita AS "Fecha de Visita",
     entidad_nombre AS "Entidad visitada", visitante_nombre AS "Visitante",
     visitante_tipo_documento || ' ' || visitante_numero_documento AS "Documento del visitante",
@@ -137,7 +147,6 @@ _OFFICIAL_SELECT = """fecha_registro AS "Fecha de Registro", fecha_visita AS "Fe
     hora_ingreso AS "Hora Ingreso", hora_salida AS "Hora Salida",
     motivo || ' - ' || motivo_detalle AS "Motivo", lugar AS "Lugar específico",
     observacion AS "Observación\""""
-SELECTS = {NORMALISED: _NORMALISED_SELECT, OFFICIAL: _OFFICIAL_SELECT}
 
 
 def write_upload(path: Path, rows: int, layout: str, **options: object) -> None:
@@ -145,7 +154,8 @@ def write_upload(path: Path, rows: int, layout: str, **options: object) -> None:
     import duckdb
 
     with duckdb.connect() as con:
-        con.execute(f"""COPY (SELECT {SELECTS[layout]} FROM ({visits_sql(rows, **options)})
+        select = _normalised_select() if layout == NORMALISED else _OFFICIAL_SELECT
+        con.execute(f"""COPY (SELECT {select} FROM ({visits_sql(rows, **options)})
                               ORDER BY fila)
                         TO '{path.as_posix()}' (HEADER, DELIMITER ',')""")
 
