@@ -203,7 +203,8 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path
 
     Peak RSS is the process's own VmHWM, read from /proc while it runs (the high-water mark
     only grows, so the last reading before it exits is its peak, to within one poll). With
-    `on_line`, stdout is read line by line and each line passed with its time since start.
+    `on_line`, stdout is read line by line and each line passed with its time since start and
+    the peak RSS so far (MiB).
     """
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, text=True,
@@ -231,7 +232,7 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path
     reader.start()
     if on_line is not None:
         for line in proc.stdout:
-            on_line(time.perf_counter() - started, line.rstrip("\n"))
+            on_line(time.perf_counter() - started, line.rstrip("\n"), peak[0])
     code = proc.wait()
     seconds = time.perf_counter() - started
     done.set()
