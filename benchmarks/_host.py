@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 from pathlib import Path
@@ -29,3 +30,10 @@ def memory_gib() -> float:
     kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                if line.startswith("MemTotal"))
     return kib / 1024 / 1024
+
+
+def machine_line() -> str:
+    """CPU model, cores, RAM, load average now, Python: one line for a benchmark's section."""
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.0f} GiB RAM, "
+            f"load average (1/5/15 min) {load}, Python {platform.python_version()}")
