@@ -150,3 +150,42 @@ def test_an_s3_folder_marker_is_reported_not_ingested(project: Settings, s3_env,
     assert [b.name for b in outcome.batches] == ["visitas-2024-10-b.csv"]
     assert [(s.name, s.reason) for s in outcome.skipped] == [
         ("octubre/", "es una carpeta, no un archivo")]
+
+
+def test_files_already_ingested_are_not_read_again(landing: tuple[Settings, Put],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entity's folder keeps every file it ever uploaded: a run reads only what is new or
+    rewritten, and a file rewritten under the same name is read again."""
+    from pipeline.ingestion.batches import ingest_entity
+    from pipeline.registry import load_registry
+    from pipeline.storage.base import Storage
+
+    settings, put = landing
+    [entity] = [e for e in load_registry(settings.entities_dir) if e.ruc == RUC]
+    first = (SAMPLES / RUC / "visitas-2024-10.csv").read_bytes()
+    put("octubre.csv", first)
+    put("octubre-b.csv", (SAMPLES / RUC / "visitas-2024-10-b.csv").read_bytes())
+    downloads: list[str] = []
+    for cls in {type(open_storage(settings.landing_url, base_dir=settings.root)), Storage}:
+        original = cls.download
+
+        def counting(self, key, dest, _original=original):  # type: ignore[no-untyped-def]
+            downloads.append(key.rsplit("/", 1)[-1])
+            return _original(self, key, dest)
+
+        monkeypatch.setattr(cls, "download", counting)
+    ingest_entity(settings, entity, now=NOW)
+    assert sorted(downloads) == ["octubre-b.csv", "octubre.csv"]
+
+    downloads.clear()
+    again = ingest_entity(settings, entity, now=NOW)
+    assert downloads == []
+    assert [(b.name, b.status) for b in again.batches] == [
+        ("octubre-b.csv", "unchanged"), ("octubre.csv", "unchanged")]
+
+    # the same name, other bytes (a corrected upload): read and staged as a new batch
+    put("octubre.csv", first.replace(b"\n", b"\r\n", 1) + b"")
+    downloads.clear()
+    third = ingest_entity(settings, entity, now=NOW)
+    assert downloads == ["octubre.csv"]
+    assert [b.status != "unchanged" for b in third.batches] == [False, True]

@@ -29,6 +29,7 @@ from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sources import SkippedFile, Upload, source_for
+from pipeline.sources.base import Seen
 from pipeline.storage import open_storage
 from pipeline.validation.report import Report
 from pipeline.validation.upload import upload_schemas, validate_file
@@ -64,6 +65,10 @@ class EntityOutcome:
         return sum(getattr(b, attr) for b in self.new_batches)
 
 
+#: per entity, the source objects already ingested (see `_seen`)
+SEEN_FILE = "fuente-vista.json"
+
+
 def batches_dir(settings: Settings, ruc: str | None = None) -> Path:
     base = settings.warehouse_dir / "batches"
     return base / ruc if ruc else base
@@ -83,9 +88,10 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
     outcome = EntityOutcome(entity)
     raw = open_storage(settings.raw_url, base_dir=settings.root)
     schemas = upload_schemas(settings.schemas_dir)
+    seen = _seen(settings, entity.ruc)
     with tempfile.TemporaryDirectory(prefix=f"visitas-{entity.ruc}-") as tmp:
         try:
-            fetched = source_for(entity, settings).fetch(entity, Path(tmp))
+            fetched = source_for(entity, settings).fetch(entity, Path(tmp), seen)
         except Exception as exc:  # one entity's broken source never stops the others
             outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
             return outcome
@@ -97,6 +103,7 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
                 outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
                                                     "unchanged", rows=meta["rows"]))
                 continue
+            assert upload.path is not None, "only uploads with a staged batch are not copied"
             archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
             if not raw.exists(archive_key):
                 raw.upload(upload.path, archive_key)
@@ -114,7 +121,32 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
             outcome.batches.append(_stage_batch(settings, entity, upload, schemas, target,
                                                 today=today, now=now,
                                                 archived=raw.locate(archive_key)))
+    _remember_seen(settings, entity.ruc, fetched.uploads)
     return outcome
+
+
+def _seen_path(settings: Settings, ruc: str) -> Path:
+    return batches_dir(settings, ruc) / SEEN_FILE
+
+
+def _seen(settings: Settings, ruc: str) -> Seen:
+    """The source objects already ingested, whose batch is still staged: they are not read
+    again. (Without this, every run copied and hashed every file an entity ever uploaded.)"""
+    try:
+        entries = json.loads(_seen_path(settings, ruc).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    base = batches_dir(settings, ruc)
+    return {(e["key"], int(e["size"]), e["version"]): e["sha256"] for e in entries
+            if (base / e["sha256"] / "batch.json").exists()}
+
+
+def _remember_seen(settings: Settings, ruc: str, uploads: list[Upload]) -> None:
+    base = batches_dir(settings, ruc)
+    entries = [{"key": u.seen[0], "size": u.seen[1], "version": u.seen[2], "sha256": u.sha256}
+               for u in uploads if u.seen and (base / u.sha256 / "batch.json").exists()]
+    if entries or _seen_path(settings, ruc).exists():
+        write_text(_seen_path(settings, ruc), json.dumps(entries, ensure_ascii=False))
 
 
 def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:

@@ -19,7 +19,14 @@ class Upload:
     origin: str  # where it came from (landing key, URL…), for provenance
     sha256: str
     size: int
-    path: Path
+    #: None when the source knew the upload already (see `Seen`) and did not copy it
+    path: Path | None
+    #: what identifies this copy in the source without reading it (see `Seen`)
+    seen: tuple[str, int, str] | None = None
+
+
+#: (key, size, version) of an object in a source → the sha256 of its bytes, as ingested
+Seen = dict[tuple[str, int, str], str]
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,10 @@ class Fetched:
 
 
 class Source(Protocol):
-    def fetch(self, entity: Entity, workdir: Path) -> Fetched:
+    def fetch(self, entity: Entity, workdir: Path, seen: Seen | None = None) -> Fetched:
         """Every upload currently offered by the entity, downloaded into `workdir`, and
-        whatever was left out, with its reason."""
+        whatever was left out, with its reason. An upload in `seen` (unchanged since it was
+        ingested) is not downloaded again: its `path` is None."""
         ...
 
 

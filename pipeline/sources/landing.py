@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.atomic import is_scratch
 from pipeline.registry import Entity
-from pipeline.sources.base import Fetched, SkippedFile, Upload
+from pipeline.sources.base import Fetched, Seen, SkippedFile, Upload
 from pipeline.storage import Storage
 from pipeline.storage.base import sha256_file
 
@@ -44,7 +44,7 @@ class LandingSource:
     def __init__(self, landing: Storage) -> None:
         self.landing = landing
 
-    def fetch(self, entity: Entity, workdir: Path) -> Fetched:
+    def fetch(self, entity: Entity, workdir: Path, seen: Seen | None = None) -> Fetched:
         prefix = f"{entity.ruc}/"
         fetched = Fetched()
         for obj in self.landing.list(prefix):
@@ -54,6 +54,13 @@ class LandingSource:
                 fetched.skipped.append(SkippedFile(relative, reason))
                 continue
             name = relative.rsplit("/", 1)[-1]
+            identity = (obj.key, obj.size, obj.version)
+            known = (seen or {}).get(identity) if obj.version else None
+            if known is not None:
+                # the same object as when it was ingested: no need to copy and hash it again
+                fetched.uploads.append(Upload(entity.ruc, name, self.landing.locate(obj.key),
+                                              known, obj.size, None, identity))
+                continue
             local = workdir / f"{len(fetched.uploads):05d}-{name}"
             self.landing.download(obj.key, local)
             fetched.uploads.append(Upload(
@@ -63,6 +70,7 @@ class LandingSource:
                 sha256=sha256_file(local),
                 size=local.stat().st_size,
                 path=local,
+                seen=identity if obj.version else None,
             ))
         fetched.skipped.extend(SkippedFile(obj.key[len(prefix):], SCRATCH_REASON)
                                for obj in self.landing.list_scratch(prefix))

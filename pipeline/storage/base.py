@@ -25,6 +25,9 @@ class StorageError(RuntimeError):
 class ObjectInfo:
     key: str
     size: int
+    #: changes whenever the object is written again (a file's mtime, an S3 ETag): with the key
+    #: and size, it tells an object already read from one that must be read again
+    version: str = ""
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -27,19 +27,22 @@ class LocalStorage(Storage):
 
         A file inside a scratch folder (see `pipeline.atomic.staged_dir`) is scratch too.
         """
-        if not self.root.exists():
+        # only the folder the prefix names is walked, not the whole tree
+        top = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not top.is_dir():
             return
-        for dirpath, _dirs, files in os.walk(self.root):
+        for dirpath, _dirs, files in os.walk(top):
             for name in files:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if not key.startswith(prefix):
                     continue
                 try:
-                    size = full.stat().st_size
+                    stat = full.stat()
                 except FileNotFoundError:
                     continue  # renamed or removed since the directory was read
-                yield ObjectInfo(key, size), any(is_scratch(part) for part in key.split("/"))
+                yield (ObjectInfo(key, stat.st_size, str(stat.st_mtime_ns)),
+                       any(is_scratch(part) for part in key.split("/")))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         # Only the scratch names our own writes use are hidden: any other name, however

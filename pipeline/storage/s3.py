@@ -190,7 +190,8 @@ class S3Storage(Storage):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for obj in page.get("Contents", []):
-                    found.append(ObjectInfo(obj["Key"][start:], int(obj["Size"])))
+                    version = f"{obj.get('ETag', '')}@{obj.get('LastModified', '')}"
+                    found.append(ObjectInfo(obj["Key"][start:], int(obj["Size"]), version))
             return found
 
         # Listed eagerly so that errors surface here, wrapped, and not mid-iteration.
