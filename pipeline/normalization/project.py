@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.normalization.encoding import Encodings, repetitive
+from pipeline.sources.readers.table import ROW_NUMBER
 from pipeline.sql import identifier
 
 OFFICIAL = "upload-oficial"
 NORMALISED = "upload-normalizado"
-ROW_NUMBER = "_fila"
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 #: columns of the normalised layout that name the entity rather than describe the visit
 ENTITY_FIELDS = ("entidad_ruc", "entidad_nombre")

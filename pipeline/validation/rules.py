@@ -52,7 +52,7 @@ def layout_rules(today: dt.date) -> list[Rule]:
         Rule("invalid-date", "fecha_registro", _unparsed("fecha_registro")),
         Rule("invalid-time", "hora_ingreso", _unparsed("hora_ingreso")),
         Rule("invalid-time", "hora_salida", _unparsed("hora_salida")),
-        Rule("future-date", "fecha_visita", f"fecha_visita > DATE '{t}'",
+        Rule("future-date", "fecha_visita", f"fecha_visita > DATE {literal(t)}",
              note=literal(t), cell="fecha_visita::VARCHAR"),
         Rule("unknown-document-type", "visitante_tipo_documento",
              _unparsed("visitante_tipo_documento")),
