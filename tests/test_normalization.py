@@ -276,7 +276,7 @@ def test_per_value_normalisation_equals_per_row(layout: str) -> None:
 
 # --- Arrow's fast paths for ordinary cells give what the macros give ---------------------
 
-NAME_TEXT = st.text(alphabet="ABCÑÁÉazñ ,.'-\t\u00a0\u0301", max_size=14)
+NAME_TEXT = st.text(alphabet="ABCÑÁÉazñßǅ ,.'-\t\u00a0\u0301\u2003\u200b", max_size=14)
 DOC_TEXT = st.one_of(st.from_regex(r"(DNI ?)?[0-9]{8}", fullmatch=True),
                      st.text(alphabet="DNIdni 0123456789:-\t", max_size=14))
 
@@ -317,9 +317,9 @@ def test_fast_paths_take_the_ordinary_cells() -> None:
 
     from pipeline.normalization.project import fast_doc_parts, fast_person_name
 
-    names = ["QUISPE MAMANI ROSA", "O'BRIEN J.", "PÉREZ ANA", "Perez Ana", "PEREZ, ANA",
-             " PEREZ", "PEREZ  ANA", None, ""]
-    assert fast_person_name(pa.array(names))[0].tolist() == [True, True] + [False] * 7
+    names = ["QUISPE MAMANI ROSA", "O'BRIEN J.", "PÉREZ ÑAUPA ANA", "Perez Ana", "PEREZ, ANA",
+             " PEREZ", "PEREZ  ANA", "PE\u0301REZ", None, ""]
+    assert fast_person_name(pa.array(names))[0].tolist() == [True, True, True] + [False] * 7
     docs = ["DNI 12345678", "12345678", "DNI12345678", "dni 12345678", "DNI: 12345678",
             "CE 001234567", "DNI 1234567", None]
     assert fast_doc_parts(pa.array(docs))[0].tolist() == [True, True, True] + [False] * 5

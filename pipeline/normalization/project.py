@@ -305,15 +305,22 @@ def _true(mask: pa.Array) -> np.ndarray:
 
 
 def fast_person_name(cells: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Rows where `person_name(x)` is `x` itself, and `x`: ASCII (so already NFC) upper-case
-    text without commas, control characters, or spaces at the ends or doubled."""
-    mask = (_true(pc.string_is_ascii(cells))
-            & ~_true(pc.match_substring(cells, ","))
+    """Rows where `person_name(x)` is `x` itself: upper-case text already in NFC (as nearly
+    every name is, accents included), without commas, control characters, odd spaces (no-break,
+    zero-width) or spaces at the ends or doubled."""
+    mask = (~_true(pc.match_substring(cells, ","))
             & ~_true(pc.match_substring(cells, "  "))
-            & ~_true(pc.starts_with(cells, " ")) & ~_true(pc.ends_with(cells, " "))
-            & _true(pc.greater(pc.binary_length(cells), 0))
-            & _true(pc.equal(pc.ascii_upper(cells), cells)) & _no_low_bytes(cells))
-    return mask, cells
+            & ~_true(pc.match_substring(cells, "\u00a0"))
+            & ~_true(pc.match_substring(cells, "\u200b"))
+            & _true(pc.greater(pc.binary_length(cells), 0)) & _no_low_bytes(cells))
+    ascii = _true(pc.string_is_ascii(cells))
+    # ASCII text is NFC and its case is ASCII's; other text is compared with its NFC form and
+    # its Unicode upper case (both utf8proc's, as DuckDB's are)
+    upper = np.where(ascii, _true(pc.equal(pc.ascii_upper(cells), cells)),
+                     _true(pc.equal(pc.utf8_upper(cells), cells))
+                     & _true(pc.equal(pc.utf8_normalize(cells, form="NFC"), cells)))
+    trimmed = _true(pc.equal(pc.utf8_trim_whitespace(cells), cells))
+    return mask & upper & trimmed, cells
 
 
 _DOCUMENT_TYPE = pa.struct([("type", pa.string()), ("number", pa.string())])
