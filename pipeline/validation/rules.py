@@ -15,27 +15,34 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.normalization.project import SOURCE_FIELD, Output, visit_outputs
+from pipeline.sources.readers import ROW_NUMBER
 from pipeline.sql import literal
-from pipeline.validation.engine import quoted_cell
+from pipeline.validation.report import QUOTE_CHARS
+
+#: where an error's quoted cell or note comes from: ("raw", field) the upload's cell,
+#: ("value", column) a normalised value as text, ("text", words) a constant
+Quote = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: an SQL condition, true on a violation, and the error it reports."""
+    """One rule: a condition, true on a violation, and the error it reports."""
 
     type: str
     #: the normalised column the rule is about; errors point at the upload field it comes from
     column: str
-    #: over the normalised columns (and, for a per-value rule, `{v}`: the key's cells)
-    when: str
-    #: SQL of the note (the rule's other operand, the document type…)
-    note: str = "''"
-    #: SQL of the quoted value; the upload cell when None
-    cell: str | None = None
-    #: computed once per distinct key of `column`: the rule reads nothing else
-    per_value: bool = True
+    #: SQL computed once per distinct key of `column`, over its outputs and `{v}` (its cells)
+    when: str | None = None
+    #: or a comparison of two normalised columns on each row, in Arrow
+    compare: tuple[str, str, str] | None = None
+    cell: Quote | None = None  # the rule's column's upload cell when None
+    note: Quote = ("text", "")
+
+
+_COMPARE = {"<": pc.less, ">": pc.greater}
 
 
 def _unparsed(column: str) -> str:
@@ -53,13 +60,13 @@ def layout_rules(today: dt.date) -> list[Rule]:
         Rule("invalid-time", "hora_ingreso", _unparsed("hora_ingreso")),
         Rule("invalid-time", "hora_salida", _unparsed("hora_salida")),
         Rule("future-date", "fecha_visita", f"fecha_visita > DATE {literal(t)}",
-             note=literal(t), cell="fecha_visita::VARCHAR"),
+             cell=("value", "fecha_visita"), note=("text", t)),
         Rule("unknown-document-type", "visitante_tipo_documento",
              _unparsed("visitante_tipo_documento")),
         Rule("invalid-document-number", "visitante_numero_documento",
              "CASE WHEN visitante_tipo_documento <> 'RUC' THEN NOT doc_number_valid("
              "visitante_tipo_documento, visitante_numero_documento) ELSE false END",
-             note="visitante_tipo_documento"),
+             note=("value", "visitante_tipo_documento")),
         # a visitor identified by RUC (a company, or a person with a business) must carry a
         # real one: its own error type, with the RUC's rule in the message
         Rule("invalid-ruc", "visitante_numero_documento",
@@ -71,10 +78,11 @@ def layout_rules(today: dt.date) -> list[Rule]:
              r"NOT coalesce(regexp_matches(funcionario_nombre, '^\pL'), false)"),
         Rule("missing-reason", "motivo",
              r"NOT coalesce(regexp_matches(motivo, '^\pL'), false)"),
-        Rule("exit-before-entry", "hora_salida", "hora_salida < hora_ingreso",
-             note="raw_hora_ingreso", per_value=False),
-        Rule("visit-after-registration", "fecha_visita", "fecha_visita > fecha_registro",
-             note="fecha_registro::VARCHAR", cell="fecha_visita::VARCHAR", per_value=False),
+        Rule("exit-before-entry", "hora_salida", compare=("hora_salida", "<", "hora_ingreso"),
+             note=("raw", "hora_ingreso")),
+        Rule("visit-after-registration", "fecha_visita",
+             compare=("fecha_visita", ">", "fecha_registro"), cell=("value", "fecha_visita"),
+             note=("value", "fecha_registro")),
     ]
 
 
@@ -87,43 +95,50 @@ def rule_outputs(layout: str, rules: list[Rule]) -> list[Output]:
     outputs = list(visit_outputs(layout))
     by_name = {o.name: o for o in outputs}
     for i, rule in enumerate(rules):
-        if rule.per_value:
+        if rule.when is not None:
             outputs.append(Output(flag_name(i), by_name[rule.column].key, rule.when))
     return outputs
 
 
-def raw_name(column: str) -> str:
-    return f"raw_{column}"
-
-
-def rule_errors_sql(layout: str, rules: list[Rule], numbers: dict[str, int],
-                    relation: str) -> str:
-    """One row per rule error of `relation`: the projected rows (flags, normalised columns)
-    beside each rule's upload cell as `raw_<column>`."""
+def rule_errors(layout: str, rules: list[Rule], numbers: dict[str, int],
+                projected: pa.Table, cells: pa.Table) -> list[dict[str, object]]:
+    """Every rule error of a chunk: `projected` holds its normalised values and flags (see
+    `rule_outputs`), `cells` its upload cells by field, both in the rows' order."""
     source = SOURCE_FIELD[layout]
-    structs, conditions = [], []
+    rows = cells.column(ROW_NUMBER)
+    errors: list[dict[str, object]] = []
+
+    def quote(spec: Quote, at: pa.Array) -> list[str | None]:
+        kind, name = spec
+        if kind == "text":
+            return [name] * len(at)
+        if kind == "value":
+            return pc.take(projected.column(name), at).cast(pa.string()).to_pylist()
+        field = source[name]
+        if field not in cells.column_names:
+            return [None] * len(at)
+        return pc.take(cells.column(field), at).to_pylist()
+
     for i, rule in enumerate(rules):
-        condition = flag_name(i) if rule.per_value else f"coalesce({rule.when}, false)"
+        if rule.compare is not None:
+            left, operator, right = rule.compare
+            flag = _COMPARE[operator](projected.column(left), projected.column(right))
+        else:
+            flag = projected.column(flag_name(i))
+        at = pa.array(np.flatnonzero(np.asarray(pc.fill_null(flag, False))))
+        if not len(at):
+            continue
         field = source[rule.column]
-        cell = rule.cell or raw_name(rule.column)
-        structs.append(f"CASE WHEN {condition} THEN {{'type': {literal(rule.type)}, "
-                       f"'fieldName': {literal(field)}, 'fieldNumber': {numbers.get(field, 0)}, "
-                       f"{quoted_cell(cell)}, 'note': {rule.note}}} END")
-        conditions.append(condition)
-    return f"""
-        SELECT _fila AS rowNumber, e.type, e.fieldName, e.fieldNumber::INTEGER AS fieldNumber,
-               e.cell, e.note, e.cellLength::BIGINT AS cellLength
-        FROM (SELECT _fila, unnest(list_filter([{', '.join(structs)}], x -> x IS NOT NULL)) AS e
-              FROM {relation} WHERE {' OR '.join(conditions)})
-    """
-
-
-def raw_columns(layout: str, rules: list[Rule]) -> dict[str, str]:
-    """`raw_<column>` → the upload field whose cells the rules quote."""
-    source = SOURCE_FIELD[layout]
-    columns = {raw_name(r.column): source[r.column] for r in rules if r.cell is None}
-    columns[raw_name("hora_ingreso")] = source["hora_ingreso"]  # exit-before-entry's note
-    return columns
+        for row, cell, note in zip(pc.take(rows, at).to_pylist(),
+                                   quote(rule.cell or ("raw", rule.column), at),
+                                   quote(rule.note, at), strict=True):
+            error: dict[str, object] = {"rowNumber": row, "type": rule.type, "fieldName": field,
+                                        "fieldNumber": numbers.get(field, 0), "cell": cell,
+                                        "note": note or ""}
+            if cell is not None and len(cell) > QUOTE_CHARS:
+                error.update(cell=cell[:QUOTE_CHARS], cellLength=len(cell))
+            errors.append(error)
+    return errors
 
 
 # ------------------------------------------------------------------ control characters

@@ -44,8 +44,7 @@ from pipeline.validation.rules import (
     control_character_rows,
     describe_control,
     layout_rules,
-    raw_columns,
-    rule_errors_sql,
+    rule_errors,
     rule_outputs,
 )
 from pipeline.validation.schema import TableSchema, load_schema
@@ -86,9 +85,6 @@ class UploadHook:
     def __post_init__(self) -> None:
         self.rules = layout_rules(self.today)
         self.outputs = rule_outputs(self.layout, self.rules)
-        self.error_sql = rule_errors_sql(self.layout, self.rules, self.target.numbers,
-                                         "projected")
-        self.raw = {raw: f for raw, f in raw_columns(self.layout, self.rules).items()}
         self._issues_taken = 0
 
     # ---------------------------------------------------------------- records
@@ -127,18 +123,11 @@ class UploadHook:
         issues = self._issues(chunk)
         cell_errors = _without(cell_errors, issues)
         projected = project(con, chunk, self.outputs, encodings=encodings)
-        for raw, source in self.raw.items():
-            column = chunk.column(source) if source in chunk.column_names else \
-                pa.nulls(chunk.num_rows, pa.string())
-            projected = projected.append_column(raw, column)
-        con.register("projected", projected)
-        try:
-            rule_errors = con.sql(self.error_sql).to_arrow_table()
-        finally:
-            con.unregister("projected")
-        rule_errors = _without(rule_errors, driver.concat_errors([issues, cell_errors]))
+        by_rules = errors_table(rule_errors(self.layout, self.rules, self.target.numbers,
+                                            projected, chunk))
+        by_rules = _without(by_rules, driver.concat_errors([issues, cell_errors]))
         controls = self._controls(chunk)
-        errors = driver.concat_errors([issues, cell_errors, rule_errors,
+        errors = driver.concat_errors([issues, cell_errors, by_rules,
                                        _without(controls, issues)])
         staged = projected.select(NORMALISED_SCHEMA.names).cast(NORMALISED_SCHEMA)
         return errors, staged
