@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re._parser as sre_parse  # `re`'s own parser (Python 3.11+): frictionless matches with `re`
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -81,6 +82,7 @@ def _offsets(values: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.diff(offsets)
 
 
+@lru_cache(maxsize=256)
 def char_class_pattern(pattern: str) -> CharClassPattern | None:
     """The pattern as a CharClassPattern, or None when it is anything else."""
     try:

@@ -26,7 +26,9 @@ def column_names(width: int) -> list[str]:
 
 
 def known_hits(row: Sequence[str], known: set[str]) -> int:
-    return sum(1 for cell in row if fold(cell) in known)
+    # a cell longer than any label is no label: not worth folding (most cells are data)
+    longest = max((len(k) for k in known), default=0) + 8
+    return sum(1 for cell in row if len(cell) <= longest and fold(cell) in known)
 
 
 def find_header(rows: Iterable[Sequence[str]], known: Iterable[str],
