@@ -21,6 +21,17 @@ from pipeline.validation.tabular import validate_table
 
 Row = list[str]
 
+
+@pytest.fixture(params=["per-value", "compiled"])
+def check_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the driver checks a chunk: per distinct value (a small chunk, as these files
+    are) and the prefilter with the query compiled from the schema (a large one)."""
+    from pipeline.validation import driver
+
+    if request.param == "compiled":
+        monkeypatch.setattr(driver, "PREFILTER_MIN_ROWS", 0)
+    return str(request.param)
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "typed": {
         "fields": [
@@ -179,7 +190,8 @@ CASES = [(name, seed) for name in SCHEMAS for seed in range(6)]
 
 
 @pytest.mark.parametrize(("schema_name", "seed"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
-def test_same_errors_as_frictionless(tmp_path: Path, schema_name: str, seed: int) -> None:
+def test_same_errors_as_frictionless(tmp_path: Path, schema_name: str, seed: int,
+                                     check_path: str) -> None:
     descriptor = SCHEMAS[schema_name]
     data = tmp_path / f"{schema_name}-{seed}.csv"
     make_corpus_file(data, schema_name, seed)
@@ -280,7 +292,8 @@ UPLOAD_CASES = [(layout, seed) for layout in ("upload-oficial", "upload-normaliz
 
 
 @pytest.mark.parametrize(("layout", "seed"), UPLOAD_CASES, ids=[f"{n}-{s}" for n, s in UPLOAD_CASES])
-def test_upload_path_finds_what_frictionless_finds(tmp_path: Path, layout: str, seed: int) -> None:
+def test_upload_path_finds_what_frictionless_finds(tmp_path: Path, layout: str, seed: int,
+                                                   check_path: str) -> None:
     """`visitas validate FILE` (normalisation and domain rules included) reports the schema's
     errors exactly as frictionless does with the same upload schema; its domain rules only add."""
     from pipeline.validation.upload import upload_schemas, validate_file

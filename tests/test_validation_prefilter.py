@@ -24,6 +24,14 @@ NOT_SIMPLE = [r"\d+", "(10|15|17|20)[0-9]{9}", "[^a]+", "[acegikmoq]+", "(?i)[a-
               "[A-Z]{2}-[0-9]{3}", "a|b"]
 
 
+
+@pytest.fixture(autouse=True)
+def prefilter_on_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These files are small: without this, the driver would check them per distinct value
+    and never reach the prefilter."""
+    monkeypatch.setattr(driver, "PREFILTER_MIN_ROWS", 0)
+
+
 def test_which_patterns_are_a_single_class() -> None:
     assert [p for p in SIMPLE if char_class_pattern(p) is None] == []
     assert [p for p in NOT_SIMPLE if char_class_pattern(p) is not None] == []
@@ -65,7 +73,7 @@ def test_same_report_without_prefilter_in_small_chunks(
     monkeypatch.setattr(driver, "CHUNK_ROWS", 60)
     with_prefilter = tabular.validate_table(data, schema, error_limit=100_000)
 
-    monkeypatch.setattr(Prefilter, "suspects", lambda self, con, table: table)
+    monkeypatch.setattr(Prefilter, "suspects", lambda self, con, table, encodings=None: table)
     every_row = tabular.validate_table(data, schema, error_limit=100_000)
 
     assert with_prefilter.error_count == every_row.error_count > 0

@@ -413,11 +413,10 @@ def _compute_new(con: duckdb.DuckDBPyConnection, missing: dict[tuple[str, ...], 
 def _fast_outputs(cells: pa.Array, group: list[Output]) -> dict[str, pa.Array]:
     """The outputs of `group` that Arrow's fast paths give, NULL where a cell is not one they
     take; with the fields of structs they give."""
-    first = [o for o in group if not _names_outputs(o, group)]
-    fast = [FAST.get(o.sql) for o in first]
-    if not all(fast):
+    first = [o for o in group if not _names_outputs(o, group) and o.sql in FAST]
+    if not first:
         return {}
-    answers = [f(cells) for f in fast]  # type: ignore[misc]
+    answers = [FAST[o.sql](cells) for o in first]
     ordinary = pa.array(np.logical_and.reduce([mask for mask, _ in answers]))
     given = {o.name: pc.if_else(ordinary, values, pa.nulls(len(cells), values.type))
              for o, (_, values) in zip(first, answers, strict=True)}

@@ -26,16 +26,24 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.normalization.encoding import Encodings
+from pipeline.normalization.project import Output, project
 from pipeline.sources.readers import ROW_NUMBER, RaggedRow, TableStream, column_names
 from pipeline.validation.connection import validation_cursor
-from pipeline.validation.engine import ERROR_COLUMNS, cell_errors_sql, compile_conditions
+from pipeline.validation.engine import (
+    ERROR_COLUMNS,
+    Check,
+    cell_errors_sql,
+    compile_conditions,
+    per_value_checks,
+)
 from pipeline.validation.keys import key_errors, key_exprs, keys_select
 from pipeline.validation.prefilter import Prefilter
-from pipeline.validation.report import Report, ReportError
+from pipeline.validation.report import QUOTE_CHARS, Report, ReportError
 from pipeline.validation.schema import TableSchema
 
 #: column of rejected rows holding the row as written, for rows cut or padded to the header
@@ -66,10 +74,15 @@ class ChunkHook(Protocol):
         """The rows that are records (an upload drops its 'no visits today' placeholders)."""
         ...
 
+    #: computed per distinct value with the chunk's check flags, when the driver projects a
+    #: small chunk itself (then passed to `check` as `projected`)
+    outputs: list[Output]
+
     def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table, cell_errors: pa.Table,
-              encodings: Encodings) -> tuple[pa.Table, pa.Table | None]:
+              encodings: Encodings, projected: pa.Table | None
+              ) -> tuple[pa.Table, pa.Table | None]:
         """(every error of the chunk, given its schema errors; its rows as they will be
-        staged)."""
+        staged). `projected` holds `outputs` already, or is None."""
         ...
 
 
@@ -128,7 +141,8 @@ def run(stream: TableStream, target: Target, report: Report, *, hook: ChunkHook 
             con.execute(f"CREATE OR REPLACE TEMP TABLE keys AS {keys_select(keys, 'chunk')}")
         prefilter = Prefilter(schema, compile_conditions(schema, identity, target.numbers),
                               target.fields)
-        checker = _Checker(con, target, sql, prefilter, keys, hook, sink, report)
+        checker = _Checker(con, target, sql, prefilter, keys, hook, sink, report,
+                           per_value_checks(schema, target.fields))
         for chunk in _chunks(stream):
             checker.check(chunk)
         if stream.ragged:
@@ -156,6 +170,8 @@ class _Checker:
     hook: ChunkHook | None
     sink: RowSink | None
     report: Report
+    #: the schema's checks over one cell, for small chunks (see `_checked_per_value`)
+    value_checks: list[tuple[Check, str]] = field(default_factory=list)
     #: errors not yet in DuckDB's table (most files have few: they never go there)
     pending: list[pa.Table] = field(default_factory=list)
     pending_rows: int = 0
@@ -176,17 +192,21 @@ class _Checker:
             chunk = records
         errors = [extra_errors] if extra_errors is not None else []
         encodings = Encodings(chunk)  # shared by the prefilter and the hook
-        if self.sql is not None:
-            # the prefilter's own queries cost more than they save on a few thousand rows
-            suspects = self.prefilter.suspects(con, chunk, encodings) \
-                if chunk.num_rows >= PREFILTER_MIN_ROWS else chunk
-            con.register("chunk", suspects)
+        projected = None
+        if self.sql is not None and chunk.num_rows >= PREFILTER_MIN_ROWS:
+            con.register("chunk", self.prefilter.suspects(con, chunk, encodings))
             errors.append(con.sql(self.sql).to_arrow_table())
             con.unregister("chunk")
+        elif self.sql is not None:
+            # the checks and the hook's outputs run as one projection: one query at most
+            checks = self._check_outputs()
+            projected = project(con, chunk, [*checks, *(self.hook.outputs if self.hook else [])],
+                                encodings=encodings)
+            errors.append(self._checked_per_value(chunk, projected, checks))
         cell_errors = concat_errors(errors)
         staged = None
         if self.hook is not None:
-            cell_errors, staged = self.hook.check(con, chunk, cell_errors, encodings)
+            cell_errors, staged = self.hook.check(con, chunk, cell_errors, encodings, projected)
         self.insert(cell_errors)
         if self.keys:
             con.register("chunk", chunk)
@@ -194,6 +214,38 @@ class _Checker:
             con.unregister("chunk")
         if self.sink is not None:
             self._stage(chunk, staged, cell_errors)
+
+    def _check_outputs(self) -> list[Output]:
+        return [Output(f"_chequeo{i}", (check.field.name,), condition)
+                for i, (check, condition) in enumerate(self.value_checks)]
+
+    def _checked_per_value(self, chunk: pa.Table, flags: pa.Table,
+                           outputs: list[Output]) -> pa.Table:
+        """The schema's errors of a small chunk, from each check run once per distinct cell
+        value not met before in this process (`flags`: a few thousand rows would not repay
+        the prefilter, and a query's cost is mostly its expressions: these run only for new
+        values). The same errors as the compiled query's (the differential tests run both)."""
+        missing = [np.asarray(pc.fill_null(flags.column(o.name), False))
+                   for (check, _), o in zip(self.value_checks, outputs, strict=True)
+                   if check.constraint == "missing"]
+        blank = np.logical_and.reduce(missing) if missing else np.zeros(chunk.num_rows, bool)
+        rows = chunk.column(ROW_NUMBER).to_numpy()
+        errors: list[dict[str, object]] = [
+            {"rowNumber": int(row), "type": "blank-row", "note": ""} for row in rows[blank]]
+        for (check, _), output in zip(self.value_checks, outputs, strict=True):
+            if check.constraint == "missing":
+                continue
+            hits = np.flatnonzero(np.asarray(pc.fill_null(flags.column(output.name), False))
+                                  & ~blank)
+            if not len(hits):
+                continue
+            name = check.field.name
+            cells = pc.take(chunk.column(name), pa.array(hits)).to_pylist()
+            for at, cell in zip(hits.tolist(), cells, strict=True):
+                errors.append({"rowNumber": int(rows[at]), "type": check.kind, "fieldName": name,
+                               "fieldNumber": self.target.numbers[name], **_quote(cell),
+                               "note": check.note})
+        return errors_table(errors)
 
     def _stage(self, chunk: pa.Table, staged: pa.Table | None, errors: pa.Table) -> None:
         """Hand the chunk's valid rows and its rejected rows (with their reasons) to the sink."""
@@ -363,10 +415,8 @@ def _ragged_errors(stream: TableStream, target: Target) -> pa.Table:
     return errors_table(errors)
 
 
-def _quote(cell: str) -> dict[str, object]:
-    from pipeline.validation.engine import QUOTE_CHARS
-
-    if len(cell) > QUOTE_CHARS:
+def _quote(cell: str | None) -> dict[str, object]:
+    if cell is not None and len(cell) > QUOTE_CHARS:
         return {"cell": cell[:QUOTE_CHARS], "cellLength": len(cell)}
     return {"cell": cell}
 

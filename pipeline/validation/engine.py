@@ -179,6 +179,10 @@ class Check:
     constraint: str
     condition: str
     error: str
+    #: the error's type and note, as the `error` struct holds them
+    kind: str = ""
+    note: str = ""
+    number: int = 0
 
     @property
     def costly(self) -> bool:
@@ -201,23 +205,48 @@ def compile_conditions(schema: TableSchema, mapping: dict[str, str],
         cell = identifier(column)
         is_missing = missing_sql(schema, cell)
 
-        def err(kind: str, note: str, _f: Field = f, _n: int = number, _c: str = cell) -> str:
-            return (f"{{'type': {lit(kind)}, 'fieldName': {lit(_f.name)}, "
-                    f"'fieldNumber': {_n}, {quoted_cell(_c)}, 'note': {lit(note)}}}")
+        def check(constraint: str, condition: str, kind: str, note: str, _f: Field = f,
+                  _n: int = number, _c: str = cell, _col: str = column) -> Check:
+            error = (f"{{'type': {lit(kind)}, 'fieldName': {lit(_f.name)}, "
+                     f"'fieldNumber': {_n}, {quoted_cell(_c)}, 'note': {lit(note)}}}")
+            return Check(_f, _col, constraint, condition, error, kind, note, _n)
 
         if f.required:
-            checks.append(Check(f, column, "required", is_missing,
-                                err("constraint-error", 'constraint "required" is "True"')))
+            checks.append(check("required", is_missing, "constraint-error",
+                                'constraint "required" is "True"'))
         typed = _typed(f, cell)
         type_ok = f"({typed}) IS NOT NULL" if typed is not None else None
         if type_ok:
-            checks.append(Check(f, column, "type", f"NOT {is_missing} AND NOT ({type_ok})",
-                                err("type-error", f'type is "{f.type}/{f.format}"')))
+            checks.append(check("type", f"NOT {is_missing} AND NOT ({type_ok})", "type-error",
+                                f'type is "{f.type}/{f.format}"'))
         for constraint, violated, note in _constraint_checks(f, cell, f"({typed or cell})"):
             guard = f"NOT {is_missing}" + (f" AND {type_ok}" if type_ok else "")
-            checks.append(Check(f, column, constraint, f"{guard} AND ({violated})",
-                                err("constraint-error", note)))
+            checks.append(check(constraint, f"{guard} AND ({violated})", "constraint-error",
+                                note))
     return checks
+
+
+#: the column name checks are compiled against when they are to run per value
+_PLACEHOLDER = "__valor__"
+
+
+def per_value_checks(schema: TableSchema, fields: list[str]) -> list[tuple[Check, str]]:
+    """Every check of `fields` with its condition over `{v}` (one cell), and per field the
+    condition of a missing cell (constraint "missing"): checks that need only the cell can
+    run once per distinct value."""
+    def over_v(sql: str) -> str:
+        return (sql.replace("{", "{{").replace("}", "}}")
+                .replace(identifier(_PLACEHOLDER), "{v}"))
+
+    found: list[tuple[Check, str]] = []
+    for f in schema.fields:
+        if f.name not in fields:
+            continue
+        for check in compile_conditions(schema, {f.name: _PLACEHOLDER}):
+            found.append((check, over_v(check.condition)))
+        missing = Check(f, _PLACEHOLDER, "missing", "", "")
+        found.append((missing, over_v(missing_sql(schema, identifier(_PLACEHOLDER)))))
+    return found
 
 
 def violation_sql(checks: list[Check]) -> str:

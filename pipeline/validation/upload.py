@@ -114,7 +114,8 @@ class UploadHook:
     # ---------------------------------------------------------------- checks
 
     def check(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table, cell_errors: pa.Table,
-              encodings: Encodings) -> tuple[pa.Table, pa.Table]:
+              encodings: Encodings, projected: pa.Table | None = None
+              ) -> tuple[pa.Table, pa.Table]:
         """All the chunk's errors (a cell keeps only its first kind of error) and its rows,
         normalised, ready to stage."""
         self._entity(chunk)
@@ -122,7 +123,8 @@ class UploadHook:
         # (an empty required cell) would only hide the cause
         issues = self._issues(chunk)
         cell_errors = _without(cell_errors, issues)
-        projected = project(con, chunk, self.outputs, encodings=encodings)
+        if projected is None:
+            projected = project(con, chunk, self.outputs, encodings=encodings)
         by_rules = errors_table(rule_errors(self.layout, self.rules, self.target.numbers,
                                             projected, chunk))
         by_rules = _without(by_rules, driver.concat_errors([issues, cell_errors]))
