@@ -219,13 +219,13 @@ def run() -> str:
         f"- Breakdown (differences of medians): validation {med['validate']:.0f} ms; Parquet "
         f"sink {med['sink'] - med['validate']:+.0f} ms; hashing, reports, batch.json and the "
         f"rename {med['stage'] - med['sink']:+.0f} ms; the rest of `ingest_entity` (listing "
-        f"the landing folder, copying and hashing each of its files, archiving the raw upload) "
+        f"the landing folder, copying and hashing the new file, archiving the raw upload) "
         f"{med['ingest'] - med['stage']:+.0f} ms. Validation is almost all of it.",
         f"- `ingest_entity` as the landing folder grows: median {early:.0f} ms over the first "
         f"{tail} iterations ({WARMUP + 1}–{WARMUP + tail} files in the folder), {late:.0f} ms "
         f"over the last {tail} ({WARMUP + len(ingest) - tail + 1}–{WARMUP + len(ingest)} files). "
-        "Each call lists, copies and hashes every file still in the folder (and reads the "
-        "batch.json of each one already ingested).",
+        "Each call lists the folder; files already ingested and unchanged (same key, size and "
+        "version) are neither copied nor hashed again.",
     ]
     return "\n".join(lines)
 
