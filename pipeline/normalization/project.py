@@ -196,16 +196,15 @@ def project(con: duckdb.DuckDBPyConnection, table: pa.Table,
 
     A visitor log repeats the same dates, officials, reasons and entities on thousands of
     rows, and across the uploads of a day; the macros that split them are costly per cell,
-    and a query costs more for its expressions than for its rows. So (`per_value`, the way
-    uploads are normalised):
+    and a query costs more for its expressions than for its rows. So, by default:
     - a key whose values repeat is worked per distinct value (Arrow's dictionary encoding,
       shared with the prefilter through `encodings`); values met before in this process come
       from `memo`, and the new values of every such key go to DuckDB in one query; results
       are mapped back to the rows with a `take`;
     - a key whose values are nearly all different (a visitor's name, their document) goes
       to DuckDB as it is, one query per key.
-    `per_row` runs every expression on every row: the plain reference the other way must
-    equal (tests).
+    `mode="per_row"` runs every expression on every row: the plain reference the default way
+    must equal (tests).
     """
     if mode == "per_row":
         return _per_row(con, table, outputs)
@@ -228,35 +227,15 @@ def project(con: duckdb.DuckDBPyConnection, table: pa.Table,
 
 def _per_row_of_key(con: duckdb.DuckDBPyConnection, cells: pa.Array,
                     group: list[Output]) -> dict[str, pa.Array]:
-    """A key's outputs for every row, the ordinary cells computed in Arrow (see FAST)."""
-    first = [o for o in group if not _names_outputs(o, group)]
-    fast = [FAST.get(o.sql) for o in first]
-    computed: dict[str, pa.Array] = {}
-    if all(fast):
-        answers = [f(cells) for f in fast]  # type: ignore[misc]
-        ordinary = np.logical_and.reduce([mask for mask, _ in answers])
-        other = np.flatnonzero(~ordinary)
-        slow = _query_key(con, cells.take(pa.array(other)), first) if len(other) else {}
-        # each row's value: the ordinary ones from Arrow, the others from DuckDB
-        order = np.empty(len(cells), dtype=np.int64)
-        order[ordinary] = np.arange(int(ordinary.sum()), dtype=np.int64)
-        order[other] = int(ordinary.sum()) + np.arange(len(other), dtype=np.int64)
-        for output, (_, values) in zip(first, answers, strict=True):
-            parts = [values.filter(pa.array(ordinary))]
-            if len(other):
-                parts.append(slow[output.name].cast(values.type))
-            computed[output.name] = pc.take(pa.concat_arrays(parts), pa.array(order))
-    for output in group:  # a field of a struct computed above: taken in Arrow
-        field = _STRUCT_FIELD.fullmatch(output.sql)
-        if output.name not in computed and field and field.group(1) in computed:
-            computed[output.name] = pc.struct_field(computed[field.group(1)], field.group(2))
+    """A key's outputs for every row: what Arrow's fast paths give (see FAST) from Arrow, the
+    rest from DuckDB, which computes a fast output only where Arrow left it NULL."""
+    given = _fast_outputs(cells, group)
+    computed = {name: values for name, values in given.items() if not values.null_count}
+    partly = {name: values for name, values in given.items() if name not in computed}
     rest = [o for o in group if o.name not in computed]
     if rest:
-        computed.update(_query_key(con, cells, rest, computed))
+        computed.update(_query_key(con, cells, rest, computed, partly))
     return computed
-
-
-_STRUCT_FIELD = re.compile(r"(_\w+)\.(\w+)")
 
 
 def _names_outputs(output: Output, group: list[Output]) -> bool:
@@ -265,23 +244,27 @@ def _names_outputs(output: Output, group: list[Output]) -> bool:
 
 
 def _query_key(con: duckdb.DuckDBPyConnection, cells: pa.Array, group: list[Output],
-               given: dict[str, pa.Array] | None = None) -> dict[str, pa.Array]:
-    """The outputs of `group` for every cell, by DuckDB; `given` outputs are read, not made."""
-    given = given or {}
+               given: dict[str, pa.Array], partly: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """The outputs of `group` for every cell, by DuckDB; `given` outputs are read, not made,
+    and `partly` given ones are made only where they are NULL."""
     values = pa.table({"_i": pa.array(np.arange(len(cells), dtype=np.int64)), "v": cells,
-                       **given})
+                       **given, **{f"{name}__dado": v for name, v in partly.items()}})
     # in batches, so that DuckDB scans them on every core; the results come back in any order
     # and `_i` puts them back in place
     con.register("key_cells", pa.Table.from_batches(values.to_batches(BATCH_ROWS)))
     try:
-        result = con.sql(_layered(group, "key_cells", ["_i", "v", *given], lambda o: "v")
-                         ).to_arrow_table()
+        result = con.sql(_layered(group, "key_cells", values.column_names, lambda o: "v",
+                                  partly_given=partly)).to_arrow_table()
     finally:
         con.unregister("key_cells")
     where = np.empty(len(cells), dtype=np.int64)
     where[result.column("_i").to_numpy()] = np.arange(len(cells), dtype=np.int64)
     rows = pa.array(where)
     return {o.name: pc.take(result.column(o.name), rows).combine_chunks() for o in group}
+
+
+_STRUCT_FIELD = re.compile(r"(_\w+)\.(\w+)")
+
 
 
 # ------------------------------------------------------------------ ordinary cells in Arrow
