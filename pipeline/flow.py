@@ -73,7 +73,11 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
              f" {result.count('rejected_rows')} rechazada{'' if result.count('rejected_rows') == 1 else 's'}")
         for skipped in result.skipped:
             echo(f"    archivo omitido: {skipped.name} ({skipped.reason})")
+        for damaged in result.damaged:
+            echo(f"    ✘ {damaged}")
         for batch in result.new_batches:
+            if batch.repaired:
+                echo(f"    lote reparado desde el archivo crudo (sus datos faltaban): {batch.name}")
             for line in batch.summary.splitlines():
                 echo(f"    {line}")
     echo("Consolidación")

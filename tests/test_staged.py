@@ -93,3 +93,64 @@ def test_damaged_batch_is_named(tmp_path: Path) -> None:
     [problem] = unsound_staged_batches(s, list(VISIT_FIELDS))
     assert problem.startswith(f"{NORTE}/{target.parent.name}: ")
 
+
+
+# --- a batch commits whole, and a record without its data is repaired --------------------
+
+def test_a_batch_whose_data_was_lost_is_staged_again_from_the_raw_archive(project) -> None:
+    """The record lists its data files (size, sha256, rows) and is written last; a later run
+    finds a record whose data is gone or cut short and stages the batch again from the raw
+    archive, so its rows are published again, exactly as before."""
+    import duckdb
+
+    from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+    from pipeline.ingestion.staged import batch_records
+    from tests.published import parquet_glob
+
+    seed_sample_uploads(project, included_entities(project))
+    run_full_pass(project, echo=lambda _: None)
+    published = duckdb.sql(f"SELECT * FROM '{parquet_glob(project.var_dir / 'publish')}' "
+                           "ORDER BY id_visita").fetchall()
+    records = batch_records(project)
+    record = next(r for r in records if r["tipo"] == "visitas" and r["filas_validas"])
+    folder = project.var_dir / "warehouse" / "batches" / record["entidad_ruc"] / record["sha256"]
+    listed = record["archivos"]["valid.parquet"]
+    assert listed["bytes"] == (folder / "valid.parquet").stat().st_size
+    assert listed["filas"] == record["filas_validas"]
+    # the data file is lost; the landing file is gone too (the entity cleaned its folder)
+    (folder / "valid.parquet").unlink()
+    for upload in (project.var_dir / "landing" / record["entidad_ruc"]).iterdir():
+        upload.unlink()
+
+    lines: list[str] = []
+    run_full_pass(project, echo=lines.append)
+    assert (f"    lote reparado desde el archivo crudo (sus datos faltaban): "
+            f"{record['archivo']}") in lines
+    assert (folder / "valid.parquet").stat().st_size == listed["bytes"]
+    again = duckdb.sql(f"SELECT * FROM '{parquet_glob(project.var_dir / 'publish')}' "
+                       "ORDER BY id_visita").fetchall()
+    assert again == published
+
+
+def test_a_batch_that_cannot_be_repaired_is_set_aside_and_reported(project) -> None:
+    from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+    from pipeline.ingestion.staged import batch_records
+
+    seed_sample_uploads(project, included_entities(project))
+    run_full_pass(project, echo=lambda _: None)
+    record = next(r for r in batch_records(project) if r["filas_validas"])
+    ruc, sha = record["entidad_ruc"], record["sha256"]
+    folder = project.var_dir / "warehouse" / "batches" / ruc / sha
+    (folder / "valid.parquet").write_bytes(b"cortado")  # cut short
+    for archived in (project.var_dir / "raw" / ruc / sha).iterdir():
+        archived.unlink()
+    for upload in (project.var_dir / "landing" / ruc).iterdir():
+        if upload.read_bytes() and record["archivo"] == upload.name:
+            upload.unlink()
+
+    lines: list[str] = []
+    run_full_pass(project, echo=lines.append)
+    assert not folder.exists()
+    assert [s for s in batch_records(project) if s["sha256"] == sha] == []
+    assert any(line.startswith(f"    ✘ el lote {sha[:12]}… ({record['archivo']}) perdió sus "
+                               "datos y no está en el archivo crudo") for line in lines)

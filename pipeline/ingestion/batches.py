@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import staged_dir, write_text
-from pipeline.ingestion.staging import ParquetSink
+from pipeline.ingestion.staging import FILES_KEY, ParquetSink, data_files, sound
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sources import SkippedFile, Upload, source_for
 from pipeline.sources.base import Seen
-from pipeline.storage import open_storage
+from pipeline.storage import Storage, open_storage
 from pipeline.validation.report import Report
+from pipeline.validation.schema import TableSchema
 from pipeline.validation.upload import upload_schemas, validate_file
 
 
@@ -48,6 +52,8 @@ class BatchOutcome:
     readable: bool = True
     summary: str = ""
     report: dict[str, Any] | None = None
+    #: staged again from the raw archive: its record had lost its data
+    repaired: bool = False
 
 
 @dataclass
@@ -55,6 +61,8 @@ class EntityOutcome:
     entity: Entity
     batches: list[BatchOutcome] = field(default_factory=list)
     error: str | None = None  # the source itself failed (unreachable, misconfigured)
+    #: staged batches that could not be repaired (set aside, reported; Spanish)
+    damaged: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)  # not uploads; reported, not lost
 
     @property
@@ -88,8 +96,9 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
     outcome = EntityOutcome(entity)
     raw = open_storage(settings.raw_url, base_dir=settings.root)
     schemas = upload_schemas(settings.schemas_dir)
-    seen = _seen(settings, entity.ruc)
     with tempfile.TemporaryDirectory(prefix=f"visitas-{entity.ruc}-") as tmp:
+        _repair(settings, entity, raw, schemas, Path(tmp), outcome, today=today, now=now)
+        seen = _seen(settings, entity.ruc)
         try:
             fetched = source_for(entity, settings).fetch(entity, Path(tmp), seen)
         except Exception as exc:  # one entity's broken source never stops the others
@@ -98,7 +107,7 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
         outcome.skipped = fetched.skipped
         for upload in fetched.uploads:
             target = batches_dir(settings, entity.ruc) / upload.sha256
-            if (target / "batch.json").exists():
+            if (target / "batch.json").exists():  # sound: `_repair` saw to that
                 meta = _remember_name(target / "batch.json", upload.name)
                 outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
                                                     "unchanged", rows=meta["rows"]))
@@ -123,6 +132,64 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
                                                 archived=raw.locate(archive_key)))
     _remember_seen(settings, entity.ruc, fetched.uploads)
     return outcome
+
+
+BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
+
+
+def batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]:
+    """Every staged batch folder (of one entity, or of all), in path order. Only folders named
+    by a sha256 are batches: scratch and set-aside folders are not."""
+    pattern = "*" if ruc else "*/*"
+    for folder in sorted(batches_dir(settings, ruc).glob(pattern)):
+        if folder.is_dir() and BATCH_FOLDER.fullmatch(folder.name):
+            yield folder
+
+
+def _repair(settings: Settings, entity: Entity, raw: Storage, schemas: list[TableSchema],
+            workdir: Path, outcome: EntityOutcome, *, today: dt.date | None,
+            now: dt.datetime | None) -> None:
+    """Stage again, from the raw archive, every batch whose record lists data it no longer
+    holds (a file deleted or cut short): a record is never trusted without its data. One that
+    cannot be repaired is set aside (never read as a batch) and reported."""
+    for folder in batch_folders(settings, entity.ruc):
+        try:
+            meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        if meta and sound(folder, meta):
+            continue
+        sha = folder.name
+        keys = [o.key for o in raw.list(f"{entity.ruc}/{sha}/")]
+        wanted = f"{entity.ruc}/{sha}/{meta.get('archivo', '')}"
+        key = wanted if wanted in keys else (keys[0] if keys else None)
+        if key is None:
+            aside = folder.with_name(f".{sha}.danado-{os.getpid()}")
+            folder.rename(aside)
+            outcome.damaged.append(
+                f"el lote {sha[:12]}… ({meta.get('archivo', 'archivo desconocido')}) perdió sus "
+                "datos y no está en el archivo crudo: se apartó y no se publica; vuelva a subir "
+                "el archivo")
+            continue
+        name = key.rsplit("/", 1)[-1]
+        local = workdir / f"reparar-{sha[:12]}-{name}"
+        raw.download(key, local)
+        upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
+                        local.stat().st_size, local)
+        if is_withdrawal_file(name):
+            ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+            staged = stage_withdrawals(local, ruc=entity.ruc, name=name, sha256=sha,
+                                       origin=upload.origin, archived=raw.locate(key),
+                                       size=upload.size, ingested=ingested, target=folder)
+            repaired = BatchOutcome(entity.ruc, name, sha, staged.status, rows=staged.rows,
+                                    valid_rows=staged.accepted, rejected_rows=staged.rejected,
+                                    readable=staged.readable, summary=staged.summary,
+                                    report=staged.report)
+        else:
+            repaired = _stage_batch(settings, entity, upload, schemas, folder, today=today,
+                                    now=now, archived=raw.locate(key))
+        repaired.repaired = True
+        outcome.batches.append(repaired)
 
 
 def _seen_path(settings: Settings, ruc: str) -> Path:
@@ -174,6 +241,13 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             sink.close(keep_valid=False)
             raise
         sink.close(keep_valid=report.readable)
+        # the record is written last, listing the data files as they were read back: a
+        # folder whose record lists more than it holds is found and repaired by the next run
+        files = data_files(scratch)
+        valid = files.get("valid.parquet", {}).get("filas", 0)
+        if report.readable and valid != report.valid_rows:
+            raise RuntimeError(f"valid.parquet tiene {valid} filas y el reporte "
+                               f"{report.valid_rows}: el lote no se registra")
         (scratch / "report.json").write_text(report.to_json(), encoding="utf-8")
         (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
         status = _status(report)
@@ -196,6 +270,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             "filas_validas": report.valid_rows,
             "filas_rechazadas": report.rejected_rows,
             "filas_sin_visitas": report.placeholder_rows,
+            FILES_KEY: files,
         }
         (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                             encoding="utf-8")

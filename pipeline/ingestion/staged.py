@@ -13,14 +13,13 @@ sha256 are batches: a scratch folder left by an interrupted run is never read.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow.parquet as pq
 
-from pipeline.ingestion.batches import batches_dir
+from pipeline.ingestion.batches import batch_folders, batches_dir
 from pipeline.settings import Settings
 
 __all__ = ["batch_records", "batches_dir", "staged_files", "unsound_staged_batches"]
@@ -29,15 +28,10 @@ BATCH_FILE = "batch.json"
 Kind = Literal["valid", "withdrawals"]
 #: the staged file of each kind of batch
 FILES: dict[str, str] = {"valid": "valid.parquet", "withdrawals": "withdrawals.parquet"}
-_BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
 
 
 def _batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]:
-    """Every complete batch folder (of one entity, or of all), in path order."""
-    pattern = "*" if ruc else "*/*"
-    for folder in sorted(batches_dir(settings, ruc).glob(pattern)):
-        if folder.is_dir() and _BATCH_FOLDER.fullmatch(folder.name):
-            yield folder
+    return batch_folders(settings, ruc)
 
 
 def batch_records(settings: Settings, rucs: Collection[str] | None = None) -> list[dict[str, Any]]:

@@ -23,6 +23,41 @@ VALID_SCHEMA = pa.schema(
        pa.field("_ingestado_en", pa.timestamp("s", tz="UTC"))])
 
 
+#: the data files a batch may stage, and the record key that lists them in batch.json
+DATA_FILES = ("valid.parquet", "quarantine.parquet", "withdrawals.parquet")
+FILES_KEY = "archivos"
+
+
+def data_files(folder: Path) -> dict[str, dict[str, object]]:
+    """The batch's data files as its record lists them: size, sha256 and rows of each, read
+    back from disk (a Parquet file that does not open is not recorded: it raises)."""
+    from pipeline.storage.base import sha256_file
+
+    found: dict[str, dict[str, object]] = {}
+    for name in DATA_FILES:
+        path = folder / name
+        if path.is_file():
+            rows = pq.read_metadata(path).num_rows
+            found[name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path),
+                           "filas": rows}
+    return found
+
+
+def sound(folder: Path, meta: dict[str, object]) -> bool:
+    """Whether the batch's data files are there as its record says (sizes: cheap enough for
+    every run). A record from before records listed their files needs its rows' file."""
+    listed = meta.get(FILES_KEY)
+    if isinstance(listed, dict):
+        for name, info in listed.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != info.get("bytes"):
+                return False
+        return True
+    if meta.get("tipo") == "retiros":
+        return (folder / "withdrawals.parquet").is_file() or not meta.get("filas_validas")
+    return (folder / "valid.parquet").is_file() or not meta.get("legible", True)
+
+
 class ParquetSink:
     """A `RowSink` writing `valid.parquet` and `quarantine.parquet` into a folder."""
 

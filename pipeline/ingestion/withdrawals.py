@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.atomic import staged_dir
+from pipeline.ingestion.staging import FILES_KEY, data_files
 from pipeline.normalization import install_macros
 from pipeline.sources.readers import (
     ROW_NUMBER,
@@ -202,6 +203,8 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
     # a crash never leaves half a batch: the folder appears whole or not at all
     with staged_dir(target) as scratch:
         pq.write_table(accepted, scratch / "withdrawals.parquet")
+        # the record lists its data file as read back, and is written last
+        meta[FILES_KEY] = data_files(scratch)
         (scratch / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                              encoding="utf-8")
         (scratch / "informe.txt").write_text(summary + "\n", encoding="utf-8")
