@@ -46,6 +46,14 @@ def main() -> None:
 def run(samples: bool | None) -> None:
     """Una pasada completa: ingerir, validar, consolidar y publicar.
 
+    Una visita publicada solo sale del conjunto con un retiro explícito: si la nueva versión
+    dejara fuera, sin retiro, más de release.max_withdrawn_share de las visitas publicadas de
+    una entidad (datasets/visitas.yaml), no se publica y latest/ sigue sirviendo la anterior.
+
+    Sale con 0 si todo se leyó y publicó (o no hubo cambios), 3 si no se publicó por una falla
+    (versión rechazada o ninguna fuente se pudo leer) y 4 si alguna fuente falló (se conservan
+    sus visitas publicadas y las demás entidades se publican).
+
     Ejemplo:
 
         visitas run
@@ -65,7 +73,8 @@ def run(samples: bool | None) -> None:
     click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
                f"{len(failed)} con fuente caída, "
                f"{plural(rejected, 'lote rechazado', 'lotes rechazados')}; "
-               f"publicado en {outcome.publication.location}/ (datapackage.json)")
+               f"{outcome.published_where()}")
+    sys.exit(outcome.exit_code)
 
 
 @main.command()

@@ -1,6 +1,9 @@
 """One full pass, as plain Python: ingest every entity, consolidate, publish.
 
-`visitas run` calls this; the Dagster assets call the same stage functions one by one.
+`visitas run` calls this; the Dagster assets call the same stage functions one by one. The
+safeguards live in those stage functions (consolidation holds an entity whose source failed,
+publication refuses a release that drops published visits without withdrawal); this module
+only passes along which sources failed and turns the outcome into an exit code.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
+from pipeline.publication.guard import ReleaseRefused
 from pipeline.publication.publisher import PublicationOutcome, publish
 from pipeline.registry import Entity, entities_for, load_registry
 from pipeline.settings import Settings
@@ -19,13 +23,63 @@ from pipeline.storage import open_storage
 
 Echo = Callable[[str], None]
 
+# Exit codes of `visitas run` (documented in README, "The command line"). 1 and 2 stay what
+# click makes them: an error that stopped the run, a wrong command line.
+#: every source read; a release published, or nothing changed
+EXIT_OK = 0
+#: nothing published because of a failure: the release was refused (it would have dropped
+#: published visits without withdrawal), or no entity's source could be read
+EXIT_NOT_PUBLISHED = 3
+#: some entities' sources failed: their published visits were kept, the others processed
+EXIT_PARTIAL = 4
+
 
 @dataclass
 class PassOutcome:
     entities: list[EntityOutcome] = field(default_factory=list)
     consolidation: ConsolidationOutcome | None = None
+    #: None when the release was refused (see `refusal`)
     publication: PublicationOutcome | None = None
     registry_problems: list[str] = field(default_factory=list)
+    refusal: ReleaseRefused | None = None
+
+    @property
+    def failed_sources(self) -> list[str]:
+        """RUCs of the entities whose source could not be read."""
+        return [e.entity.ruc for e in self.entities if e.error]
+
+    @property
+    def no_source_read(self) -> bool:
+        return bool(self.entities) and len(self.failed_sources) == len(self.entities)
+
+    @property
+    def exit_code(self) -> int:
+        # A source down for days must not pass for a good run in cron or CI, yet it is not the
+        # same alarm as a run that published nothing: hence two codes.
+        if self.refusal is not None or self.no_source_read:
+            return EXIT_NOT_PUBLISHED
+        return EXIT_PARTIAL if self.failed_sources else EXIT_OK
+
+    def problems(self) -> list[str]:
+        """What went wrong in this pass, in Spanish, for the operator; empty when nothing did."""
+        failed = self.failed_sources
+        if self.no_source_read:
+            return [f"✘ Ninguna fuente se pudo leer ({plural(len(failed), 'entidad', 'entidades')}):"
+                    " no llegó ninguna carga nueva."]
+        if failed:
+            return [f"✘ {len(failed)} de {plural(len(self.entities), 'entidad', 'entidades')}"
+                    f" con fuente caída ({', '.join(failed)}): se conservan sus visitas"
+                    " publicadas; las demás entidades se procesaron."]
+        return []
+
+    def published_where(self) -> str:
+        """Where the pass left the published tree, for the last line of `visitas run`."""
+        if self.refusal is not None:
+            kept = (f"sigue sirviendo la versión {self.refusal.served}"
+                    if self.refusal.served else "no sirve ninguna versión")
+            return f"nada publicado: {self.refusal.location}/ {kept}"
+        assert self.publication is not None
+        return f"publicado en {self.publication.location}/ (datapackage.json)"
 
 
 def included_entities(settings: Settings, problems: list[str] | None = None) -> list[Entity]:
@@ -81,7 +135,7 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
             for line in batch.summary.splitlines():
                 echo(f"    {line}")
     echo("Consolidación")
-    outcome.consolidation = consolidate(settings, entities)
+    outcome.consolidation = consolidate(settings, entities, hold=outcome.failed_sources)
     c = outcome.consolidation
     echo(f"  {plural(c.rows, 'visita', 'visitas')} de {plural(c.entities, 'entidad', 'entidades')}"
          f" ({plural(c.staged_rows, 'fila', 'filas')} en lotes,"
@@ -89,9 +143,24 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
          f" {plural(c.withdrawn, 'visita retirada', 'visitas retiradas')})")
     echo(f"  {plural(len(c.recomputed_entities), 'entidad recalculada', 'entidades recalculadas')},"
          f" {plural(len(c.removed_entities), 'retirada', 'retiradas')} del consolidado")
+    if c.held_entities:
+        held = ", ".join(c.held_entities)
+        echo(f"  con fuente caída, se mantiene como estaba: {held}" if len(c.held_entities) == 1
+             else f"  con fuente caída, se mantienen como estaban: {held}")
     echo("Publicación")
-    outcome.publication = publish(settings, now=now)
+    names = {e.ruc: e.name for e in entities}
+    try:
+        outcome.publication = publish(settings, now=now)
+    except ReleaseRefused as refused:
+        outcome.refusal = refused
+        for line in refused.lines(names):
+            echo(f"  {line}")
+        for line in outcome.problems():
+            echo(line)
+        return outcome
     pub = outcome.publication
+    for loss in pub.unexplained:
+        echo(f"  aviso: {loss.describe(names)}")
     if pub.new_release:
         changes = pub.changes
         echo(f"  versión {pub.version}: {plural(pub.rows, 'visita publicada', 'visitas publicadas')}"
@@ -107,4 +176,6 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     else:
         echo(f"  sin cambios: {pub.location}/ sigue sirviendo la versión {pub.version}"
              f" ({plural(pub.rows, 'visita', 'visitas')})")
+    for line in outcome.problems():
+        echo(line)
     return outcome

@@ -5,7 +5,9 @@ import dagster as dg
 
 from pipeline.assets.consolidation import visits
 from pipeline.assets.resources import PipelineSettings
+from pipeline.publication.guard import ReleaseRefused
 from pipeline.publication.publisher import publish
+from pipeline.registry import load_registry
 
 
 @dg.asset(
@@ -17,7 +19,23 @@ from pipeline.publication.publisher import publish
 def visits_release(context: dg.AssetExecutionContext,
                    settings: PipelineSettings) -> dg.MaterializeResult:
     """A release of `visitas` (monthly CSV/JSON, yearly Parquet, metadata) served as latest/."""
-    outcome = publish(settings.get())
+    cfg = settings.get()
+    names = {e.ruc: e.name for e in load_registry(cfg.entities_dir, [])}
+    try:
+        outcome = publish(cfg)
+    except ReleaseRefused as refused:
+        # The run fails (an operator must act), with the same report `visitas run` prints.
+        message = refused.message(names)
+        context.log.error(message)
+        raise dg.Failure(description=message, metadata={
+            "served_version": refused.served or "",
+            "refused": dg.MetadataValue.json([
+                {"entidad_ruc": loss.entity, "publicadas": loss.before,
+                 "nueva_version": loss.after, "sin_retiro": loss.lost,
+                 "maximo": loss.threshold} for loss in refused.losses]),
+        }) from refused
+    for loss in outcome.unexplained:
+        context.log.warning(f"aviso: {loss.describe(names)}")
     if not outcome.new_release:
         context.log.info(f"Sin cambios: latest/ sigue sirviendo la versión {outcome.version}")
     files = "\n".join(f"| {f.path} | {f.bytes} | `{f.sha256[:16]}…` |" for f in outcome.files[:30])

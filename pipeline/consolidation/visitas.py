@@ -32,7 +32,9 @@ as Parquet in the warehouse, beside the fingerprint of the batches it was comput
 
 A run recomputes only the entities whose fingerprint changed (all of them in ONE DuckDB query
 pass, split per entity by `COPY … PARTITION_BY`), swaps each entity's folder in atomically and
-drops the folders of entities no longer included. The `visitas` and `visitas_historial` tables
+drops the folders of entities no longer included. An entity whose source could not be read
+this run is held: its folder stays as it is, neither recomputed nor dropped, even if some of
+its staged batches are missing (see `consolidate`). The `visitas` and `visitas_historial` tables
 of `visitas.duckdb` (what publication reads) are then brought in step by deleting and
 re-inserting only the rows of entities whose Parquet changed, inside one transaction; so one
 entity's new upload costs time proportional to that entity, not to the national dataset.
@@ -44,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +93,8 @@ class ConsolidationOutcome:
     recomputed_entities: list[str] = field(default_factory=list)
     #: entities whose consolidated rows were dropped (no longer included, or no batches left)
     removed_entities: list[str] = field(default_factory=list)
+    #: entities kept exactly as the warehouse had them because their source failed this run
+    held_entities: list[str] = field(default_factory=list)
 
 
 def database_path(settings: Settings) -> Path:
@@ -150,17 +155,27 @@ def _connect(settings: Settings, database: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def consolidate(settings: Settings, entities: list[Entity]) -> ConsolidationOutcome:
+def consolidate(settings: Settings, entities: list[Entity], *,
+                hold: Collection[str] = ()) -> ConsolidationOutcome:
     """Bring `visitas` and `visitas_historial` in step with the given entities' staged batches,
-    recomputing only the entities whose batches changed."""
+    recomputing only the entities whose batches changed.
+
+    `hold`: entities whose source could not be read this run. Those the warehouse already has
+    keep their consolidated result as it is: no upload of theirs can have arrived, so a
+    difference in their batches means batches went missing (a cleaned-up folder), and their
+    last result is a better account of their visits than what is left. Published visits leave
+    only by an explicit withdrawal.
+    """
     db = database_path(settings)
     db.parent.mkdir(parents=True, exist_ok=True)
     rucs = {e.ruc for e in entities}
     batches = _batches(settings, rucs)
     wanted = _fingerprints(batches)
     stored = _stored(settings)
-    changed = sorted(r for r, fp in wanted.items() if stored.get(r, {}).get("huella") != fp)
-    removed = sorted(set(stored) - set(wanted))
+    held = sorted(set(hold) & rucs & set(stored))
+    changed = sorted(r for r, fp in wanted.items()
+                     if r not in held and stored.get(r, {}).get("huella") != fp)
+    removed = sorted(set(stored) - set(wanted) - set(held))
     if changed:
         _recompute(settings, batches, changed, wanted)
     for ruc in removed:
@@ -170,7 +185,8 @@ def consolidate(settings: Settings, entities: list[Entity]) -> ConsolidationOutc
         "entidad_nombre": pa.array([e.name for e in entities], pa.string()),
     })
     totals = _sync_database(settings, db, registry)
-    return ConsolidationOutcome(db, *totals, recomputed_entities=changed, removed_entities=removed)
+    return ConsolidationOutcome(db, *totals, recomputed_entities=changed, removed_entities=removed,
+                                held_entities=held)
 
 
 def _recompute(settings: Settings, batches: pa.Table, changed: list[str],

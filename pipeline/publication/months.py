@@ -33,6 +33,9 @@ class ReleaseSpec:
     entity_field: str
     order_by: list[str]
     keep_last: int = 10
+    #: the largest share of an entity's published rows a release may drop without an explicit
+    #: withdrawal (see `pipeline.publication.guard`); beyond it the release is refused
+    max_withdrawn_share: float = 0.2
 
     @classmethod
     def of(cls, meta: DatasetMeta) -> ReleaseSpec:
@@ -43,7 +46,16 @@ class ReleaseSpec:
                              f"en datasets/{meta.table}.yaml (vea datasets/visitas.yaml).")
         return cls(key=block["key"], date_field=block["date_field"],
                    entity_field=block["entity_field"], order_by=list(block["order_by"]),
-                   keep_last=int(block.get("keep_last", 10)))
+                   keep_last=int(block.get("keep_last", 10)),
+                   max_withdrawn_share=_share(block.get("max_withdrawn_share", 0.2), meta))
+
+
+def _share(value: Any, meta: DatasetMeta) -> float:
+    # bool is an int to Python, but `true` in the YAML is a mistake, not 1.
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    raise ValueError(f"release.max_withdrawn_share de datasets/{meta.table}.yaml debe ser un "
+                     f"número entre 0 y 1 (0.2 = 20 %); se encontró {value!r}.")
 
 
 def columns(meta: DatasetMeta) -> list[str]:

@@ -22,6 +22,10 @@ serving the previous release; the next run resumes from the newest complete rele
 
 Re-running with no change in the data publishes nothing new (no release), and only repairs
 `latest/` if a crash left its pointer behind.
+
+A release that would drop more than `release.max_withdrawn_share` of an entity's published
+rows without an explicit withdrawal is refused before anything is written (`ReleaseRefused`,
+see `pipeline.publication.guard`): `latest/` keeps serving the previous release.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import duckdb
 
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, layout
+from pipeline.publication import changelog, guard, layout
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -80,6 +84,9 @@ class PublicationOutcome:
     written: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     changes: dict[str, int] = field(default_factory=dict)
+    #: entities that lost published rows without withdrawal, within release.max_withdrawn_share
+    #: (published, but worth telling the operator)
+    unexplained: list[guard.EntityLoss] = field(default_factory=list)
 
 
 def _json(data: Any) -> bytes:
@@ -168,15 +175,36 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         plan = _plan(con, storage, meta, spec, computed, created)
         if plan.unchanged:
             return _keep_serving(storage, plan, settings.public_base_url)
+        # Only the months that moved can hold changes (changelog) or losses (guard).
+        prev_parquet = _previous_parquet(storage, plan.previous, plan.changed_months,
+                                         tmp / "prev")
+        unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
-        staged = _write(con, storage, plan, links, tmp)
+        staged = _write(con, plan, links, tmp, prev_parquet)
     _upload(storage, plan, staged)
     manifest = _commit(storage, plan, staged, links, settings.public_base_url)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
                               manifest.files, previous=manifest.previous,
                               written=[f.entry.path for f in staged.new],
                               reused=[f.entry.path for f in staged.reused],
-                              changes=staged.changes["totales"])
+                              changes=staged.changes["totales"], unexplained=unexplained)
+
+
+def _guard(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan,
+           prev_parquet: list[Path]) -> list[guard.EntityLoss]:
+    """Refuse the release (raise `ReleaseRefused`) when an entity would lose more than the
+    allowed share of its published rows without withdrawal; else the smaller losses."""
+    if plan.previous is None:
+        return []
+    losses = guard.losses(con, plan.meta, plan.spec, plan.changed_months, prev_parquet)
+    refused = [loss for loss in losses if loss.refused]
+    if refused:
+        served = served_release(storage)
+        raise guard.ReleaseRefused(refused, table=plan.meta.table,
+                                   location=storage.locate(layout.LATEST),
+                                   served=served.id if served else None,
+                                   served_rows=served.rows if served else None)
+    return losses
 
 
 @dataclass
@@ -271,13 +299,12 @@ def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> Publica
                               reused=[f.path for f in previous.files])
 
 
-def _write(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan, links: Links,
-           tmp: Path) -> StagedRelease:
-    """Write the release's new files locally under `tmp`; unchanged ones are only named."""
+def _write(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, links: Links, tmp: Path,
+           prev_parquet: list[Path]) -> StagedRelease:
+    """Write the release's new files locally under `tmp`; unchanged ones are only named.
+    `prev_parquet`: the previous release's Parquet of the changed months."""
     new, reused = _write_months(con, plan, tmp / "out")
-    # Changelog: only the months that moved can hold changes.
     previous = plan.previous
-    prev_parquet = _previous_parquet(storage, previous, plan.changed_months, tmp / "prev")
     rows = changelog.compute(con, plan.meta, plan.spec, plan.changed_months, prev_parquet)
     prev_link = links.release(previous.id) if previous else None
     changes = changelog.document(plan.release_id, previous.id if previous else None, prev_link,
