@@ -265,6 +265,24 @@ class S3Storage(Storage):
         self._call("borrar", key,
                    lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
 
+    def delete_tree(self, prefix: str) -> None:
+        for obj in self.list(prefix):
+            self.delete(obj.key)
+        # A multipart upload its writer never completed nor aborted (a killed process): its
+        # parts are in no listing, yet kept (and billed) until aborted.
+        full_prefix = self.prefix + prefix
+
+        def pending() -> list[tuple[str, str]]:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            return [(u["Key"], u["UploadId"])
+                    for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)
+                    for u in page.get("Uploads", [])]
+
+        for full, upload_id in self._call("listar las subidas inconclusas en", prefix, pending):
+            self._call("abortar la subida inconclusa de", full[len(self.prefix):],
+                       lambda full=full, upload_id=upload_id: self.client.abort_multipart_upload(
+                           Bucket=self.bucket, Key=full, UploadId=upload_id))
+
     def size(self, key: str) -> int:
         full = self._key(key)
         head = self._call("consultar", key,
