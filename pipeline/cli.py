@@ -268,15 +268,20 @@ def releases_list() -> None:
 @releases.command("prune")
 @click.option("--keep", "keep_last", type=int, default=None,
               help="Cuántas versiones recientes conservar (por defecto, keep_last del dataset).")
+@click.option("--unfinished-hours", type=click.IntRange(min=0), default=24, show_default=True,
+              help="Borrar las versiones inconclusas (sin release.json) iniciadas hace más de "
+                   "estas horas; una más reciente puede estar publicándose.")
 @click.option("--dry-run", is_flag=True, help="Mostrar qué se borraría, sin borrar nada.")
-def releases_prune(keep_last: int | None, dry_run: bool) -> None:
+def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) -> None:
     """Borrar versiones antiguas: conserva las últimas N, la más reciente de cada mes y la que
-    sirve latest/.
+    sirve latest/. Borra también las versiones inconclusas (sin release.json) que dejó una
+    publicación interrumpida.
 
     Ejemplo:
 
         visitas releases prune --keep 10 --dry-run
     """
+    from pipeline.publication import leftovers
     from pipeline.publication.dataset import load_dataset
     from pipeline.publication.months import ReleaseSpec
     from pipeline.publication.retention import prune
@@ -286,10 +291,23 @@ def releases_prune(keep_last: int | None, dry_run: bool) -> None:
     if keep_last is None:
         keep_last = ReleaseSpec.of(load_dataset(settings.datasets_dir, "visitas")).keep_last
     storage = open_storage(settings.publish_url, base_dir=settings.root)
-    result = prune(storage, keep_last, dry_run=dry_run)
+    result = prune(storage, keep_last, dry_run=dry_run,
+                   unfinished_age=dt.timedelta(hours=unfinished_hours))
+    # Then the unfinished release of a publisher that was killed, whatever its age (nobody is
+    # writing it), and scratch files; after prune, which reports a release whose only files
+    # were scratch before this removes them.
+    cleared = leftovers.clear(settings, storage, dry_run=dry_run)
     verb = "Se borrarían" if dry_run else "Borradas"
     click.echo(f"Conservadas: {', '.join(result.keep) or 'ninguna'}")
-    click.echo(f"{verb}: {', '.join(result.remove + result.unfinished) or 'ninguna'}")
+    click.echo(f"{verb}: {', '.join(result.remove) or 'ninguna'}")
+    unfinished = sorted({*cleared.releases, *result.unfinished})
+    if unfinished:
+        click.echo(f"Inconclusas (sin release.json) {'que se borrarían' if dry_run else 'borradas'}"
+                   f": {', '.join(unfinished)}")
+    recent = [r for r in result.recent_unfinished if r not in cleared.releases]
+    if recent:
+        click.echo(f"Inconclusas recientes, no se tocan (podrían estar publicándose; se borran "
+                   f"pasadas {plural(unfinished_hours, 'hora', 'horas')}): {', '.join(recent)}")
 
 
 @main.command()
