@@ -16,8 +16,15 @@ from pathlib import Path
 class StorageError(RuntimeError):
     """Raised by a storage backend when an object cannot be read or written.
 
-    The message names the location (directory or bucket/key) and the underlying cause.
+    The message names the location (directory or bucket/key) and the underlying cause;
+    `action` and `location`, when given, say the same for `pipeline.faults` to word it.
     """
+
+    def __init__(self, message: str, *, action: str | None = None,
+                 location: str | None = None) -> None:
+        super().__init__(message)
+        self.action = action
+        self.location = location
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ class S3Storage(Storage):
 
     def _fail(self, action: str, key: str | None, exc: BaseException) -> NoReturn:
         where = self.locate(key) if key is not None else self.url
-        raise StorageError(f"No se pudo {action} {where}: {_describe(exc)}") from exc
+        raise StorageError(f"No se pudo {action} {where}: {_describe(exc)}", action=action,
+                           location=where) from exc
 
     def _call(self, action: str, key: str | None, fn: Callable[[], Any]) -> Any:
         try:
@@ -319,7 +320,7 @@ class S3Storage(Storage):
         except _BOTO_ERRORS as exc:
             raise StorageError(
                 f"No se pudo copiar {self.locate(src_key)} a {self.locate(dest_key)}: "
-                f"{_describe(exc)}"
+                f"{_describe(exc)}", action="copiar en", location=self.locate(dest_key)
             ) from exc
 
     # -- S3 specifics ------------------------------------------------------------------
