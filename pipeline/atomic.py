@@ -7,13 +7,19 @@ within one file system is atomic, so the target is either the old version or the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline import workdir
+
 #: scratch names carry this marker, so a later run can recognise and clear leftovers
 SCRATCH_MARKER = ".staging-"
+#: what follows the marker: the owner's pid (`old-<pid>` for a folder moved aside), and a
+#: random part where one process writes several at once (`<pid>-<random>`)
+_OWNER = re.compile(r"^(?:old-)?(\d+)(?:-|$)")
 
 
 def scratch_path(target: Path) -> Path:
@@ -23,6 +29,17 @@ def scratch_path(target: Path) -> Path:
 
 def is_scratch(name: str) -> bool:
     return name.startswith(".") and SCRATCH_MARKER in name
+
+
+def scratch_owner(name: str) -> int | None:
+    """The pid that made a scratch name; None if the name does not say (older names)."""
+    found = _OWNER.match(name.rsplit(SCRATCH_MARKER, 1)[-1]) if is_scratch(name) else None
+    return int(found[1]) if found else None
+
+
+def scratch_abandoned(path: Path) -> bool:
+    """Whether a scratch file or folder was left by a process that is gone (or long ago)."""
+    return workdir.abandoned(path, scratch_owner(path.name))
 
 
 def write_text(target: Path, text: str) -> None:
@@ -55,9 +72,10 @@ def staged_dir(target: Path) -> Iterator[Path]:
 
 
 def clear_scratch(folder: Path) -> None:
-    """Remove scratch files and folders an interrupted run left directly in `folder`."""
+    """Remove scratch files and folders an interrupted run left directly in `folder`.
+
+    Only those of processes that are gone: a run still in progress keeps its own.
+    """
     for leftover in folder.glob(f".*{SCRATCH_MARKER}*") if folder.is_dir() else ():
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+        if scratch_abandoned(leftover):
+            workdir.remove(leftover)

@@ -6,10 +6,14 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from pipeline import faults
 from pipeline.registry import (
     STAGES,
     Entity,
@@ -18,25 +22,81 @@ from pipeline.registry import (
     load_registry,
     parse_entity,
 )
-from pipeline.settings import Settings, SettingsError
+from pipeline.settings import Settings
 from pipeline.spanish import plural
+
+# -- operational faults: a few Spanish lines and an exit code, the traceback only with --debug
+
+_STEP = "visitas.step"
+_DEBUG = "visitas.debug"
+#: the step each command is in until it says otherwise (`run` follows its headings)
+_COMMAND_STEPS = {"run": "Preparación", "validate": "Validación", "withdraw": "Retiro",
+                  "entity": "Registro de entidades", "releases": "Versiones publicadas",
+                  "serve": "Dagster"}
+
+
+@contextmanager
+def _step(name: str) -> Iterator[None]:
+    """Name the step under way; an exception inside is reported as a fault of that step."""
+    meta = click.get_current_context().meta
+    before = meta.get(_STEP)
+    meta[_STEP] = name
+    yield
+    # restored only on success: after an exception the step it happened in is the one told
+    meta[_STEP] = before
+
+
+def _step_echo(line: str) -> None:
+    """Echo a line of `run_full_pass`; its headings (unindented) name the step under way."""
+    if line and not line[0].isspace():
+        click.get_current_context().meta[_STEP] = line.split(" (", 1)[0]
+    click.echo(line)
 
 
 def _settings() -> Settings:
-    try:
+    with _step("Configuración"):
         return Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+class _Visitas(click.Group):
+    """The `visitas` group: an operational fault (see `pipeline.faults`) ends the command with
+    a short Spanish message naming the step and what to do, and its documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            fault = faults.describe(exc)
+            if fault is None:
+                raise  # a bug: its traceback is what helps
+            if ctx.meta.get(_DEBUG):
+                traceback.print_exc()
+            sub = ctx.invoked_subcommand or ""
+            step = ctx.meta.get(_STEP) or _COMMAND_STEPS.get(sub, "visitas")
+            again = f"visitas --debug {sub}{' …' if sub in ('entity', 'releases') else ''}"
+            click.echo(f"✘ {step}: {fault.what}\n  {fault.todo}\n"
+                       f"  (Detalle técnico: {again}; código de salida {fault.code}.)", err=True)
+            ctx.exit(fault.code)
+
+
+@click.group(cls=_Visitas)
 @click.version_option(package_name="visitas-pipeline")
-def main() -> None:
+@click.option("--debug", is_flag=True,
+              help="Ante un error de operación (credenciales, configuración, permisos), "
+                   "mostrar también la traza completa.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Registro de Visitas en Línea: de los registros de cada entidad a datos abiertos.
 
     Sin configuración usa el entorno local: las entidades de ejemplo de datasets/, archivos de
     trabajo en var/ y el árbol publicado en var/publish/.
+
+    Un error de operación (credenciales rechazadas, una variable mal definida, una carpeta
+    sin permisos, otra pasada en curso) se informa en pocas líneas, con el paso que falló y
+    qué hacer, y termina con un código de salida propio (vea el README); --debug muestra
+    además la traza.
     """
+    ctx.meta[_DEBUG] = debug
 
 
 @main.command()
@@ -67,7 +127,7 @@ def run(samples: bool | None) -> None:
         copied = seed_sample_uploads(settings, included_entities(settings))
         if copied:
             click.echo(f"Cargas de ejemplo copiadas a {settings.landing_url}: {copied}")
-    outcome = run_full_pass(settings, echo=click.echo)
+    outcome = run_full_pass(settings, echo=_step_echo)
     failed = [e for e in outcome.entities if e.error]
     rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
     click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
@@ -277,15 +337,20 @@ def releases_list() -> None:
 @releases.command("prune")
 @click.option("--keep", "keep_last", type=int, default=None,
               help="Cuántas versiones recientes conservar (por defecto, keep_last del dataset).")
+@click.option("--unfinished-hours", type=click.IntRange(min=0), default=24, show_default=True,
+              help="Borrar las versiones inconclusas (sin release.json) iniciadas hace más de "
+                   "estas horas; una más reciente puede estar publicándose.")
 @click.option("--dry-run", is_flag=True, help="Mostrar qué se borraría, sin borrar nada.")
-def releases_prune(keep_last: int | None, dry_run: bool) -> None:
+def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) -> None:
     """Borrar versiones antiguas: conserva las últimas N, la más reciente de cada mes y la que
-    sirve latest/.
+    sirve latest/. Borra también las versiones inconclusas (sin release.json) que dejó una
+    publicación interrumpida.
 
     Ejemplo:
 
         visitas releases prune --keep 10 --dry-run
     """
+    from pipeline.publication import leftovers
     from pipeline.publication.dataset import load_dataset
     from pipeline.publication.months import ReleaseSpec
     from pipeline.publication.retention import prune
@@ -295,10 +360,23 @@ def releases_prune(keep_last: int | None, dry_run: bool) -> None:
     if keep_last is None:
         keep_last = ReleaseSpec.of(load_dataset(settings.datasets_dir, "visitas")).keep_last
     storage = open_storage(settings.publish_url, base_dir=settings.root)
-    result = prune(storage, keep_last, dry_run=dry_run)
+    result = prune(storage, keep_last, dry_run=dry_run,
+                   unfinished_age=dt.timedelta(hours=unfinished_hours))
+    # Then the unfinished release of a publisher that was killed, whatever its age (nobody is
+    # writing it), and scratch files; after prune, which reports a release whose only files
+    # were scratch before this removes them.
+    cleared = leftovers.clear(settings, storage, dry_run=dry_run)
     verb = "Se borrarían" if dry_run else "Borradas"
     click.echo(f"Conservadas: {', '.join(result.keep) or 'ninguna'}")
-    click.echo(f"{verb}: {', '.join(result.remove + result.unfinished) or 'ninguna'}")
+    click.echo(f"{verb}: {', '.join(result.remove) or 'ninguna'}")
+    unfinished = sorted({*cleared.releases, *result.unfinished})
+    if unfinished:
+        click.echo(f"Inconclusas (sin release.json) {'que se borrarían' if dry_run else 'borradas'}"
+                   f": {', '.join(unfinished)}")
+    recent = [r for r in result.recent_unfinished if r not in cleared.releases]
+    if recent:
+        click.echo(f"Inconclusas recientes, no se tocan (podrían estar publicándose; se borran "
+                   f"pasadas {plural(unfinished_hours, 'hora', 'horas')}): {', '.join(recent)}")
 
 
 @main.command()

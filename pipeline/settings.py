@@ -36,7 +36,8 @@ class Settings:
     #: secret of the `visitante_id` pseudonym (VISITAS_PSEUDONYM_KEY); never shown in repr or logs
     pseudonym_key: str = field(default="", repr=False)
     #: DuckDB's memory cap for the heavy passes (VISITAS_DUCKDB_MEMORY); beyond it DuckDB
-    #: spills to `duckdb_temp_dir` instead of growing, so peak RSS does not follow data size
+    #: spills to a folder under `temp_dir` instead of growing, so peak RSS does not follow
+    #: data size
     duckdb_memory: str = "2GB"
     #: uploads larger than this are archived and rejected unread (VISITAS_MAX_UPLOAD_MB): a
     #: policy, since validation streams an upload and memory does not grow with it
@@ -72,9 +73,10 @@ class Settings:
         return self.root / "schemas"
 
     @property
-    def duckdb_temp_dir(self) -> Path:
-        """Where DuckDB spills sorts and joins that exceed `duckdb_memory`."""
-        return self.var_dir / "tmp" / "duckdb"
+    def temp_dir(self) -> Path:
+        """Every temporary folder of a run, e.g. where DuckDB spills what exceeds
+        `duckdb_memory` (see `pipeline.workdir`)."""
+        return self.var_dir / "tmp"
 
     @property
     def warehouse_dir(self) -> Path:

@@ -14,6 +14,7 @@ from pipeline.consolidation import visitas
 from pipeline.consolidation.visitas import consolidate, consolidated_dir, database_path, entity_dir
 from pipeline.flow import included_entities
 from pipeline.settings import Settings
+from tests.processes import dead_pid
 from tests.stages import SAMPLES, drop, ingest, settings_for
 
 NORTE, CENTRO, SUR = "20999100016", "20999200029", "20999300031"
@@ -82,8 +83,9 @@ def test_leftovers_of_a_killed_run_are_cleared_and_never_read(tmp_path: Path) ->
     root = consolidated_dir(s)
     # As if killed between moving SUR's old folder aside and renaming the new one in, with
     # the partitioned output and a half-built folder still on disk.
-    entity_dir(s, SUR).rename(root / f".entidad_ruc={SUR}.staging-old-4242")
-    for name in (".partes.staging-4242", f".entidad_ruc={NORTE}.staging-4242", ".tmp-4242"):
+    pid = dead_pid()
+    entity_dir(s, SUR).rename(root / f".entidad_ruc={SUR}.staging-old-{pid}")
+    for name in (f".partes.staging-{pid}", f".entidad_ruc={NORTE}.staging-{pid}", ".tmp-4242"):
         (root / name).mkdir()
         (root / name / "visitas.parquet").write_bytes(b"no es parquet")
     upload(s, SECOND)

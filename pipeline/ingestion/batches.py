@@ -20,13 +20,13 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import staged_dir, write_text
+from pipeline import workdir
+from pipeline.atomic import clear_scratch, staged_dir, write_text
 from pipeline.ingestion.staging import FILES_KEY, ParquetSink, data_files, sound
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
@@ -34,6 +34,7 @@ from pipeline.settings import Settings
 from pipeline.sources import SkippedFile, Upload, source_for
 from pipeline.sources.base import Seen
 from pipeline.storage import Storage, open_storage
+from pipeline.validation.connection import use_temp_dir
 from pipeline.validation.report import Report
 from pipeline.validation.schema import TableSchema
 from pipeline.validation.upload import upload_schemas, validate_file
@@ -96,11 +97,17 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
     outcome = EntityOutcome(entity)
     raw = open_storage(settings.raw_url, base_dir=settings.root)
     schemas = upload_schemas(settings.schemas_dir)
-    with tempfile.TemporaryDirectory(prefix=f"visitas-{entity.ruc}-") as tmp:
+    # A batch a killed run was staging: half a quarantine with full document numbers.
+    clear_scratch(batches_dir(settings, entity.ruc))
+    raw.clear_abandoned_scratch(f"{entity.ruc}/")
+    use_temp_dir(settings.temp_dir)
+    # The uploads are copied under the working folder, never to the system's temp dir: they
+    # hold full document numbers, and a kill must not leave them where nobody clears them.
+    with workdir.temporary_dir(settings.temp_dir, f"ingesta_{entity.ruc}") as tmp:
         _repair(settings, entity, raw, schemas, Path(tmp), outcome, today=today, now=now)
         seen = _seen(settings, entity.ruc)
         try:
-            fetched = source_for(entity, settings).fetch(entity, Path(tmp), seen)
+            fetched = source_for(entity, settings).fetch(entity, tmp, seen)
         except Exception as exc:  # one entity's broken source never stops the others
             outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
             return outcome

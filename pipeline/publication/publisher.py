@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from pipeline import workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout
+from pipeline.publication import changelog, guard, layout, leftovers
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -154,8 +154,11 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None, dataset: str = "visitas",
             database: Path | None = None) -> PublicationOutcome:
     """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
-    with tempfile.TemporaryDirectory(prefix="visitas-publish-") as tmpdir:
-        return _publish(settings, Path(tmpdir), now=now, storage=storage, dataset=dataset,
+    storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    # An unfinished release and scratch files a killed publisher left (never a live one's).
+    leftovers.clear(settings, storage)
+    with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
+        return _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
                         database=database)
 
 
@@ -181,6 +184,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
         staged = _write(con, plan, links, tmp, prev_parquet)
+    # From here on the release folder fills: if this process is killed, the next run reads
+    # the note and removes the unfinished release.
+    leftovers.note_release(tmp, storage, plan.release_id)
     _upload(storage, plan, staged)
     manifest = _commit(storage, plan, staged, links, settings.public_base_url)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,

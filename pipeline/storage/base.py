@@ -7,7 +7,6 @@ S3 bucket + prefix), so the same code publishes to `var/publish/` or `s3://bucke
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,15 @@ from pathlib import Path
 class StorageError(RuntimeError):
     """Raised by a storage backend when an object cannot be read or written.
 
-    The message names the location (directory or bucket/key) and the underlying cause.
+    The message names the location (directory or bucket/key) and the underlying cause;
+    `action` and `location`, when given, say the same for `pipeline.faults` to word it.
     """
+
+    def __init__(self, message: str, *, action: str | None = None,
+                 location: str | None = None) -> None:
+        super().__init__(message)
+        self.action = action
+        self.location = location
 
 
 @dataclass(frozen=True)
@@ -96,16 +102,36 @@ class Storage(ABC):
                 return info.size
         raise StorageError(f"No existe {self.locate(key)}")
 
+    @abstractmethod
     def sha256(self, key: str) -> str:
         """sha256 of the stored object, read back from the storage.
 
-        Streamed through a temporary file so that verifying a multi-gigabyte release file
-        never holds it in memory; backends override this with a direct stream.
+        Streamed, so that verifying a multi-gigabyte release file never holds it in memory.
         """
-        with tempfile.TemporaryDirectory(prefix="visitas-sha-") as tmp:
-            dest = Path(tmp) / "obj"
-            self.download(key, dest)
-            return sha256_file(dest)
+
+    def folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under `prefix` (which ends with '/'), sorted.
+
+        Backends with real folders (a local directory) also name those that hold no object:
+        what a write interrupted before its first file, or a partial delete, leaves behind.
+        """
+        return sorted({o.key[len(prefix):].split("/", 1)[0] for o in self.list(prefix)
+                       if "/" in o.key[len(prefix):]})
+
+    def delete_tree(self, prefix: str) -> None:
+        """Remove everything under `prefix` (which ends with '/'), unfinished writes included.
+
+        Only for a folder nobody writes to any more (an abandoned release).
+        """
+        for obj in self.list(prefix):
+            self.delete(obj.key)
+
+    def clear_abandoned_scratch(self, prefix: str = "") -> list[str]:
+        """Remove the scratch files under `prefix` whose writer is gone; return their keys.
+
+        Backends whose writes appear atomically, with no scratch object (S3), have none.
+        """
+        return []
 
     def local_path(self, key: str) -> Path | None:
         """A local file holding the object, when the storage is a local directory.

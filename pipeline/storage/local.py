@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.atomic import SCRATCH_MARKER, is_scratch
+from pipeline.atomic import SCRATCH_MARKER, is_scratch, scratch_abandoned
 from pipeline.storage.base import ObjectInfo, Storage, StorageError, sha256_file
 
 
@@ -71,11 +71,20 @@ class LocalStorage(Storage):
 
     def _atomic_write(self, key: str, writer, if_absent: bool) -> None:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target and rename, so a reader never sees half a file. The scratch
-        # name follows the project convention, so `list` can hide exactly these files; mkstemp
+        # name follows the project convention, so `list` can hide exactly these files, and
+        # names the writer's pid, so a later run can clear what a killed writer left; mkstemp
         # keeps it unique per write, even for two threads of one process.
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{SCRATCH_MARKER}", dir=target.parent)
+        prefix = f".{target.name}{SCRATCH_MARKER}{os.getpid()}-"
+        for attempt in range(3):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+                break
+            except FileNotFoundError:
+                # a delete emptied the folder and removed it between mkdir and mkstemp
+                if attempt == 2:
+                    raise
         os.close(fd)
         try:
             writer(Path(tmp))
@@ -101,7 +110,50 @@ class LocalStorage(Storage):
         self._atomic_write(key, lambda tmp: tmp.write_bytes(data), if_absent)
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        path = self.path(key)
+        path.unlink(missing_ok=True)
+        self._remove_empty(path.parent)
+
+    def _remove_empty(self, folder: Path) -> None:
+        # Keys have no folders: one emptied by its last delete would show in no listing and
+        # stay forever (an emptied release folder looked like a release to an operator).
+        while folder != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty, or gone already
+            folder = folder.parent
+
+    def folders(self, prefix: str) -> list[str]:
+        top = self.root / prefix.rstrip("/") if prefix.strip("/") else self.root
+        try:
+            return sorted(e.name for e in top.iterdir() if e.is_dir() and not is_scratch(e.name))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def delete_tree(self, prefix: str) -> None:
+        top = self.path(prefix.rstrip("/"))
+        if top == self.root:
+            raise StorageError(f"No se borra la raíz del almacenamiento {self.url}")
+        shutil.rmtree(top, ignore_errors=True)
+        if top.exists():
+            raise StorageError(f"No se pudo borrar {self.locate(prefix.rstrip('/'))}")
+        self._remove_empty(top.parent)
+
+    def clear_abandoned_scratch(self, prefix: str = "") -> list[str]:
+        removed = []
+        for info in self.list_scratch(prefix):
+            path = self.path(info.key)
+            # the scratch file itself, or the scratch folder it lies in
+            scratch = next(p for p in (path, *path.parents) if is_scratch(p.name))
+            if scratch_abandoned(scratch):
+                if scratch.is_dir():
+                    shutil.rmtree(scratch, ignore_errors=True)
+                else:
+                    scratch.unlink(missing_ok=True)
+                self._remove_empty(scratch.parent)
+                removed.append(info.key)
+        return removed
 
     def copy(self, src_key: str, dest_key: str, *, if_absent: bool = False) -> None:
         src = self.path(src_key)

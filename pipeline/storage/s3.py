@@ -167,7 +167,8 @@ class S3Storage(Storage):
 
     def _fail(self, action: str, key: str | None, exc: BaseException) -> NoReturn:
         where = self.locate(key) if key is not None else self.url
-        raise StorageError(f"No se pudo {action} {where}: {_describe(exc)}") from exc
+        raise StorageError(f"No se pudo {action} {where}: {_describe(exc)}", action=action,
+                           location=where) from exc
 
     def _call(self, action: str, key: str | None, fn: Callable[[], Any]) -> Any:
         try:
@@ -265,6 +266,24 @@ class S3Storage(Storage):
         self._call("borrar", key,
                    lambda: self.client.delete_object(Bucket=self.bucket, Key=full))
 
+    def delete_tree(self, prefix: str) -> None:
+        for obj in self.list(prefix):
+            self.delete(obj.key)
+        # A multipart upload its writer never completed nor aborted (a killed process): its
+        # parts are in no listing, yet kept (and billed) until aborted.
+        full_prefix = self.prefix + prefix
+
+        def pending() -> list[tuple[str, str]]:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            return [(u["Key"], u["UploadId"])
+                    for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)
+                    for u in page.get("Uploads", [])]
+
+        for full, upload_id in self._call("listar las subidas inconclusas en", prefix, pending):
+            self._call("abortar la subida inconclusa de", full[len(self.prefix):],
+                       lambda full=full, upload_id=upload_id: self.client.abort_multipart_upload(
+                           Bucket=self.bucket, Key=full, UploadId=upload_id))
+
     def size(self, key: str) -> int:
         full = self._key(key)
         head = self._call("consultar", key,
@@ -301,7 +320,7 @@ class S3Storage(Storage):
         except _BOTO_ERRORS as exc:
             raise StorageError(
                 f"No se pudo copiar {self.locate(src_key)} a {self.locate(dest_key)}: "
-                f"{_describe(exc)}"
+                f"{_describe(exc)}", action="copiar en", location=self.locate(dest_key)
             ) from exc
 
     # -- S3 specifics ------------------------------------------------------------------
