@@ -53,6 +53,16 @@ def _step_echo(line: str) -> None:
     click.echo(line)
 
 
+class _Unregistered(click.ClickException):
+    """An argument names an entity that is not registered: a usage mistake, not a bad file
+    (`visitas validate` keeps 1 and 2 for an invalid and an unreadable file)."""
+
+    exit_code = faults.EXIT_USAGE
+
+    def __init__(self, ruc: str, todo: str) -> None:
+        super().__init__(f"La entidad {ruc} no está registrada. {todo}")
+
+
 def _settings() -> Settings:
     with _step("Configuración"):
         return Settings.from_env()
@@ -179,8 +189,8 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
         if ruc is not None:
             entity = next((e for e in load_registry(settings.entities_dir) if e.ruc == ruc), None)
             if entity is None:
-                raise click.ClickException(
-                    f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
+                raise _Unregistered(ruc, "Regístrela con 'visitas entity add' o revise el RUC "
+                                         "con 'visitas entity list'.")
         report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
                                entity=entity, today=today.date() if today else None,
                                error_limit=limit_errors, max_bytes=settings.max_upload_bytes)
@@ -189,7 +199,7 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
         html_path.write_text(render_html(report), encoding="utf-8")
     click.echo(report.to_json() if as_json else report.summary_es())
-    sys.exit(0 if report.valid else (2 if not report.readable else 1))
+    sys.exit(report.exit_code)
 
 
 @main.command()
@@ -217,7 +227,7 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
 
     settings = _settings()
     if ruc not in {e.ruc for e in load_registry(settings.entities_dir)}:
-        raise click.ClickException(f"La entidad {ruc} no está registrada. Revise el RUC con 'visitas entity list'.")
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
     bad = [i for i in ids if not re.fullmatch(r"[0-9a-f]{16}", i)]
     if bad:
         raise click.ClickException(
@@ -298,7 +308,7 @@ def entity_promote(ruc: str) -> None:
     settings = _settings()
     path = settings.entities_dir / f"{ruc}.yaml"
     if not path.exists():
-        raise click.ClickException(f"La entidad {ruc} no está registrada.")
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
     current = next(e for e in load_registry(settings.entities_dir) if e.ruc == ruc)
     if current.stage == "production":
         click.echo(f"La entidad {ruc} ya está en producción.")
