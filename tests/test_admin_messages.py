@@ -166,6 +166,7 @@ def test_rejected_rows_as_a_csv_to_fix_and_upload_again(project, tmp_path):
     again = tmp_path / "corregidas.csv"
     again.write_text("\n".join(";".join(r) for r in fixed) + "\n", encoding="utf-8")
     code, task, _ = validate(again)
+    assert code == 1
     assert [e["type"] for e in task["errors"]] == ["extra-label"]  # only Notas internas
     assert task["summary"]["filasValidas"] == 2
 

@@ -52,6 +52,8 @@ from pipeline.validation.rules import (
 from pipeline.validation.schema import TableSchema, load_schema
 
 UPLOAD_SCHEMAS = ("upload-oficial", "upload-normalizado")
+#: below this size (a few thousand rows, one chunk) rows are hashed in Python
+SMALL_FILE_BYTES = 1 << 20
 
 
 def upload_schemas(schemas_dir: Path) -> list[TableSchema]:
@@ -89,6 +91,8 @@ class UploadHook:
     #: per chunk, each record's row number and a hash of its cells (to find exact repeats)
     row_numbers: list[np.ndarray] = field(default_factory=list)
     row_hashes: list[np.ndarray] = field(default_factory=list)
+    #: a small file's rows are hashed in Python: a query costs more than the rows
+    small: bool = False
 
     def __post_init__(self) -> None:
         self.rules = layout_rules(self.today)
@@ -179,6 +183,11 @@ class UploadHook:
         if not chunk.num_rows:
             return
         fields = self.target.fields
+        if self.small:
+            rows = zip(*(chunk.column(f).to_pylist() for f in fields), strict=True)
+            self.row_numbers.append(chunk.column(ROW_NUMBER).to_numpy())
+            self.row_hashes.append(np.fromiter(map(hash, rows), np.int64, chunk.num_rows))
+            return
         con.register("records_chunk", chunk.select([ROW_NUMBER, *fields]))
         try:
             cells = ", ".join(identifier(f) for f in fields)
@@ -360,7 +369,8 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
             report.rows = sum(b.num_rows for b in stream.batches) + len(stream.ragged)
             report.rejected_rows = report.rows
             return
-        hook = UploadHook(schema.name, header.target, stream, today, entity)
+        hook = UploadHook(schema.name, header.target, stream, today, entity,
+                          small=report.bytes < SMALL_FILE_BYTES)
         driver.run(stream, header.target, report, hook=hook, sink=sink)
         hook.finish(report)
     except UnreadableUpload as exc:
