@@ -398,7 +398,9 @@ def releases_list() -> None:
     for rid in complete_releases(storage):
         m = load_manifest(storage, rid)
         mark = "*" if served is not None and served.id == rid else " "
-        click.echo(f"{mark} {rid}  {m.rows:>10} filas  {len(m.files):>4} archivos  "
+        rows = plural(m.rows, "fila", "filas")
+        files = plural(len(m.files), "archivo", "archivos")
+        click.echo(f"{mark} {rid}  {rows:>16}  {files:>13}  "
                    f"anterior: {m.previous or '-'}")
 
 
