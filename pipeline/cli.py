@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,10 @@ from pipeline.registry import (
 )
 from pipeline.settings import Settings
 from pipeline.spanish import plural
+
+if TYPE_CHECKING:
+    from pipeline.validation.rejected import RejectedRows
+    from pipeline.validation.report import Report
 
 # -- operational faults: a few Spanish lines and an exit code, the traceback only with --debug
 
@@ -51,6 +56,16 @@ def _step_echo(line: str) -> None:
     if line and not line[0].isspace():
         click.get_current_context().meta[_STEP] = line.split(" (", 1)[0]
     click.echo(line)
+
+
+class _Unregistered(click.ClickException):
+    """An argument names an entity that is not registered: a usage mistake, not a bad file
+    (`visitas validate` keeps 1 and 2 for an invalid and an unreadable file)."""
+
+    exit_code = faults.EXIT_USAGE
+
+    def __init__(self, ruc: str, todo: str) -> None:
+        super().__init__(f"La entidad {ruc} no está registrada. {todo}")
 
 
 def _settings() -> Settings:
@@ -147,21 +162,28 @@ def run(samples: bool | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Imprimir el reporte JSON (forma Frictionless).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Escribir además un reporte HTML autocontenido para el administrador.")
+@click.option("--rechazadas", "rejected_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Escribir las filas con errores en este CSV, con las columnas y los valores "
+                   "de la carga y una columna «Errores de validación», para corregirlas y "
+                   "volver a subirlas.")
 @click.option("--limit-errors", type=int, default=None,
               help="Máximo de errores detallados en el reporte (los conteos incluyen todos).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Fecha de referencia para 'fecha en el futuro' (por defecto, hoy).")
 def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: bool,
-             html_path: Path | None, limit_errors: int | None, today: dt.datetime | None) -> None:
+             html_path: Path | None, rejected_path: Path | None, limit_errors: int | None,
+             today: dt.datetime | None) -> None:
     """Validar una carga como lo haría el entorno demo, sin publicar nada.
 
-    Sale con 0 si es válida, 1 si tiene errores y 2 si no se puede leer.
+    Sale con 0 si es válida, 1 si tiene errores (también un encabezado sin las columnas
+    obligatorias o un archivo de otra entidad), 2 si no se puede leer como tabla y 64 si
+    --entity no es una entidad registrada.
 
     Ejemplos:
 
         visitas validate visitas-2024-08.csv --entity 20999100016
 
-        visitas validate visitas-2024-08.csv --html reporte.html
+        visitas validate visitas-2024-08.csv --html reporte.html --rechazadas rechazadas.csv
 
         visitas validate datos.csv --schema esquema.json --json
     """
@@ -171,25 +193,71 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
         from pipeline.validation.schema import load_schema
         from pipeline.validation.tabular import validate_table
 
+        if rejected_path is not None:
+            raise click.UsageError("--rechazadas es para cargas de visitas, no con --schema.")
         report = validate_table(file, load_schema(schema_path.resolve()), error_limit=limit_errors,
                                 place=str(file))
+        written = None
     else:
         settings = _settings()
         entity = None
         if ruc is not None:
             entity = next((e for e in load_registry(settings.entities_dir) if e.ruc == ruc), None)
             if entity is None:
-                raise click.ClickException(
-                    f"La entidad {ruc} no está registrada. Regístrela con 'visitas entity add'.")
-        report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
-                               entity=entity, today=today.date() if today else None,
-                               error_limit=limit_errors, max_bytes=settings.max_upload_bytes)
+                raise _Unregistered(ruc, "Regístrela con 'visitas entity add' o revise el RUC "
+                                         "con 'visitas entity list'.")
+        with _rejected_rows(settings, rejected_path) as sink:
+            report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
+                                   entity=entity, today=today.date() if today else None,
+                                   error_limit=limit_errors, max_bytes=settings.max_upload_bytes,
+                                   sink=sink)
+            written = _write_rejected(report, sink, rejected_path)
     if html_path is not None:
+        import os
+
         from pipeline.validation.html import render_html
 
-        html_path.write_text(render_html(report), encoding="utf-8")
+        href = None
+        if written is not None and rejected_path is not None:
+            href = Path(os.path.relpath(rejected_path.resolve(), html_path.resolve().parent)
+                        ).as_posix()
+        html_path.write_text(render_html(report, rejected_href=href), encoding="utf-8")
     click.echo(report.to_json() if as_json else report.summary_es())
-    sys.exit(0 if report.valid else (2 if not report.readable else 1))
+    if rejected_path is not None and not as_json:
+        click.echo(f"Filas rechazadas, para corregir y volver a subir: {rejected_path} "
+                   f"({plural(written, 'fila', 'filas')})" if written is not None else
+                   "No se escribe el archivo de filas rechazadas: el archivo entero debe "
+                   "corregirse.")
+    sys.exit(report.exit_code)
+
+
+@contextmanager
+def _rejected_rows(settings: Settings, path: Path | None) -> Iterator[RejectedRows | None]:
+    """A sink keeping the rejected rows in a temporary folder, when they are asked for."""
+    if path is None:
+        yield None
+        return
+    from pipeline import workdir
+    from pipeline.validation.rejected import RejectedRows
+
+    with workdir.temporary_dir(settings.temp_dir, "rechazadas") as folder:
+        sink = RejectedRows(folder / "rechazadas.parquet")
+        try:
+            yield sink
+        finally:
+            sink.close()
+
+
+def _write_rejected(report: Report, sink: RejectedRows | None, path: Path | None
+                    ) -> int | None:
+    """Rows written to the CSV of rejected rows; None when the file is rejected whole (its
+    header, its entity, or unreadable): then there are no rows to correct one by one."""
+    if path is None or sink is None or not report.readable:
+        return None
+    from pipeline.validation.rejected import write_csv
+
+    sink.close()
+    return write_csv(report, sink.path, path)
 
 
 @main.command()
@@ -217,7 +285,7 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
 
     settings = _settings()
     if ruc not in {e.ruc for e in load_registry(settings.entities_dir)}:
-        raise click.ClickException(f"La entidad {ruc} no está registrada. Revise el RUC con 'visitas entity list'.")
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
     bad = [i for i in ids if not re.fullmatch(r"[0-9a-f]{16}", i)]
     if bad:
         raise click.ClickException(
@@ -298,7 +366,7 @@ def entity_promote(ruc: str) -> None:
     settings = _settings()
     path = settings.entities_dir / f"{ruc}.yaml"
     if not path.exists():
-        raise click.ClickException(f"La entidad {ruc} no está registrada.")
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
     current = next(e for e in load_registry(settings.entities_dir) if e.ruc == ruc)
     if current.stage == "production":
         click.echo(f"La entidad {ruc} ya está en producción.")
@@ -330,7 +398,9 @@ def releases_list() -> None:
     for rid in complete_releases(storage):
         m = load_manifest(storage, rid)
         mark = "*" if served is not None and served.id == rid else " "
-        click.echo(f"{mark} {rid}  {m.rows:>10} filas  {len(m.files):>4} archivos  "
+        rows = plural(m.rows, "fila", "filas")
+        files = plural(len(m.files), "archivo", "archivos")
+        click.echo(f"{mark} {rid}  {rows:>16}  {files:>13}  "
                    f"anterior: {m.previous or '-'}")
 
 

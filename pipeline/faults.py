@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 # Exit codes of `visitas` for operational faults (as in BSD's sysexits.h, so they never
 # collide with the 0/1/2 of `visitas validate` or click's 2 for a usage error).
+EXIT_USAGE = 64  #: an argument names what does not exist (an unregistered entity's RUC)
 EXIT_UNAVAILABLE = 69  #: a service cannot be reached (S3 endpoint down, network)
 EXIT_IO = 74  #: reading or writing failed (disk full, storage error)
 EXIT_BUSY = 75  #: another process holds the database or the run's lock: try again later

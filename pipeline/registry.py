@@ -61,10 +61,11 @@ def parse_entity(data: Any, origin: str) -> Entity:
         )
     name = str(data["name"]).strip()
     if not name:
-        raise RegistryError(f"{origin}: name está vacío.")
+        raise RegistryError(f"{origin}: el nombre de la entidad (clave name) está vacío.")
     admin = data["administrator"] or {}
     if not isinstance(admin, dict) or not admin.get("email"):
-        raise RegistryError(f"{origin}: administrator.email es obligatorio.")
+        raise RegistryError(f"{origin}: falta el correo del administrador "
+                            "(clave administrator.email).")
     return Entity(ruc=ruc, name=name, stage=stage, source=dict(source),
                   administrator=dict(admin))
 

@@ -58,9 +58,10 @@ def test_validate_invalid_file_exits_1_with_json_report(project):
 def test_validate_unknown_entity_is_refused(project):
     path = SAMPLES / "20999100016" / "visitas-2024-08.csv"
     result = CliRunner().invoke(main, ["validate", str(path), "--entity", "20100000006"])
-    assert result.exit_code == 1
+    assert result.exit_code == 64  # a usage mistake, not an invalid (1) or unreadable (2) file
     assert result.output == ("Error: La entidad 20100000006 no está registrada. "
-                             "Regístrela con 'visitas entity add'.\n")
+                             "Regístrela con 'visitas entity add' o revise el RUC con "
+                             "'visitas entity list'.\n")
 
 
 def test_entity_add_rejects_bad_ruc(project):

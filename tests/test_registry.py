@@ -30,8 +30,8 @@ VALID = {"ruc": "20131370645", "name": "Ministerio", "stage": "demo",
     ({"ruc": "30131370645"}, "no es válido"),
     ({"stage": "produccion"}, "stage 'produccion' no es válido"),
     ({"source": {"kind": "ftp"}}, "source.kind"),
-    ({"administrator": {"name": "A"}}, "administrator.email"),
-    ({"name": "  "}, "name está vacío"),
+    ({"administrator": {"name": "A"}}, "falta el correo del administrador"),
+    ({"name": "  "}, r"el nombre de la entidad \(clave name\) está vacío"),
 ])
 def test_invalid_entity_files_say_what_to_fix(tmp_path, change, message):
     data = {**VALID, **change}

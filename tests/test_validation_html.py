@@ -106,3 +106,41 @@ def test_chromium_screenshot(tmp_path: Path, sample_report_html: Path) -> None:
     area = sum(int(b.attrs["width"] or 0) * int(b.attrs["height"] or 0) for b in bars)
     # Edges that fall between pixels blend with the background, hence the 10% slack.
     assert 0.9 * area <= image.count(rgb) <= area
+
+
+def test_chromium_shows_every_type_what_is_left_out_and_the_rejected_rows(tmp_path: Path,
+                                                                           project) -> None:
+    """With few examples allowed, what a person sees still names every error type with its
+    count and says how many cases are not shown; dates read as they were typed; the link to
+    the rejected rows opens a file that is there, the only link of the page."""
+    from urllib.parse import unquote, urlparse
+
+    from tests.test_admin_messages import KINDS, many_kinds
+
+    folder = tmp_path / "salida"
+    html, rejected = folder / "reporte.html", folder / "filas" / "rechazadas.csv"
+    folder.mkdir()
+    result = CliRunner().invoke(main, ["validate", str(many_kinds(tmp_path)), "--html", str(html),
+                                       "--rechazadas", str(rejected), "--today", "2024-12-31",
+                                       "--limit-errors", "2"])
+    assert result.exit_code == 1, result.output
+    dom = parse(chromium.dump_dom(chromium.binary(), tmp_path / "profile", html.as_uri()))
+    text = visible_text(dom)
+    rows = dom.iter("table")[0].one("tbody").iter("tr")
+    assert {tr.iter("td")[1].text(): int(tr.iter("td")[2].text()) for tr in rows} == KINDS
+    headings = [h.text() for h in dom.iter("h3")]
+    assert len(headings) == len(KINDS)
+    assert "Fecha en el futuro future-date — 7 casos" in headings
+    assert "… y 5 casos más de este tipo que no se muestran." in text
+    assert text.count("Ningún caso detallado: el reporte detalla solo los primeros 2 errores") == 7
+    assert "El reporte detalla 2 de los 14 errores" in text
+    assert "la fecha 15/03/2031 es posterior a hoy (31/12/2024)" in text
+    assert "2031-03-15" not in text
+    [link] = [a for a in dom.iter("a")]
+    assert link.text() == "filas/rechazadas.csv"
+    target = Path(unquote(urlparse(link.attrs["href"] or "").path))
+    if not target.is_absolute():  # as written; Chromium's DOM keeps the attribute
+        target = html.parent / target
+    assert target.resolve() == rejected.resolve() and target.is_file()
+    lines = rejected.read_text("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 14 and lines[0].endswith(";Errores de validación")

@@ -7,6 +7,7 @@ from pipeline.assets.ingestion import visit_batches
 from pipeline.assets.resources import PipelineSettings
 from pipeline.consolidation.visitas import consolidate
 from pipeline.flow import included_entities
+from pipeline.spanish import plural
 
 
 @dg.asset(
@@ -22,8 +23,9 @@ def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.
     """One row per real visit across all entities, deduplicated, with a stable id_visita."""
     cfg = settings.get()
     outcome = consolidate(cfg, included_entities(cfg))
-    context.log.info(f"{outcome.rows} visitas de {outcome.entities} entidades"
-                     f" ({len(outcome.recomputed_entities)} recalculadas)")
+    context.log.info(f"{plural(outcome.rows, 'visita', 'visitas')} de "
+                     f"{plural(outcome.entities, 'entidad', 'entidades')} "
+                     f"({plural(len(outcome.recomputed_entities), 'recalculada', 'recalculadas')})")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": outcome.rows,
         "staged_rows": outcome.staged_rows,

@@ -7,6 +7,9 @@ recognised and never processed twice. Staged files live in the warehouse directo
     var/warehouse/batches/<RUC>/<sha256>/batch.json       provenance and counts
                                           report.json      Frictionless-shaped report
                                           informe.txt      Spanish summary for the administrator
+                                          reporte.html     the same, as a page
+                                          rechazadas.csv   rejected rows in the upload's
+                                                           columns, to fix and upload again
                                           valid.parquet    normalised valid rows (+ provenance)
                                           quarantine.parquet  rejected rows with reasons
                                           withdrawals.parquet (a `retiros*` file instead of
@@ -233,6 +236,20 @@ def _remember_name(meta_path: Path, name: str) -> dict[str, Any]:
     return meta
 
 
+def _administrator_files(folder: Path, report: Report) -> None:
+    """The HTML report, and the rejected rows to fix and upload again beside it (when the
+    file was not rejected whole and some of its rows were)."""
+    from pipeline.validation.html import render_html
+    from pipeline.validation.rejected import REJECTED_FILE, write_csv
+
+    rejected = None
+    if report.readable and report.rejected_rows:
+        write_csv(report, folder / "quarantine.parquet", folder / REJECTED_FILE)
+        rejected = REJECTED_FILE
+    (folder / "reporte.html").write_text(render_html(report, rejected_href=rejected),
+                                         encoding="utf-8")
+
+
 def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,
                  today: dt.date | None, now: dt.datetime | None, archived: str) -> BatchOutcome:
     ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
@@ -257,6 +274,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
                                f"{report.valid_rows}: el lote no se registra")
         (scratch / "report.json").write_text(report.to_json(), encoding="utf-8")
         (scratch / "informe.txt").write_text(report.summary_es() + "\n", encoding="utf-8")
+        _administrator_files(scratch, report)
         status = _status(report)
         meta = {
             "tipo": "visitas",

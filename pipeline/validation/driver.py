@@ -41,6 +41,7 @@ from pipeline.validation.engine import (
     compile_conditions,
     per_value_checks,
 )
+from pipeline.validation.errors import ERROR_TYPES
 from pipeline.validation.keys import key_errors, key_exprs, keys_select
 from pipeline.validation.prefilter import Prefilter
 from pipeline.validation.report import QUOTE_CHARS, Report, ReportError
@@ -48,6 +49,10 @@ from pipeline.validation.schema import TableSchema
 
 #: column of rejected rows holding the row as written, for rows cut or padded to the header
 ROW_TEXT = "texto_fila"
+#: column of rejected rows giving, in Spanish, the row number and each error's title and cell
+REASONS = "detalle_errores"
+#: rejected rows' cells of a column outside the schema, by its position: `_columna13`
+OTHER_COLUMN = "_columna"
 #: rows checked per DuckDB query (a few dozen record batches, scanned in parallel)
 CHUNK_ROWS = 400_000
 #: chunks smaller than this are checked whole, without the prefilter
@@ -60,6 +65,9 @@ ERRORS_SCHEMA = pa.schema([("rowNumber", pa.int64()), ("type", pa.string()),
                            ("cell", pa.string()), ("note", pa.string()),
                            ("cellLength", pa.int64())])
 assert tuple(ERRORS_SCHEMA.names) == ERROR_COLUMNS
+
+
+_TITLES = pa.table({"type": list(ERROR_TYPES), "title": [e.title for e in ERROR_TYPES.values()]})
 
 
 def errors_table(rows: list[dict[str, object]]) -> pa.Table:
@@ -213,7 +221,7 @@ class _Checker:
             con.execute(f"INSERT INTO keys {keys_select(self.keys, 'chunk')}")
             con.unregister("chunk")
         if self.sink is not None:
-            self._stage(chunk, staged, cell_errors)
+            self._stage(chunk, staged, cell_errors, raw)
 
     def _check_outputs(self) -> list[Output]:
         return [Output(f"_chequeo{i}", (check.field.name,), condition)
@@ -247,8 +255,12 @@ class _Checker:
                                "note": check.note})
         return errors_table(errors)
 
-    def _stage(self, chunk: pa.Table, staged: pa.Table | None, errors: pa.Table) -> None:
-        """Hand the chunk's valid rows and its rejected rows (with their reasons) to the sink."""
+    def _stage(self, chunk: pa.Table, staged: pa.Table | None, errors: pa.Table,
+               raw: pa.Table) -> None:
+        """Hand the chunk's valid rows and its rejected rows (with their reasons) to the sink.
+
+        Rejected rows keep every cell of the file, those of columns outside the schema too
+        (`_columnaN`), so they can be written back in the upload's own columns."""
         bad = pc.unique(errors.column("rowNumber"))
         if staged is not None:
             keep = pc.invert(pc.is_in(staged.column(ROW_NUMBER), value_set=bad))
@@ -258,13 +270,29 @@ class _Checker:
         if len(bad):
             con = self.con
             con.register("chunk_errors", errors)
-            reasons = con.sql("""
+            con.register("error_titles", _TITLES)
+            order = "ORDER BY fieldNumber NULLS FIRST, type"
+            reasons = con.sql(f"""
                 SELECT rowNumber AS _fila,
-                       string_agg(type || coalesce(': ' || fieldName, ''), '; '
-                                  ORDER BY fieldNumber NULLS FIRST, type) AS errores
-                FROM chunk_errors GROUP BY ALL""").to_arrow_table()
+                       string_agg(type || coalesce(': ' || fieldName, ''), '; ' {order})
+                           AS errores,
+                       'Fila ' || rowNumber || ': ' || string_agg(
+                           coalesce(t.title, type)
+                           || coalesce(' en «' || nullif(fieldName, '') || '»', '')
+                           || coalesce(' («' || nullif(cell, '') || '»)', ''),
+                           '; ' {order}) AS {REASONS}
+                FROM chunk_errors LEFT JOIN error_titles t USING (type)
+                GROUP BY rowNumber""").to_arrow_table()
             con.unregister("chunk_errors")
+            con.unregister("error_titles")
             rejected = chunk.filter(pc.is_in(chunk.column(ROW_NUMBER), value_set=bad))
+            mapped = set(self.target.mapping.values())
+            others = [c for c in raw.column_names if c != ROW_NUMBER and c not in mapped]
+            if others:
+                cells = raw.select([ROW_NUMBER, *others]).filter(
+                    pc.is_in(raw.column(ROW_NUMBER), value_set=bad))
+                rejected = rejected.join(cells.rename_columns(
+                    [ROW_NUMBER, *(f"{OTHER_COLUMN}{c[1:]}" for c in others)]), ROW_NUMBER)
             rejected = rejected.join(reasons, ROW_NUMBER).sort_by(ROW_NUMBER)
             self.sink.rejected(rejected)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.spanish import plural
+
 
 @dataclass(frozen=True)
 class ErrorType:
@@ -58,7 +60,8 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "La fila {rowNumber} tiene más celdas que columnas el encabezado.",
               "Revise separadores (; o ,) y comillas en esa fila."),
     ErrorType("missing-cell", "Faltan celdas",
-              "La fila {rowNumber} tiene menos celdas que columnas el encabezado.",
+              "La fila {rowNumber} no tiene la celda de «{fieldName}» (tiene menos celdas que "
+              "el encabezado).",
               "Revise separadores (; o ,) y comillas en esa fila."),
     ErrorType("type-error", "Tipo de dato no válido",
               "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» no es {detail}.",
@@ -69,7 +72,7 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
     ErrorType("unique-error", "Valor repetido",
               "Fila {rowNumber}, «{fieldName}»: el valor «{cell}» ya aparece {detail}.",
               "Cada valor de esta columna debe ser único."),
-    ErrorType("primary-key", "Visita repetida",
+    ErrorType("primary-key", "Clave primaria repetida",
               "Fila {rowNumber}: {detail}.",
               "Elimine la fila repetida."),
     # --- cells the reader could not take at face value
@@ -154,8 +157,8 @@ def detail(error_type: str, note: str, cell: str) -> str:
             "required": "la celda está vacía y la columna es obligatoria",
             # the pattern itself is for machines (it stays in the JSON note)
             "pattern": f"{quoted} no tiene el formato esperado",
-            "maxLength": f"{quoted} tiene más de {value} caracteres",
-            "minLength": f"{quoted} tiene menos de {value} caracteres",
+            "maxLength": f"{quoted} tiene más de {_characters(value)}",
+            "minLength": f"{quoted} tiene menos de {_characters(value)}",
             "minimum": f"{quoted} es menor que el mínimo permitido, {value}",
             "maximum": f"{quoted} es mayor que el máximo permitido, {value}",
             "exclusiveMinimum": f"{quoted} debe ser mayor que {value}",
@@ -172,6 +175,11 @@ def detail(error_type: str, note: str, cell: str) -> str:
             return "las celdas de la clave primaria están vacías"
         return f"la clave primaria de esta fila ya aparece {where}"
     return note
+
+
+def _characters(value: str) -> str:
+    return plural(int(value), "carácter", "caracteres") if value.isdigit() else \
+        f"{value} caracteres"
 
 
 def _enum_values(value: str) -> list[object]:

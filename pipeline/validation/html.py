@@ -7,7 +7,6 @@ examples, chart geometry); `templates/validation_report.html` lays it out.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,6 +64,7 @@ class ExampleSection:
     total: int
     examples: list[Example]
     more: int  # cases of this type the section does not show
+    not_shown: str  # and that, in a sentence
 
 
 def _spec(kind: str) -> ErrorType:
@@ -99,30 +99,32 @@ def _example(error: ReportError) -> Example:
 
 
 def example_sections(report: Report) -> list[ExampleSection]:
-    """The detailed errors grouped by type, most frequent type first."""
-    by_type: dict[str, list[ReportError]] = defaultdict(list)
-    for error in report.errors:
-        by_type[error.type].append(error)
+    """Every error type with its first examples, most frequent type first; a type beyond the
+    error limit has a section too, with no example and its count."""
     sections = []
-    for kind, errors in sorted(by_type.items(),
+    for kind, errors in sorted(report.detailed_by_type().items(),
                                key=lambda kv: -report.counts_by_type.get(kv[0], 0)):
         spec = _spec(kind)
         total = report.counts_by_type.get(kind, len(errors))
         shown = errors[:EXAMPLES_PER_TYPE]
-        more = total - len(shown) if total > EXAMPLES_PER_TYPE else 0
         sections.append(ExampleSection(kind=kind, title=spec.title, fix=spec.fix, total=total,
-                                       examples=[_example(e) for e in shown], more=more))
+                                       examples=[_example(e) for e in shown],
+                                       more=total - len(shown),
+                                       not_shown=report.not_shown_es(len(shown), total, of_type=True)))
     return sections
 
 
-def _verdict(report: Report) -> Literal["valid", "unreadable", "errors"]:
+def _verdict(report: Report) -> Literal["valid", "unreadable", "rejected", "errors"]:
     if report.valid:
         return "valid"
-    return "errors" if report.readable else "unreadable"
+    if report.unreadable:
+        return "unreadable"
+    return "errors" if report.readable else "rejected"
 
 
-def render_html(report: Report) -> str:
-    """The report as one HTML page in Spanish."""
+def render_html(report: Report, rejected_href: str | None = None) -> str:
+    """The report as one HTML page in Spanish; `rejected_href`, relative to the page, is the
+    CSV of the rejected rows written beside it."""
     cards = [("Filas leídas", report.rows), ("Filas válidas", report.valid_rows),
              ("Filas con errores", report.rejected_rows), ("Errores", report.error_count)]
     if report.placeholder_rows:
@@ -140,4 +142,5 @@ def render_html(report: Report) -> str:
         columns=_by_count(report.counts_by_field),
         sections=example_sections(report),
         omitted=max(0, report.error_count - len(report.errors)),
+        rejected_href=rejected_href,
     )

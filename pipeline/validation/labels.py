@@ -17,6 +17,10 @@ from pipeline.validation.driver import Target
 from pipeline.validation.report import ReportError
 from pipeline.validation.schema import TableSchema
 
+#: the column of reasons in a CSV of rejected rows (`rejected.py`): an upload made from that
+#: file, corrected, carries it; it is no column of the format, and no error either
+REASONS_LABEL = "Errores de validación"
+
 
 @dataclass
 class Header:
@@ -69,8 +73,11 @@ def by_name(labels: list[str], schema: TableSchema) -> Header:
     mapping: dict[str, str] = {}
     numbers: dict[str, int] = {}
     errors: list[ReportError] = []
+    ignored = fold(REASONS_LABEL)
     for number, (label, column) in enumerate(zip(labels, column_names(len(labels)),
                                                  strict=True), 1):
+        if fold(label) == ignored:
+            continue
         if not label.strip():
             errors.append(ReportError("blank-label", fieldNumber=number, cell=label,
                                       note=expected))

@@ -59,8 +59,9 @@ def layout_rules(today: dt.date) -> list[Rule]:
         Rule("invalid-date", "fecha_registro", _unparsed("fecha_registro")),
         Rule("invalid-time", "hora_ingreso", _unparsed("hora_ingreso")),
         Rule("invalid-time", "hora_salida", _unparsed("hora_salida")),
+        # dates are quoted as the administrator typed them (15/03/2031), today as they write it
         Rule("future-date", "fecha_visita", f"fecha_visita > DATE {literal(t)}",
-             cell=("value", "fecha_visita"), note=("text", t)),
+             note=("text", today.strftime("%d/%m/%Y"))),
         Rule("unknown-document-type", "visitante_tipo_documento",
              _unparsed("visitante_tipo_documento")),
         Rule("invalid-document-number", "visitante_numero_documento",
@@ -81,8 +82,7 @@ def layout_rules(today: dt.date) -> list[Rule]:
         Rule("exit-before-entry", "hora_salida", compare=("hora_salida", "<", "hora_ingreso"),
              note=("raw", "hora_ingreso")),
         Rule("visit-after-registration", "fecha_visita",
-             compare=("fecha_visita", ">", "fecha_registro"), cell=("value", "fecha_visita"),
-             note=("value", "fecha_registro")),
+             compare=("fecha_visita", ">", "fecha_registro"), note=("raw", "fecha_registro")),
     ]
 
 

@@ -30,13 +30,17 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     name = path.name if path.suffix.lower() in (".xlsx", ".csv", ".txt") else f"{path.name}.csv"
     encoding: str | None = None
     while True:
-        report = Report(place=place or str(path), bytes=path.stat().st_size, schema=schema.name)
+        report = Report(place=place or str(path), bytes=path.stat().st_size, schema=schema.name,
+                        upload=False)
         if error_limit is not None:
             report.error_limit = error_limit
         try:
             stream = open_table(path, name, schema.field_names, header_search=False,
                                 encoding=encoding)
             header = positional(stream.labels, schema)
+            report.labels = list(stream.labels)
+            report.field_columns = {name: int(column[1:])
+                                    for name, column in header.target.mapping.items()}
             for error in header.errors:
                 report.add(error)
             driver.run(stream, header.target, report)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,6 +35,7 @@ from pipeline.sources.readers import (
     fold,
     open_table,
 )
+from pipeline.spanish import plural
 from pipeline.sql import identifier
 from pipeline.storage.base import sha256_file
 from pipeline.validation import driver
@@ -50,6 +52,8 @@ from pipeline.validation.rules import (
 from pipeline.validation.schema import TableSchema, load_schema
 
 UPLOAD_SCHEMAS = ("upload-oficial", "upload-normalizado")
+#: below this size (a few thousand rows, one chunk) rows are hashed in Python
+SMALL_FILE_BYTES = 1 << 20
 
 
 def upload_schemas(schemas_dir: Path) -> list[TableSchema]:
@@ -81,6 +85,14 @@ class UploadHook:
     other_rucs: dict[str, int] = field(default_factory=dict)
     #: names of the visited entity that differ from the registered one, with their rows
     other_names: Counter[str] = field(default_factory=Counter)
+    #: every name of the visited entity (folded) with its rows, and how it was first written
+    names: Counter[str] = field(default_factory=Counter)
+    written: dict[str, str] = field(default_factory=dict)
+    #: per chunk, each record's row number and a hash of its cells (to find exact repeats)
+    row_numbers: list[np.ndarray] = field(default_factory=list)
+    row_hashes: list[np.ndarray] = field(default_factory=list)
+    #: a small file's rows are hashed in Python: a query costs more than the rows
+    small: bool = False
 
     def __post_init__(self) -> None:
         self.rules = layout_rules(self.today)
@@ -119,6 +131,7 @@ class UploadHook:
         """All the chunk's errors (a cell keeps only its first kind of error) and its rows,
         normalised, ready to stage."""
         self._entity(chunk)
+        self._fingerprint(con, chunk)
         # cells the reader could not take at face value: the schema's complaint about them
         # (an empty required cell) would only hide the cause
         issues = self._issues(chunk)
@@ -165,11 +178,31 @@ class UploadHook:
         errors.sort(key=lambda e: (e["rowNumber"], e["fieldNumber"]))
         return errors_table(errors)
 
+    def _fingerprint(self, con: duckdb.DuckDBPyConnection, chunk: pa.Table) -> None:
+        """A hash of each record's cells: rows repeated cell for cell are counted at the end."""
+        if not chunk.num_rows:
+            return
+        fields = self.target.fields
+        if self.small:
+            rows = zip(*(chunk.column(f).to_pylist() for f in fields), strict=True)
+            self.row_numbers.append(chunk.column(ROW_NUMBER).to_numpy())
+            self.row_hashes.append(np.fromiter(map(hash, rows), np.int64, chunk.num_rows))
+            return
+        con.register("records_chunk", chunk.select([ROW_NUMBER, *fields]))
+        try:
+            cells = ", ".join(identifier(f) for f in fields)
+            hashed = con.sql(f"SELECT {ROW_NUMBER}, hash({cells}) AS h FROM records_chunk"
+                             ).to_arrow_table()
+        finally:
+            con.unregister("records_chunk")
+        self.row_numbers.append(hashed.column(ROW_NUMBER).to_numpy())
+        self.row_hashes.append(hashed.column("h").to_numpy())
+
     def _entity(self, chunk: pa.Table) -> None:
         """Tally what the file says of its own entity, to compare with the registration."""
-        if self.entity is None or not chunk.num_rows:
+        if not chunk.num_rows:
             return
-        if "entidad_ruc" in chunk.column_names:
+        if self.entity is not None and "entidad_ruc" in chunk.column_names:
             values = pc.utf8_trim_whitespace(chunk.column("entidad_ruc"))
             other = pc.and_(pc.not_equal(values, ""), pc.not_equal(values, self.entity.ruc))
             if pc.any(other).as_py():
@@ -180,34 +213,85 @@ class UploadHook:
         name_field = ENTITY_NAME_FIELD[self.layout]
         if name_field in chunk.column_names:
             counts = pc.value_counts(chunk.column(name_field))
-            expected = fold(self.entity.name)
+            expected = fold(self.entity.name) if self.entity is not None else None
             for item in counts.to_pylist():
                 value = item["values"]
-                if value and value.strip() and fold(value) != expected:
+                if not value or not value.strip():
+                    continue
+                key = fold(value)
+                self.names[key] += item["counts"]
+                self.written.setdefault(key, value.strip())
+                if expected is not None and key != expected:
                     self.other_names[value.strip()] += item["counts"]
 
     def finish(self, report: Report) -> None:
-        """What the file says of its entity, once it has all been read."""
+        """What the file says of its entity, and its repeated rows, once it has all been read."""
+        if report.rows == 0:
+            report.warnings.append("El archivo no tiene ninguna fila de datos: solo el "
+                                   "encabezado.")
+        self._duplicates(report)
+        field_name = ENTITY_NAME_FIELD[self.layout]
         if self.entity is None:
+            if len(self.names) > 1:
+                report.warnings.append(
+                    f"La columna «{field_name}» nombra "
+                    f"{plural(len(self.names), 'entidad', 'entidades distintas')}: "
+                    + _tally({self.written[k]: n for k, n in self.names.items()})
+                    + ". Un archivo debe ser de una sola entidad: verifique que corresponda a "
+                    "la suya.")
             return
         if self.other_rucs:
             ruc, row = min(self.other_rucs.items(), key=lambda kv: kv[1])
-            others = len(self.other_rucs)
+            others = len(self.other_rucs) - 1
             report.add(ReportError("wrong-entity", note=(
                 f"El archivo es de otra entidad: la columna entidad_ruc dice {ruc} (fila {row}"
-                + (f", y {others - 1} RUC distintos más" if others > 1 else "")
+                + (f", y {plural(others, 'RUC distinto', 'RUC distintos')} más" if others else "")
                 + f"), pero se cargó para {self.entity.name} (RUC {self.entity.ruc}). "
                 "No se publica ninguna de sus filas.")))
         if self.other_names:
-            shown = ", ".join(f"«{name}» ({n} {'fila' if n == 1 else 'filas'})"
-                              for name, n in self.other_names.most_common(3))
-            more = len(self.other_names) - 3
-            field_name = ENTITY_NAME_FIELD[self.layout]
             report.warnings.append(
-                f"La columna «{field_name}» nombra otra entidad: {shown}"
-                + (f" y {more} nombres más" if more > 0 else "")
-                + f"; la entidad registrada es «{self.entity.name}». Verifique que el archivo "
+                f"La columna «{field_name}» nombra otra entidad: {_tally(self.other_names)}"
+                f"; la entidad registrada es «{self.entity.name}». Verifique que el archivo "
                 "corresponda a esta entidad.")
+
+    def _duplicates(self, report: Report) -> None:
+        """Records repeated cell for cell: counted, and warned with the first few."""
+        if not self.row_hashes:
+            return
+        hashes = np.concatenate(self.row_hashes)
+        rows = np.concatenate(self.row_numbers)
+        order = np.lexsort((rows, hashes))  # by hash, then the earliest row first
+        hashes, rows = hashes[order], rows[order]
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        if first.all():
+            return
+        # each repeat points at the first row of its group of equal hashes
+        start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+        repeats, originals = rows[~first], rows[start][~first]
+        shown = np.argsort(repeats, kind="stable")[:3]
+        pairs = [(int(repeats[i]), int(originals[i])) for i in shown]
+        said = [f"la fila {pairs[0][0]} repite la fila {pairs[0][1]}"]
+        said += [f"la {r} la {o}" for r, o in pairs[1:]]
+        count = len(repeats)
+        if count > len(pairs):
+            said.append(f"{count - len(pairs)} más")
+        examples = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " y " + said[-1]
+        records = len(hashes)
+        report.duplicate_rows = count
+        report.warnings.append(
+            f"{plural(count, 'fila repite', 'filas repiten')} exactamente otra fila del archivo "
+            f"({examples}): el archivo tiene "
+            f"{plural(records - count, 'visita distinta', 'visitas distintas')}, no {records}. "
+            "Cada visita se publica una sola vez; elimine las filas repetidas si sobran.")
+
+
+def _tally(counts: Counter[str] | dict[str, int], shown: int = 3) -> str:
+    """'«A» (2 filas), «B» (1 fila) y 3 nombres más': the most frequent first."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"«{name}» ({plural(n, 'fila', 'filas')})" for name, n in items[:shown])
+    more = len(items) - shown
+    return text + (f" y {plural(more, 'nombre', 'nombres')} más" if more > 0 else "")
 
 
 def _without(errors: pa.Table, earlier: pa.Table) -> pa.Table:
@@ -275,6 +359,9 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
         schema = choose_schema(stream.labels, schemas)
         report.schema = schema.name
         header = by_name(stream.labels, schema)
+        report.labels = list(stream.labels)
+        report.field_columns = {name: int(column[1:])
+                                for name, column in header.target.mapping.items()}
         for error in header.errors:
             report.add(error)
         if header.blocking:
@@ -282,7 +369,8 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
             report.rows = sum(b.num_rows for b in stream.batches) + len(stream.ragged)
             report.rejected_rows = report.rows
             return
-        hook = UploadHook(schema.name, header.target, stream, today, entity)
+        hook = UploadHook(schema.name, header.target, stream, today, entity,
+                          small=report.bytes < SMALL_FILE_BYTES)
         driver.run(stream, header.target, report, hook=hook, sink=sink)
         hook.finish(report)
     except UnreadableUpload as exc:
