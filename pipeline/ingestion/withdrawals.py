@@ -12,7 +12,7 @@ published `id_visita` or by its natural key, and says why:
     DNI 12345678,05/08/2024,10:30,Visita anulada: el visitante no asistió
 
 The file is read by the same reader as visit uploads (`pipeline.sources.readers`): any
-encoding and delimiter it accepts, title rows above the header, XLSX, and row numbers as a
+encoding and delimiter it accepts, title rows above the header, XLSX and XLS, and row numbers as a
 spreadsheet shows them. Labels are matched loosely, as upload labels are (case, accents,
 spaces, '_': `Fecha Visita` is `fecha_visita`). The natural key is read with the same
 normalisation macros as uploads, so it accepts the formats they do (05/08/2024, 2024-08-05,
@@ -45,8 +45,7 @@ from pipeline.ingestion.staging import FILES_KEY, data_files
 from pipeline.normalization import install_macros
 from pipeline.sources.readers import (
     ROW_NUMBER,
-    SPREADSHEET_SUFFIXES,
-    TEXT_SUFFIXES,
+    UPLOAD_SUFFIXES,
     EncodingMismatch,
     TableStream,
     UnreadableUpload,
@@ -80,9 +79,8 @@ COLUMNS_NEEDED = ("El archivo de retiros debe tener la columna «motivo» y, par
 
 
 def is_withdrawal_file(name: str) -> bool:
-    """A `retiros*` file in a format the upload reader reads (.csv, .txt, .xlsx)."""
-    return (name.lower().startswith(PREFIX)
-            and Path(name).suffix.lower() in (*TEXT_SUFFIXES, *SPREADSHEET_SUFFIXES))
+    """A `retiros*` file named as a format the upload reader reads (.csv, .txt, .xlsx, .xls…)."""
+    return name.lower().startswith(PREFIX) and Path(name).suffix.lower() in UPLOAD_SUFFIXES
 
 
 @dataclass
@@ -310,7 +308,7 @@ def _row(number: int, cells: list[str], positions: dict[str, int]) -> _Row:
 
 
 def _extra_cells_text(stream: TableStream) -> str:
-    if stream.file_format == "xlsx":
+    if stream.file_format != "csv":
         return ("tiene datos a la derecha de la última columna del encabezado (bórrelos o "
                 "ponga nombre a esa columna)")
     shown = "un tabulador" if stream.delimiter == "\t" else f"«{stream.delimiter}»"

@@ -26,7 +26,7 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "Revise que el archivo no esté vacío ni dañado y vuelva a subirlo.", "table"),
     ErrorType("format-error", "Formato no válido",
               "El archivo no tiene un formato legible: {note}",
-              "Suba un .csv (UTF-8) o un .xlsx guardado desde Excel.", "table"),
+              "Suba un .csv (UTF-8), o un .xlsx o .xls guardado desde Excel.", "table"),
     ErrorType("encoding-error", "Codificación no válida",
               "El archivo no se pudo decodificar: {note}",
               "Guarde el archivo como 'CSV UTF-8'.", "table"),
