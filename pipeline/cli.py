@@ -138,10 +138,10 @@ def run(samples: bool | None) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--entity", "ruc", metavar="RUC",
               help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
-@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--schema", "schema_path", type=click.Path(path_type=Path),
               help="Validar el CSV contra este Table Schema (JSON) en lugar del formato de carga; "
                    "solo las reglas del esquema, sin las reglas del registro.")
 @click.option("--json", "as_json", is_flag=True, help="Imprimir el reporte JSON (forma Frictionless).")
@@ -155,7 +155,8 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
              html_path: Path | None, limit_errors: int | None, today: dt.datetime | None) -> None:
     """Validar una carga como lo haría el entorno demo, sin publicar nada.
 
-    Sale con 0 si es válida, 1 si tiene errores y 2 si no se puede leer.
+    Sale con 0 si es válida, 1 si tiene errores y 2 si no se puede leer (el archivo o, con
+    --schema, el esquema).
 
     Ejemplos:
 
@@ -165,14 +166,19 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
         visitas validate datos.csv --schema esquema.json --json
     """
+    from pipeline.input_files import UnreadableInput, readable_file
     from pipeline.validation.upload import upload_schemas, validate_file
 
+    readable_file(file, "El archivo")
     if schema_path is not None:
-        from pipeline.validation.schema import load_schema
+        from pipeline.validation.schema import SchemaError, load_schema
         from pipeline.validation.tabular import validate_table
 
-        report = validate_table(file, load_schema(schema_path.resolve()), error_limit=limit_errors,
-                                place=str(file))
+        try:
+            schema = load_schema(readable_file(schema_path, "El esquema").resolve())
+        except SchemaError as exc:
+            raise UnreadableInput(str(exc)) from exc
+        report = validate_table(file, schema, error_limit=limit_errors, place=str(file))
     else:
         settings = _settings()
         entity = None

@@ -82,6 +82,9 @@ class Report:
     placeholder_rows: int = 0
     seconds: float = 0.0
     error_limit: int = DEFAULT_ERROR_LIMIT
+    #: False for any table checked against any Table Schema (`visitas validate --schema`): its
+    #: rows are rows, not visits, and nothing goes on to publication or quarantine
+    rows_are_visits: bool = True
 
     @property
     def valid(self) -> bool:
@@ -159,7 +162,15 @@ class Report:
         """A short human report in Spanish for the entity's administrator."""
         name = self.place.rsplit("/", 1)[-1]
         lines = []
-        if self.valid:
+        if not self.rows_are_visits and self.readable:
+            meets = "cumple" if self.valid_rows == 1 else "cumplen"
+            lines.append(
+                f"✔ {name}: válido. {plural(self.valid_rows, 'fila', 'filas')} {meets} el esquema."
+                if self.valid else
+                f"✘ {name}: {plural(self.error_count, 'error', 'errores')} en "
+                f"{plural(self.rejected_rows, 'fila', 'filas')}; "
+                f"{plural(self.valid_rows, 'fila cumple', 'filas cumplen')} el esquema.")
+        elif self.valid:
             ready = "lista" if self.valid_rows == 1 else "listas"
             lines.append(f"✔ {name}: válido. {plural(self.valid_rows, 'visita', 'visitas')} "
                          f"{ready} para publicar.")
