@@ -177,7 +177,7 @@ def test_withdrawal_removes_the_visit_end_to_end(tmp_path: Path) -> None:
                       "El visitante no asistió")]
     report = next((s.warehouse_dir / "batches" / SUR).glob("*/withdrawals.parquet")).parent
     assert (report / "informe.txt").read_text(encoding="utf-8") == (
-        "✘ retiros-2024-10.csv: 2 retiros aceptados; 1 fila no se aplica:\n"
+        "✘ retiros-2024-10.csv: 2 visitas retiradas; 1 fila con errores:\n"
         "  Fila 4: no identifica la visita (escriba su id_visita, o bien documento, fecha_visita "
         "y hora_ingreso).\n")
 

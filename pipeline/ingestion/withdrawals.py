@@ -23,6 +23,13 @@ and audited; consolidation removes the visit from the dataset and records the wi
 the history. A withdrawal only reaches the entity's own visits: the landing folder is the
 entity's, and the identifier includes its RUC. A row that cannot be applied is reported with
 its row number and the reason, in Spanish.
+
+Each row is checked against the entity's staged batches when the file is staged, and the
+summary tells them apart: the visits it withdraws; those that were withdrawn already (by an
+earlier file, or an earlier row of the same file), which change nothing and are not recorded
+again, so a repeated withdrawal is a no-op; and the rows that match no visit of the entity,
+each listed with the identifier it gave, which withdraw nothing (not even a visit uploaded
+later: the administrator was told it matched nothing).
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ from pipeline.sources.readers import (
     fold,
     open_table,
 )
+from pipeline.spanish import plural
+from pipeline.sql import path_list
 from pipeline.validation.errors import ERROR_TYPES
 from pipeline.validation.report import DEFAULT_ERROR_LIMIT
 
@@ -72,8 +81,12 @@ HEADER_MIN_KNOWN = 2
 DOCUMENT_NAMES = {"DNI": "DNI", "CE": "carné de extranjería", "PASAPORTE": "pasaporte",
                   "RUC": "RUC", "CDI": "CDI", "DMI": "DMI"}
 VISIT_ID = re.compile(r"[0-9a-f]{16}")
+#: a staged batch's folder name (its sha256)
+BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
 #: rows listed one by one in the summary; the report has them all
 LISTED_ROWS = 100
+#: visits named in the summary's first line
+LISTED_IDS = 10
 COLUMNS_NEEDED = ("El archivo de retiros debe tener la columna «motivo» y, para identificar la "
                   "visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso».")
 
@@ -119,15 +132,19 @@ class Problem:
 class WithdrawalOutcome:
     status: str  # 'published' | 'partial' | 'rejected', as for visit batches
     rows: int
+    #: rows that withdraw a visit
     accepted: int
     summary: str
     #: False when the file could not be read as a withdrawal table at all
     readable: bool = True
     report: dict[str, Any] = field(default_factory=dict)
+    #: rows naming a visit withdrawn already: nothing to do
+    repeated: int = 0
 
     @property
     def rejected(self) -> int:
-        return self.rows - self.accepted
+        """Rows that cannot be applied: an error, or no visit of the entity matches."""
+        return self.rows - self.accepted - self.repeated
 
 
 @dataclass
@@ -142,6 +159,8 @@ class _Row:
     problems: list[Problem] = field(default_factory=list)
     visit: str | None = None
     motivo: str | None = None
+    #: the earlier withdrawal of the same visit (a row of this file, or another file)
+    repeated: str | None = None
 
     def problem(self, kind: str, column: str, text: str) -> Problem:
         return Problem(kind, text, column=column, cell=(self.cells[column] or "").strip(),
@@ -168,22 +187,26 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         install_macros(con)
         if rows:
             _resolve(con, rows, ruc)
+            _match(con, rows, target)
         accepted = _accepted(con, rows, ruc=ruc, sha256=sha256, name=name, ingested=ingested)
     rejected = [row for row in rows if row.problems]
+    repeated = [row for row in rows if row.repeated and not row.problems]
+    unmatched = sum(1 for row in rejected if row.problems[0].type == "unknown-visit")
 
+    head = _head(accepted.num_rows, repeated, unmatched, len(rejected) - unmatched)
     if problems:
         status, summary = "rejected", f"✘ {name}: {message}"
     elif rejected:
-        status = "partial" if accepted.num_rows else "rejected"
+        status = "partial" if accepted.num_rows or repeated else "rejected"
         summary = "\n".join([
-            f"✘ {name}: {_accepted_text(accepted.num_rows)}; {_rejected_text(len(rejected))}:",
+            f"✘ {name}: {head}:",
             *(f"  Fila {row.number}: {'; '.join(p.text for p in row.problems)}."
               for row in rejected[:LISTED_ROWS]),
             *([f"  … y {_rows_text(len(rejected) - LISTED_ROWS)} más."]
               if len(rejected) > LISTED_ROWS else []),
         ])
     elif rows:
-        status, summary = "published", f"✔ {name}: {_accepted_text(accepted.num_rows)}."
+        status, summary = "published", f"✔ {name}: {head}."
     else:
         # as a visit upload with only its header: valid, and nothing to do
         status = "published"
@@ -196,7 +219,7 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         "origen": origin, "archivo_crudo": archived, "sha256": sha256, "bytes": size,
         "ingestado_en": ingested.isoformat(), "estado": status, "rows": len(rows),
         "filas_validas": accepted.num_rows, "filas_rechazadas": len(rejected),
-        "filas_sin_visitas": 0,
+        "filas_ya_retiradas": len(repeated), "filas_sin_visitas": 0,
     }
     # a crash never leaves half a batch: the folder appears whole or not at all
     with staged_dir(target) as scratch:
@@ -209,7 +232,7 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                             encoding="utf-8")
     return WithdrawalOutcome(status, len(rows), accepted.num_rows, summary,
-                             readable=not problems, report=report)
+                             readable=not problems, report=report, repeated=len(repeated))
 
 
 def _read(path: Path, name: str) -> tuple[TableStream, pa.Table]:
@@ -405,10 +428,61 @@ def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None
         row.problems = [p for p in problems if p.column not in unread] + row.issues
 
 
+def _match(con: duckdb.DuckDBPyConnection, rows: list[_Row], target: Path) -> None:
+    """Among the rows naming a visit, note those withdrawn already (by another staged file of
+    the entity, or an earlier row) and those no staged visit of the entity matches."""
+    named = [row for row in rows if row.visit and not row.problems]
+    if not named:
+        return
+    # the entity's other staged batches: `target`'s siblings (a batch being repaired is
+    # staged again in place, and is not its own earlier withdrawal)
+    siblings = [f for f in sorted(target.parent.glob("*")) if f.name != target.name
+                and BATCH_FOLDER.fullmatch(f.name)] if target.parent.is_dir() else []
+    uploads = [f / "valid.parquet" for f in siblings if (f / "valid.parquet").is_file()]
+    earlier = [f / "withdrawals.parquet" for f in siblings
+               if (f / "withdrawals.parquet").is_file()]
+    con.register("wanted", pa.table({"id_visita": pa.array(sorted({r.visit for r in named}),
+                                                           pa.string())}))
+    known: set[str] = set()
+    withdrawn: set[str] = set()
+    if uploads:
+        from pipeline.consolidation.visitas import ID_SQL
+
+        known = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM (
+                SELECT {ID_SQL} AS id_visita
+                FROM read_parquet({path_list(uploads)}, union_by_name = true))
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    if earlier:
+        withdrawn = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM read_parquet({path_list(earlier)},
+                                                        union_by_name = true)
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    con.unregister("wanted")
+    first: dict[str, int] = {}
+    for row in named:
+        assert row.visit is not None
+        if row.visit in withdrawn:
+            row.repeated = "otro archivo"
+        elif row.visit in first:
+            row.repeated = f"fila {first[row.visit]}"
+        elif row.visit in known:
+            first[row.visit] = row.number
+        elif (row.cells["id_visita"] or "").strip():
+            row.problems.append(row.problem(
+                "unknown-visit", "id_visita", "ninguna visita de la entidad tiene el id_visita "
+                f"«{_quote(row.cells['id_visita'] or '')}»"))
+        else:
+            document, date, time = (_quote(row.cells[c] or "") for c in KEY_COLUMNS)
+            row.problems.append(row.problem(
+                "unknown-visit", "documento", f"ninguna visita de la entidad tiene el documento "
+                f"«{document}», la fecha de visita «{date}» y la hora de ingreso «{time}»"))
+
+
 def _accepted(con: duckdb.DuckDBPyConnection, rows: list[_Row], *, ruc: str, sha256: str,
               name: str, ingested: dt.datetime) -> pa.Table:
     """withdrawals.parquet: one row per withdrawal that applies, as consolidation reads it."""
-    good = [row for row in rows if row.visit and not row.problems]
+    good = [row for row in rows if row.visit and not row.problems and not row.repeated]
     con.register("good", pa.table({
         ROW_NUMBER: pa.array([row.number for row in good], pa.int64()),
         "id_visita": pa.array([row.visit for row in good], pa.string()),
@@ -444,14 +518,22 @@ def _report(name: str, labels: list[str], errors: list[Problem], *, rows: int, a
     }
 
 
-def _accepted_text(n: int) -> str:
-    if n == 0:
-        return "ningún retiro aceptado"
-    return "1 retiro aceptado" if n == 1 else f"{n} retiros aceptados"
-
-
-def _rejected_text(n: int) -> str:
-    return "1 fila no se aplica" if n == 1 else f"{n} filas no se aplican"
+def _head(withdrawn: int, repeated: list[_Row], unmatched: int, errors: int) -> str:
+    """What the file does, each kind of row apart: '2 visitas retiradas; 1 ya estaba
+    retirada (3f9a0c1e2b4d5a6f); 1 fila no corresponde a ninguna visita de la entidad'."""
+    parts = ["ninguna visita retirada" if withdrawn == 0 else
+             plural(withdrawn, "visita retirada", "visitas retiradas")]
+    if repeated:
+        ids = sorted({row.visit or "" for row in repeated})
+        listed = ", ".join(ids[:LISTED_IDS]) + (" …" if len(ids) > LISTED_IDS else "")
+        parts.append(f"1 ya estaba retirada ({listed})" if len(repeated) == 1 else
+                     f"{len(repeated)} ya estaban retiradas ({listed})")
+    if unmatched:
+        parts.append("1 fila no corresponde a ninguna visita de la entidad" if unmatched == 1
+                     else f"{unmatched} filas no corresponden a ninguna visita de la entidad")
+    if errors:
+        parts.append(plural(errors, "fila con errores", "filas con errores"))
+    return "; ".join(parts)
 
 
 def _rows_text(n: int) -> str:
