@@ -208,8 +208,12 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     Deja en la zona de aterrizaje de la entidad un archivo retiros-<fecha>.csv (id_visita,
     motivo); la próxima pasada lo archiva como cualquier carga, quita esas visitas del
     conjunto publicado y anota el retiro en el historial. También puede subirse a mano un
-    archivo retiros-*.csv o retiros-*.xlsx con las columnas documento, fecha_visita,
+    archivo retiros-*.csv, .xlsx o .xls con las columnas documento, fecha_visita,
     hora_ingreso y motivo.
+
+    Solo se registran las visitas de la entidad aún no retiradas: repetir un retiro no
+    escribe nada, y un id_visita que no es de ninguna visita de la entidad se informa y sale
+    con 1.
 
     Ejemplo:
 
@@ -230,6 +234,24 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
             f"Identificador no válido: {', '.join(bad)}. Use el id_visita publicado (16 caracteres hexadecimales).")
     if not motivo.strip():
         raise click.ClickException("El motivo no puede estar vacío.")
+    from pipeline.ingestion.withdrawals import visit_states
+
+    ids = tuple(dict.fromkeys(ids))  # an id named twice is withdrawn once
+    states = visit_states(settings, ruc, list(ids))
+    done = [i for i in ids if states[i] == "withdrawn"]
+    unknown = [i for i in ids if states[i] == "unknown"]
+    ids = tuple(i for i in ids if states[i] == "visit")
+    if done:
+        click.echo(f"{'Ya retirada' if len(done) == 1 else 'Ya retiradas'} (o con un retiro "
+                   f"pendiente en la zona de aterrizaje), no se vuelve a registrar: "
+                   f"{', '.join(done)}.")
+    if unknown:
+        click.echo(f"Ninguna visita de la entidad {ruc} tiene "
+                   f"{'el identificador' if len(unknown) == 1 else 'los identificadores'} "
+                   f"{', '.join(unknown)}; no se registra.", err=True)
+    if not ids:
+        click.echo("No se escribió ningún archivo de retiro.")
+        sys.exit(1 if unknown else 0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id_visita", "motivo"])
@@ -239,9 +261,10 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     landing = open_storage(settings.landing_url, base_dir=settings.root)
     landing.write_bytes(key, buffer.getvalue().encode("utf-8"), content_type="text/csv",
                         if_absent=True)
-    visits = "1 visita" if len(ids) == 1 else f"{len(ids)} visitas"
-    click.echo(f"Retiro de {visits} registrado en {landing.locate(key)}; "
-               "se aplicará en la próxima pasada ('visitas run').")
+    click.echo(f"Retiro de {plural(len(ids), 'visita', 'visitas')} registrado en "
+               f"{landing.locate(key)}; se aplicará en la próxima pasada ('visitas run').")
+    if unknown:
+        sys.exit(1)
 
 
 @main.group()

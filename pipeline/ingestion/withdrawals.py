@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 from pipeline.atomic import staged_dir
 from pipeline.ingestion.staging import FILES_KEY, data_files
 from pipeline.normalization import install_macros
+from pipeline.settings import Settings
 from pipeline.sources.readers import (
     ROW_NUMBER,
     UPLOAD_SUFFIXES,
@@ -438,27 +439,7 @@ def _match(con: duckdb.DuckDBPyConnection, rows: list[_Row], target: Path) -> No
     # staged again in place, and is not its own earlier withdrawal)
     siblings = [f for f in sorted(target.parent.glob("*")) if f.name != target.name
                 and BATCH_FOLDER.fullmatch(f.name)] if target.parent.is_dir() else []
-    uploads = [f / "valid.parquet" for f in siblings if (f / "valid.parquet").is_file()]
-    earlier = [f / "withdrawals.parquet" for f in siblings
-               if (f / "withdrawals.parquet").is_file()]
-    con.register("wanted", pa.table({"id_visita": pa.array(sorted({r.visit for r in named}),
-                                                           pa.string())}))
-    known: set[str] = set()
-    withdrawn: set[str] = set()
-    if uploads:
-        from pipeline.consolidation.visitas import ID_SQL
-
-        known = {r[0] for r in con.execute(f"""
-            SELECT DISTINCT id_visita FROM (
-                SELECT {ID_SQL} AS id_visita
-                FROM read_parquet({path_list(uploads)}, union_by_name = true))
-            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
-    if earlier:
-        withdrawn = {r[0] for r in con.execute(f"""
-            SELECT DISTINCT id_visita FROM read_parquet({path_list(earlier)},
-                                                        union_by_name = true)
-            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
-    con.unregister("wanted")
+    known, withdrawn = _staged_states(con, siblings, {r.visit for r in named if r.visit})
     first: dict[str, int] = {}
     for row in named:
         assert row.visit is not None
@@ -477,6 +458,75 @@ def _match(con: duckdb.DuckDBPyConnection, rows: list[_Row], target: Path) -> No
             row.problems.append(row.problem(
                 "unknown-visit", "documento", f"ninguna visita de la entidad tiene el documento "
                 f"«{document}», la fecha de visita «{date}» y la hora de ingreso «{time}»"))
+
+
+def _staged_states(con: duckdb.DuckDBPyConnection, folders: list[Path], ids: set[str]
+                   ) -> tuple[set[str], set[str]]:
+    """Of `ids`, those visits the staged batches in `folders` hold, and those they withdraw."""
+    uploads = [f / "valid.parquet" for f in folders if (f / "valid.parquet").is_file()]
+    earlier = [f / "withdrawals.parquet" for f in folders
+               if (f / "withdrawals.parquet").is_file()]
+    known: set[str] = set()
+    withdrawn: set[str] = set()
+    con.register("wanted", pa.table({"id_visita": pa.array(sorted(ids), pa.string())}))
+    if uploads:
+        from pipeline.consolidation.visitas import ID_SQL
+
+        known = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM (
+                SELECT {ID_SQL} AS id_visita
+                FROM read_parquet({path_list(uploads)}, union_by_name = true))
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    if earlier:
+        withdrawn = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM read_parquet({path_list(earlier)},
+                                                        union_by_name = true)
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    con.unregister("wanted")
+    return known, withdrawn
+
+
+def visit_states(settings: Settings, ruc: str, ids: list[str]) -> dict[str, str]:
+    """For `visitas withdraw`: each id → 'visit' (a visit of the entity, to withdraw),
+    'withdrawn' (withdrawn already, or named by a withdrawal file waiting in the landing area)
+    or 'unknown' (no visit of the entity has it)."""
+    from pipeline.ingestion.batches import batch_folders
+    from pipeline.storage import open_storage
+    from pipeline.workdir import temporary_dir
+
+    pending: set[str] = set()
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    with temporary_dir(settings.temp_dir, f"retiros_{ruc}") as tmp:
+        for i, obj in enumerate(landing.list(f"{ruc}/")):
+            name = obj.key.rsplit("/", 1)[-1]
+            if not is_withdrawal_file(name):
+                continue
+            local = Path(tmp) / f"{i:05d}-{name}"
+            landing.download(obj.key, local)
+            pending |= _named_visits(local, name, ruc)
+    with duckdb.connect() as con:
+        install_macros(con)
+        known, withdrawn = _staged_states(con, list(batch_folders(settings, ruc)), set(ids))
+    return {i: "withdrawn" if i in withdrawn or i in pending else
+            "visit" if i in known else "unknown" for i in ids}
+
+
+def _named_visits(path: Path, name: str, ruc: str) -> set[str]:
+    """The visits a withdrawal file names in rows without errors."""
+    try:
+        stream, table = _read(path, name)
+    except UnreadableUpload:
+        return set()
+    positions, problems, _ = _header(stream.labels, stream.header_row)
+    if problems:
+        return set()
+    rows = _rows(stream, table, positions)
+    if not rows:
+        return set()
+    with duckdb.connect() as con:
+        install_macros(con)
+        _resolve(con, rows, ruc)
+    return {row.visit for row in rows if row.visit and not row.problems}
 
 
 def _accepted(con: duckdb.DuckDBPyConnection, rows: list[_Row], *, ruc: str, sha256: str,
