@@ -153,10 +153,10 @@ def run(samples: bool | None) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--entity", "ruc", metavar="RUC",
               help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
-@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--schema", "schema_path", type=click.Path(path_type=Path),
               help="Validar el CSV contra este Table Schema (JSON) en lugar del formato de carga; "
                    "solo las reglas del esquema, sin las reglas del registro.")
 @click.option("--json", "as_json", is_flag=True, help="Imprimir el reporte JSON (forma Frictionless).")
@@ -176,8 +176,8 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
     """Validar una carga como lo haría el entorno demo, sin publicar nada.
 
     Sale con 0 si es válida, 1 si tiene errores (también un encabezado sin las columnas
-    obligatorias o un archivo de otra entidad), 2 si no se puede leer como tabla y 64 si
-    --entity no es una entidad registrada.
+    obligatorias o un archivo de otra entidad), 2 si no se puede leer como tabla (el
+    archivo o, con --schema, el esquema) y 64 si --entity no es una entidad registrada.
 
     Ejemplos:
 
@@ -187,16 +187,21 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
         visitas validate datos.csv --schema esquema.json --json
     """
+    from pipeline.input_files import UnreadableInput, readable_file
     from pipeline.validation.upload import upload_schemas, validate_file
 
+    readable_file(file, "El archivo")
     if schema_path is not None:
-        from pipeline.validation.schema import load_schema
+        from pipeline.validation.schema import SchemaError, load_schema
         from pipeline.validation.tabular import validate_table
 
         if rejected_path is not None:
             raise click.UsageError("--rechazadas es para cargas de visitas, no con --schema.")
-        report = validate_table(file, load_schema(schema_path.resolve()), error_limit=limit_errors,
-                                place=str(file))
+        try:
+            schema = load_schema(readable_file(schema_path, "El esquema").resolve())
+        except SchemaError as exc:
+            raise UnreadableInput(str(exc)) from exc
+        report = validate_table(file, schema, error_limit=limit_errors, place=str(file))
         written = None
     else:
         settings = _settings()
@@ -270,8 +275,12 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     Deja en la zona de aterrizaje de la entidad un archivo retiros-<fecha>.csv (id_visita,
     motivo); la próxima pasada lo archiva como cualquier carga, quita esas visitas del
     conjunto publicado y anota el retiro en el historial. También puede subirse a mano un
-    archivo retiros-*.csv o retiros-*.xlsx con las columnas documento, fecha_visita,
+    archivo retiros-*.csv, .xlsx o .xls con las columnas documento, fecha_visita,
     hora_ingreso y motivo.
+
+    Solo se registran las visitas de la entidad aún no retiradas: repetir un retiro no
+    escribe nada, y un id_visita que no es de ninguna visita de la entidad se informa y sale
+    con 1.
 
     Ejemplo:
 
@@ -292,6 +301,24 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
             f"Identificador no válido: {', '.join(bad)}. Use el id_visita publicado (16 caracteres hexadecimales).")
     if not motivo.strip():
         raise click.ClickException("El motivo no puede estar vacío.")
+    from pipeline.ingestion.withdrawals import visit_states
+
+    ids = tuple(dict.fromkeys(ids))  # an id named twice is withdrawn once
+    states = visit_states(settings, ruc, list(ids))
+    done = [i for i in ids if states[i] == "withdrawn"]
+    unknown = [i for i in ids if states[i] == "unknown"]
+    ids = tuple(i for i in ids if states[i] == "visit")
+    if done:
+        click.echo(f"{'Ya retirada' if len(done) == 1 else 'Ya retiradas'} (o con un retiro "
+                   f"pendiente en la zona de aterrizaje), no se vuelve a registrar: "
+                   f"{', '.join(done)}.")
+    if unknown:
+        click.echo(f"Ninguna visita de la entidad {ruc} tiene "
+                   f"{'el identificador' if len(unknown) == 1 else 'los identificadores'} "
+                   f"{', '.join(unknown)}; no se registra.", err=True)
+    if not ids:
+        click.echo("No se escribió ningún archivo de retiro.")
+        sys.exit(1 if unknown else 0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id_visita", "motivo"])
@@ -301,9 +328,10 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     landing = open_storage(settings.landing_url, base_dir=settings.root)
     landing.write_bytes(key, buffer.getvalue().encode("utf-8"), content_type="text/csv",
                         if_absent=True)
-    visits = "1 visita" if len(ids) == 1 else f"{len(ids)} visitas"
-    click.echo(f"Retiro de {visits} registrado en {landing.locate(key)}; "
-               "se aplicará en la próxima pasada ('visitas run').")
+    click.echo(f"Retiro de {plural(len(ids), 'visita', 'visitas')} registrado en "
+               f"{landing.locate(key)}; se aplicará en la próxima pasada ('visitas run').")
+    if unknown:
+        sys.exit(1)
 
 
 @main.group()

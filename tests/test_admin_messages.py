@@ -254,7 +254,7 @@ def test_schema_mode_speaks_of_rows_and_missing_cells_name_their_column(tmp_path
     result = CliRunner().invoke(main, ["validate", str(data), "--schema", str(schema)])
     assert result.exit_code == 1
     first, *rest = result.output.splitlines()
-    assert first == "✘ datos.csv: 2 errores en 1 fila; 1 fila válida."
+    assert first == "✘ datos.csv: 2 errores en 1 fila; 1 fila cumple el esquema."
     assert "visita" not in result.output and "cuarentena" not in result.output
     assert "      La fila 3 no tiene la celda de «nombre» (tiene menos celdas que el encabezado)." \
         in rest

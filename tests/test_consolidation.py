@@ -177,7 +177,7 @@ def test_withdrawal_removes_the_visit_end_to_end(tmp_path: Path) -> None:
                       "El visitante no asistió")]
     report = next((s.warehouse_dir / "batches" / SUR).glob("*/withdrawals.parquet")).parent
     assert (report / "informe.txt").read_text(encoding="utf-8") == (
-        "✘ retiros-2024-10.csv: 2 retiros aceptados; 1 fila no se aplica:\n"
+        "✘ retiros-2024-10.csv: 2 visitas retiradas; 1 fila con errores:\n"
         "  Fila 4: no identifica la visita (escriba su id_visita, o bien documento, fecha_visita "
         "y hora_ingreso).\n")
 
@@ -207,3 +207,33 @@ def test_withdraw_command_writes_an_audited_withdrawal_file(tmp_path: Path,
     assert bad.exit_code == 1
     assert bad.output == ("Error: Identificador no válido: no-es-un-id. Use el id_visita publicado "
                           "(16 caracteres hexadecimales).\n")
+
+
+def test_withdraw_command_twice_writes_one_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    monkeypatch.setenv("VISITAS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("VISITAS_PSEUDONYM_KEY", "clave-de-prueba")
+    s = settings_for(tmp_path)
+    drop(s, SUR, "visitas-2024-10.csv", sample("visitas-2024-10.csv"))
+    ingest(s, SUR)
+    visit = published_rows(consolidate_and_publish(s))[0]["id_visita"]
+    withdraw = ["withdraw", SUR, visit, "--motivo", "Duplicado"]
+    first = CliRunner().invoke(main, withdraw)
+    assert first.exit_code == 0, first.output
+    # pending in the landing area, then withdrawn: the same id is never written again
+    for step in ("pendiente", "aplicado"):
+        again = CliRunner().invoke(main, withdraw)
+        assert (again.exit_code, again.output) == (0, (
+            "Ya retirada (o con un retiro pendiente en la zona de aterrizaje), no se vuelve a "
+            f"registrar: {visit}.\nNo se escribió ningún archivo de retiro.\n")), step
+        assert len(list((Path(s.landing_url) / SUR).glob("retiros-*.csv"))) == 1
+        ingest(s, SUR)
+    unknown = CliRunner().invoke(main, ["withdraw", SUR, "0123456789abcdef", "--motivo", "x"])
+    assert (unknown.exit_code, unknown.output) == (1, (
+        f"Ninguna visita de la entidad {SUR} tiene el identificador 0123456789abcdef; no se "
+        "registra.\nNo se escribió ningún archivo de retiro.\n"))
+    assert len(list((Path(s.landing_url) / SUR).glob("retiros-*.csv"))) == 1

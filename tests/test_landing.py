@@ -106,12 +106,15 @@ def test_only_the_pipelines_own_scratch_is_skipped_and_it_is_reported(
     assert sorted(batches) == [".DS_Store", "notas.docx", "visitas-2024-10.csv"]
     # Files that are not visit tables go through validation like any other upload: a rejected
     # batch whose Spanish report says what to send instead.
-    for name, suffix in ((".DS_Store", "sin extensión"), ("notas.docx", ".docx")):
+    for name, what in ((".DS_Store", "un archivo binario, no una tabla de texto ni una hoja de "
+                                     "cálculo"),
+                       ("notas.docx", "un archivo comprimido dañado o incompleto")):
         batch = batches[name]
         assert (batch.status, batch.readable, batch.rows) == ("rejected", False, 0)
         [error] = batch.report["tasks"][0]["errors"]
         assert error["type"] == "format-error"
-        assert f"Formato no admitido: {suffix}. Suba un archivo .csv o .xlsx." in batch.summary
+        assert (f"Formato no admitido: «{name}» es {what}. Suba un archivo .csv, .xlsx o .xls."
+                in batch.summary)
     assert batches["visitas-2024-10.csv"].status == "partial"
     assert archived_names(settings) == [".DS_Store", "notas.docx", "visitas-2024-10.csv"]
     assert outcome.publication.rows == len(csv_rows(settings.var_dir / "publish")) == 38

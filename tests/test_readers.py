@@ -104,8 +104,9 @@ def test_xlsx_title_row_and_native_cells(tmp_path):
 @pytest.mark.parametrize(("name", "content", "error_type", "words"), [
     ("vacio.csv", b"", "source-error", "vacío"),
     ("blanco.csv", b"\r\n\r\n", "source-error", "vacío"),
-    ("roto.xlsx", b"esto no es un zip", "format-error", "dañado"),
-    ("datos.pdf", b"%PDF-1.4", "format-error", "no admitido"),
+    ("roto.xlsx", b"PK\x03\x04 un libro cortado a la mitad", "format-error", "dañado"),
+    ("datos.pdf", b"%PDF-1.4", "format-error",
+     "Formato no admitido: «datos.pdf» es un documento PDF. Suba un archivo .csv, .xlsx o .xls."),
 ])
 def test_unreadable_files(tmp_path, name, content, error_type, words):
     path = tmp_path / name

@@ -17,7 +17,9 @@ from pipeline.consolidation.visitas import database_path
 from pipeline.flow import run_full_pass
 from pipeline.ingestion.batches import BatchOutcome, batches_dir
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
+from pipeline.publication.publisher import complete_releases
 from pipeline.settings import Settings
+from pipeline.storage import open_storage
 from tests.stages import NOW, SAMPLES, TODAY, drop, published_rows, settings_for
 
 SUR = "20999300031"
@@ -88,7 +90,7 @@ def test_excel_cp1252_semicolon_file(published: tuple[Settings, Rows, dict[str, 
         (first, "retiros-2024-10.csv", 2, "Registro duplicado por error de digitación"),
         (second, "retiros-2024-10.csv", 3, "Visita anulada: el visitante no asistió")]
     assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("published", 2, 2, 0)
-    assert batch.summary == "✔ retiros-2024-10.csv: 2 retiros aceptados."
+    assert batch.summary == "✔ retiros-2024-10.csv: 2 visitas retiradas."
     meta, informe, report = staged(settings, batch)
     assert counts(meta) == ("retiros", "published", 2, 2, 0)
     assert informe == batch.summary + "\n"
@@ -113,7 +115,7 @@ def test_title_rows_above_the_header(published: tuple[Settings, Rows, dict[str, 
         (visit, "retiros-octubre.csv", 4, "Registro duplicado por error del operador")]
     assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("partial", 4, 1, 3)
     assert batch.summary == (
-        "✘ retiros-octubre.csv: 1 retiro aceptado; 3 filas no se aplican:\n"
+        "✘ retiros-octubre.csv: 1 visita retirada; 3 filas con errores:\n"
         "  Fila 5: el id_visita «12345» no es válido (el identificador publicado tiene 16 "
         "caracteres: dígitos y letras de la a a la f).\n"
         "  Fila 6: falta el id_visita.\n"
@@ -157,7 +159,7 @@ def test_xlsx_file(published: tuple[Settings, Rows, dict[str, str]]) -> None:
         (ids["LÓPEZ SÁNCHEZ EDUARDO"], "retiros-octubre.xlsx", 5, "Visita anulada")]
     assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("partial", 5, 3, 2)
     assert batch.summary == (
-        "✘ retiros-octubre.xlsx: 3 retiros aceptados; 2 filas no se aplican:\n"
+        "✘ retiros-octubre.xlsx: 3 visitas retiradas; 2 filas con errores:\n"
         "  Fila 7: falta la hora de ingreso para identificar la visita.\n"
         "  Fila 8: la celda de la columna «Motivo» tiene la fórmula «=A3» sin valor calculado "
         "(ábrala en Excel, recalcule y guarde el archivo).")
@@ -188,7 +190,7 @@ def test_natural_key_in_upload_formats(published: tuple[Settings, Rows, dict[str
         (gone[2], "retiros-2024-10-b.csv", 4, "Visita anulada")]
     assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("partial", 6, 3, 3)
     assert batch.summary == (
-        "✘ retiros-2024-10-b.csv: 3 retiros aceptados; 3 filas no se aplican:\n"
+        "✘ retiros-2024-10-b.csv: 3 visitas retiradas; 3 filas con errores:\n"
         "  Fila 5: «31/02/2024» no es una fecha de visita válida (use DD/MM/AAAA, por ejemplo "
         "05/08/2024).\n"
         "  Fila 6: «LE 1234» no es un DNI válido; «25:10» no es una hora de ingreso válida (use "
@@ -211,7 +213,7 @@ def test_lines_that_cannot_be_resolved_withdraw_nothing(
     assert audit(settings) == []
     assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("rejected", 2, 0, 2)
     assert batch.summary == (
-        "✘ retiros-noviembre.csv: ningún retiro aceptado; 2 filas no se aplican:\n"
+        "✘ retiros-noviembre.csv: ninguna visita retirada; 2 filas con errores:\n"
         "  Fila 2: tiene más celdas que el encabezado (si un valor lleva «,», enciérrelo entre "
         "comillas).\n"
         "  Fila 4: el id_visita «no-es-un-id» no es válido (el identificador publicado tiene 16 "
@@ -243,14 +245,20 @@ def test_a_file_without_the_columns_is_rejected_whole(
 VISIT = "f6bdf2d0f21f3900"
 
 
+UNKNOWN = "ninguna visita de la entidad tiene el id_visita «f6bdf2d0f21f3900»"
+
+
+# Files read on their own, beside no staged upload: every visit they name is unknown.
 @pytest.mark.parametrize(("name", "data", "status", "summary"), [
     # past the reader's 64 KiB sample, a Windows-1252 byte: the file is read again in cp1252
     ("retiros-largo.csv",
      ("id_visita,motivo\n" + f"{VISIT},Registro duplicado\n" * 4000
       + f"{VISIT},Registro duplicado por error de digitación\n").encode("cp1252"),
-     "published", "✔ retiros-largo.csv: 4001 retiros aceptados."),
+     "rejected", "✘ retiros-largo.csv: ninguna visita retirada; 4001 filas no corresponden a "
+                 f"ninguna visita de la entidad:\n  Fila 2: {UNKNOWN}."),
     ("retiros-utf16.txt", f"id_visita\tmotivo\r\n{VISIT}\tDuplicado\r\n".encode("utf-16"),
-     "published", "✔ retiros-utf16.txt: 1 retiro aceptado."),
+     "rejected", "✘ retiros-utf16.txt: ninguna visita retirada; 1 fila no corresponde a ninguna "
+                 f"visita de la entidad:\n  Fila 2: {UNKNOWN}."),
     ("retiros-vacio.csv", b"", "rejected",
      "✘ retiros-vacio.csv: El archivo está vacío: no tiene encabezados ni filas."),
     ("retiros-encabezado.csv", b"id_visita,motivo\n", "published",
@@ -266,7 +274,7 @@ def test_file_level_outcomes(tmp_path: Path, name: str, data: bytes, status: str
     target = tmp_path / "lote"
     outcome = stage_withdrawals(path, ruc=SUR, name=name, sha256="0" * 64, origin="landing",
                                 archived=str(path), size=len(data), ingested=NOW, target=target)
-    assert (outcome.status, outcome.summary) == (status, summary)
+    assert (outcome.status, "\n".join(outcome.summary.splitlines()[:2])) == (status, summary)
     assert sorted(p.name for p in target.iterdir()) == [
         "batch.json", "informe.txt", "report.json", "withdrawals.parquet"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lote", name]  # no scratch left
@@ -275,3 +283,72 @@ def test_file_level_outcomes(tmp_path: Path, name: str, data: bytes, status: str
 def test_which_files_are_withdrawals() -> None:
     assert all(map(is_withdrawal_file, ["retiros.csv", "Retiros-Octubre.XLSX", "retiros-2024.txt"]))
     assert not any(map(is_withdrawal_file, ["retiros.docx", "visitas-retiros.csv", "retiros"]))
+
+
+def releases(settings: Settings) -> list[str]:
+    return complete_releases(open_storage(settings.publish_url, base_dir=settings.root))
+
+
+def test_a_withdrawal_that_matches_no_visit_is_told_apart(
+        published: tuple[Settings, Rows, dict[str, str]]) -> None:
+    settings, before, ids = published
+    visit = ids["OCAÑA SANCHEZ ELMER"]
+    text = (f"id_visita,motivo\n{visit},Registro duplicado\n0123456789abcdef,Registro duplicado\n"
+            "no-es-un-id,\n")
+    batch, after = withdraw(settings, "retiros-2024-10.csv", text.encode("utf-8"))
+
+    assert after == [r for r in before if r["id_visita"] != visit]
+    assert audit(settings) == [(visit, "retiros-2024-10.csv", 2, "Registro duplicado")]
+    assert (batch.status, batch.rows, batch.valid_rows, batch.rejected_rows) == ("partial", 3, 1, 2)
+    assert batch.summary == (
+        "✘ retiros-2024-10.csv: 1 visita retirada; 1 fila no corresponde a ninguna visita de la "
+        "entidad; 1 fila con errores:\n"
+        "  Fila 3: ninguna visita de la entidad tiene el id_visita «0123456789abcdef».\n"
+        "  Fila 4: el id_visita «no-es-un-id» no es válido (el identificador publicado tiene 16 "
+        "caracteres: dígitos y letras de la a a la f); falta el motivo del retiro.")
+    meta, _, report = staged(settings, batch)
+    assert counts(meta) == ("retiros", "partial", 3, 1, 2)
+    first_error = report["tasks"][0]["errors"][0]
+    assert (first_error["rowNumber"], first_error["type"], first_error["fieldName"]) == (
+        3, "unknown-visit", "id_visita")
+
+
+def test_a_visit_unknown_by_its_natural_key(
+        published: tuple[Settings, Rows, dict[str, str]]) -> None:
+    settings, before, _ = published
+    text = "documento;fecha_visita;hora_ingreso;motivo\nDNI 45232626;05/10/2024;09:00;Prueba\n"
+    batch, after = withdraw(settings, "retiros.csv", text.encode("utf-8"))
+    assert after == before
+    assert (batch.status, batch.valid_rows, batch.rejected_rows) == ("rejected", 0, 1)
+    assert batch.summary == (
+        "✘ retiros.csv: ninguna visita retirada; 1 fila no corresponde a ninguna visita de la "
+        "entidad:\n  Fila 2: ninguna visita de la entidad tiene el documento «DNI 45232626», la "
+        "fecha de visita «05/10/2024» y la hora de ingreso «09:00».")
+
+
+def test_a_repeated_withdrawal_changes_nothing(
+        published: tuple[Settings, Rows, dict[str, str]]) -> None:
+    settings, _, ids = published
+    visit, other = ids["OCAÑA SANCHEZ ELMER"], ids["YUPANQUI VILLANUEVA WILFREDO"]
+    # the same visit twice in one file: withdrawn once
+    text = f"id_visita,motivo\n{visit},Registro duplicado\n{visit},Otra vez\n"
+    first, after = withdraw(settings, "retiros-2024-10.csv", text.encode("utf-8"))
+    assert first.summary == ("✔ retiros-2024-10.csv: 1 visita retirada; 1 ya estaba retirada "
+                             f"({visit}).")
+    assert (first.status, first.rows, first.valid_rows, first.rejected_rows) == (
+        "published", 2, 1, 0)
+    served = releases(settings)
+
+    # and again in a later file: nothing to withdraw, nothing recorded, no new release
+    drop(settings, SUR, "retiros-2024-10-b.csv",
+         f"id_visita,motivo\n{visit},Registro duplicado\n".encode())
+    [second] = full_pass(settings, LATER + dt.timedelta(hours=1))
+    assert second.summary == ("✔ retiros-2024-10-b.csv: ninguna visita retirada; 1 ya estaba "
+                              f"retirada ({visit}).")
+    assert (second.status, second.valid_rows, second.rejected_rows) == ("published", 0, 0)
+    meta, _, _ = staged(settings, second)
+    assert (meta["filas_validas"], meta["filas_ya_retiradas"]) == (0, 1)
+    assert audit(settings) == [(visit, "retiros-2024-10.csv", 2, "Registro duplicado")]
+    assert published_rows(settings.var_dir / "publish" / "latest") == after
+    assert releases(settings) == served
+    assert other in {r["id_visita"] for r in after}

@@ -115,7 +115,9 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
             outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
             return outcome
         outcome.skipped = fetched.skipped
-        for upload in fetched.uploads:
+        # withdrawals last: each is checked against the entity's staged visits, those of this
+        # run included
+        for upload in sorted(fetched.uploads, key=lambda u: is_withdrawal_file(u.name)):
             target = batches_dir(settings, entity.ruc) / upload.sha256
             if (target / "batch.json").exists():  # sound: `_repair` saw to that
                 meta = _remember_name(target / "batch.json", upload.name)

@@ -12,7 +12,7 @@ published `id_visita` or by its natural key, and says why:
     DNI 12345678,05/08/2024,10:30,Visita anulada: el visitante no asistió
 
 The file is read by the same reader as visit uploads (`pipeline.sources.readers`): any
-encoding and delimiter it accepts, title rows above the header, XLSX, and row numbers as a
+encoding and delimiter it accepts, title rows above the header, XLSX and XLS, and row numbers as a
 spreadsheet shows them. Labels are matched loosely, as upload labels are (case, accents,
 spaces, '_': `Fecha Visita` is `fecha_visita`). The natural key is read with the same
 normalisation macros as uploads, so it accepts the formats they do (05/08/2024, 2024-08-05,
@@ -23,6 +23,13 @@ and audited; consolidation removes the visit from the dataset and records the wi
 the history. A withdrawal only reaches the entity's own visits: the landing folder is the
 entity's, and the identifier includes its RUC. A row that cannot be applied is reported with
 its row number and the reason, in Spanish.
+
+Each row is checked against the entity's staged batches when the file is staged, and the
+summary tells them apart: the visits it withdraws; those that were withdrawn already (by an
+earlier file, or an earlier row of the same file), which change nothing and are not recorded
+again, so a repeated withdrawal is a no-op; and the rows that match no visit of the entity,
+each listed with the identifier it gave, which withdraw nothing (not even a visit uploaded
+later: the administrator was told it matched nothing).
 """
 
 from __future__ import annotations
@@ -43,10 +50,10 @@ import pyarrow.parquet as pq
 from pipeline.atomic import staged_dir
 from pipeline.ingestion.staging import FILES_KEY, data_files
 from pipeline.normalization import install_macros
+from pipeline.settings import Settings
 from pipeline.sources.readers import (
     ROW_NUMBER,
-    SPREADSHEET_SUFFIXES,
-    TEXT_SUFFIXES,
+    UPLOAD_SUFFIXES,
     EncodingMismatch,
     TableStream,
     UnreadableUpload,
@@ -54,6 +61,8 @@ from pipeline.sources.readers import (
     fold,
     open_table,
 )
+from pipeline.spanish import plural
+from pipeline.sql import path_list
 from pipeline.validation.errors import ERROR_TYPES
 from pipeline.validation.report import DEFAULT_ERROR_LIMIT
 
@@ -73,16 +82,19 @@ HEADER_MIN_KNOWN = 2
 DOCUMENT_NAMES = {"DNI": "DNI", "CE": "carné de extranjería", "PASAPORTE": "pasaporte",
                   "RUC": "RUC", "CDI": "CDI", "DMI": "DMI"}
 VISIT_ID = re.compile(r"[0-9a-f]{16}")
+#: a staged batch's folder name (its sha256)
+BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
 #: rows listed one by one in the summary; the report has them all
 LISTED_ROWS = 100
+#: visits named in the summary's first line
+LISTED_IDS = 10
 COLUMNS_NEEDED = ("El archivo de retiros debe tener la columna «motivo» y, para identificar la "
                   "visita, «id_visita» o bien «documento», «fecha_visita» y «hora_ingreso».")
 
 
 def is_withdrawal_file(name: str) -> bool:
-    """A `retiros*` file in a format the upload reader reads (.csv, .txt, .xlsx)."""
-    return (name.lower().startswith(PREFIX)
-            and Path(name).suffix.lower() in (*TEXT_SUFFIXES, *SPREADSHEET_SUFFIXES))
+    """A `retiros*` file named as a format the upload reader reads (.csv, .txt, .xlsx, .xls…)."""
+    return name.lower().startswith(PREFIX) and Path(name).suffix.lower() in UPLOAD_SUFFIXES
 
 
 @dataclass
@@ -121,15 +133,19 @@ class Problem:
 class WithdrawalOutcome:
     status: str  # 'published' | 'partial' | 'rejected', as for visit batches
     rows: int
+    #: rows that withdraw a visit
     accepted: int
     summary: str
     #: False when the file could not be read as a withdrawal table at all
     readable: bool = True
     report: dict[str, Any] = field(default_factory=dict)
+    #: rows naming a visit withdrawn already: nothing to do
+    repeated: int = 0
 
     @property
     def rejected(self) -> int:
-        return self.rows - self.accepted
+        """Rows that cannot be applied: an error, or no visit of the entity matches."""
+        return self.rows - self.accepted - self.repeated
 
 
 @dataclass
@@ -144,6 +160,8 @@ class _Row:
     problems: list[Problem] = field(default_factory=list)
     visit: str | None = None
     motivo: str | None = None
+    #: the earlier withdrawal of the same visit (a row of this file, or another file)
+    repeated: str | None = None
 
     def problem(self, kind: str, column: str, text: str) -> Problem:
         return Problem(kind, text, column=column, cell=(self.cells[column] or "").strip(),
@@ -170,22 +188,26 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         install_macros(con)
         if rows:
             _resolve(con, rows, ruc)
+            _match(con, rows, target)
         accepted = _accepted(con, rows, ruc=ruc, sha256=sha256, name=name, ingested=ingested)
     rejected = [row for row in rows if row.problems]
+    repeated = [row for row in rows if row.repeated and not row.problems]
+    unmatched = sum(1 for row in rejected if row.problems[0].type == "unknown-visit")
 
+    head = _head(accepted.num_rows, repeated, unmatched, len(rejected) - unmatched)
     if problems:
         status, summary = "rejected", f"✘ {name}: {message}"
     elif rejected:
-        status = "partial" if accepted.num_rows else "rejected"
+        status = "partial" if accepted.num_rows or repeated else "rejected"
         summary = "\n".join([
-            f"✘ {name}: {_accepted_text(accepted.num_rows)}; {_rejected_text(len(rejected))}:",
+            f"✘ {name}: {head}:",
             *(f"  Fila {row.number}: {'; '.join(p.text for p in row.problems)}."
               for row in rejected[:LISTED_ROWS]),
             *([f"  … y {_rows_text(len(rejected) - LISTED_ROWS)} más."]
               if len(rejected) > LISTED_ROWS else []),
         ])
     elif rows:
-        status, summary = "published", f"✔ {name}: {_accepted_text(accepted.num_rows)}."
+        status, summary = "published", f"✔ {name}: {head}."
     else:
         # as a visit upload with only its header: valid, and nothing to do
         status = "published"
@@ -198,7 +220,7 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         "origen": origin, "archivo_crudo": archived, "sha256": sha256, "bytes": size,
         "ingestado_en": ingested.isoformat(), "estado": status, "rows": len(rows),
         "filas_validas": accepted.num_rows, "filas_rechazadas": len(rejected),
-        "filas_sin_visitas": 0,
+        "filas_ya_retiradas": len(repeated), "filas_sin_visitas": 0,
     }
     # a crash never leaves half a batch: the folder appears whole or not at all
     with staged_dir(target) as scratch:
@@ -211,7 +233,7 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
         (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                             encoding="utf-8")
     return WithdrawalOutcome(status, len(rows), accepted.num_rows, summary,
-                             readable=not problems, report=report)
+                             readable=not problems, report=report, repeated=len(repeated))
 
 
 def _read(path: Path, name: str) -> tuple[TableStream, pa.Table]:
@@ -310,7 +332,7 @@ def _row(number: int, cells: list[str], positions: dict[str, int]) -> _Row:
 
 
 def _extra_cells_text(stream: TableStream) -> str:
-    if stream.file_format == "xlsx":
+    if stream.file_format != "csv":
         return ("tiene datos a la derecha de la última columna del encabezado (bórrelos o "
                 "ponga nombre a esa columna)")
     shown = "un tabulador" if stream.delimiter == "\t" else f"«{stream.delimiter}»"
@@ -407,10 +429,110 @@ def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None
         row.problems = [p for p in problems if p.column not in unread] + row.issues
 
 
+def _match(con: duckdb.DuckDBPyConnection, rows: list[_Row], target: Path) -> None:
+    """Among the rows naming a visit, note those withdrawn already (by another staged file of
+    the entity, or an earlier row) and those no staged visit of the entity matches."""
+    named = [row for row in rows if row.visit and not row.problems]
+    if not named:
+        return
+    # the entity's other staged batches: `target`'s siblings (a batch being repaired is
+    # staged again in place, and is not its own earlier withdrawal)
+    siblings = [f for f in sorted(target.parent.glob("*")) if f.name != target.name
+                and BATCH_FOLDER.fullmatch(f.name)] if target.parent.is_dir() else []
+    known, withdrawn = _staged_states(con, siblings, {r.visit for r in named if r.visit})
+    first: dict[str, int] = {}
+    for row in named:
+        assert row.visit is not None
+        if row.visit in withdrawn:
+            row.repeated = "otro archivo"
+        elif row.visit in first:
+            row.repeated = f"fila {first[row.visit]}"
+        elif row.visit in known:
+            first[row.visit] = row.number
+        elif (row.cells["id_visita"] or "").strip():
+            row.problems.append(row.problem(
+                "unknown-visit", "id_visita", "ninguna visita de la entidad tiene el id_visita "
+                f"«{_quote(row.cells['id_visita'] or '')}»"))
+        else:
+            document, date, time = (_quote(row.cells[c] or "") for c in KEY_COLUMNS)
+            row.problems.append(row.problem(
+                "unknown-visit", "documento", f"ninguna visita de la entidad tiene el documento "
+                f"«{document}», la fecha de visita «{date}» y la hora de ingreso «{time}»"))
+
+
+def _staged_states(con: duckdb.DuckDBPyConnection, folders: list[Path], ids: set[str]
+                   ) -> tuple[set[str], set[str]]:
+    """Of `ids`, those visits the staged batches in `folders` hold, and those they withdraw."""
+    uploads = [f / "valid.parquet" for f in folders if (f / "valid.parquet").is_file()]
+    earlier = [f / "withdrawals.parquet" for f in folders
+               if (f / "withdrawals.parquet").is_file()]
+    known: set[str] = set()
+    withdrawn: set[str] = set()
+    con.register("wanted", pa.table({"id_visita": pa.array(sorted(ids), pa.string())}))
+    if uploads:
+        from pipeline.consolidation.visitas import ID_SQL
+
+        known = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM (
+                SELECT {ID_SQL} AS id_visita
+                FROM read_parquet({path_list(uploads)}, union_by_name = true))
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    if earlier:
+        withdrawn = {r[0] for r in con.execute(f"""
+            SELECT DISTINCT id_visita FROM read_parquet({path_list(earlier)},
+                                                        union_by_name = true)
+            WHERE id_visita IN (SELECT id_visita FROM wanted)""").fetchall()}
+    con.unregister("wanted")
+    return known, withdrawn
+
+
+def visit_states(settings: Settings, ruc: str, ids: list[str]) -> dict[str, str]:
+    """For `visitas withdraw`: each id → 'visit' (a visit of the entity, to withdraw),
+    'withdrawn' (withdrawn already, or named by a withdrawal file waiting in the landing area)
+    or 'unknown' (no visit of the entity has it)."""
+    from pipeline.ingestion.batches import batch_folders
+    from pipeline.storage import open_storage
+    from pipeline.workdir import temporary_dir
+
+    pending: set[str] = set()
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    with temporary_dir(settings.temp_dir, f"retiros_{ruc}") as tmp:
+        for i, obj in enumerate(landing.list(f"{ruc}/")):
+            name = obj.key.rsplit("/", 1)[-1]
+            if not is_withdrawal_file(name):
+                continue
+            local = Path(tmp) / f"{i:05d}-{name}"
+            landing.download(obj.key, local)
+            pending |= _named_visits(local, name, ruc)
+    with duckdb.connect() as con:
+        install_macros(con)
+        known, withdrawn = _staged_states(con, list(batch_folders(settings, ruc)), set(ids))
+    return {i: "withdrawn" if i in withdrawn or i in pending else
+            "visit" if i in known else "unknown" for i in ids}
+
+
+def _named_visits(path: Path, name: str, ruc: str) -> set[str]:
+    """The visits a withdrawal file names in rows without errors."""
+    try:
+        stream, table = _read(path, name)
+    except UnreadableUpload:
+        return set()
+    positions, problems, _ = _header(stream.labels, stream.header_row)
+    if problems:
+        return set()
+    rows = _rows(stream, table, positions)
+    if not rows:
+        return set()
+    with duckdb.connect() as con:
+        install_macros(con)
+        _resolve(con, rows, ruc)
+    return {row.visit for row in rows if row.visit and not row.problems}
+
+
 def _accepted(con: duckdb.DuckDBPyConnection, rows: list[_Row], *, ruc: str, sha256: str,
               name: str, ingested: dt.datetime) -> pa.Table:
     """withdrawals.parquet: one row per withdrawal that applies, as consolidation reads it."""
-    good = [row for row in rows if row.visit and not row.problems]
+    good = [row for row in rows if row.visit and not row.problems and not row.repeated]
     con.register("good", pa.table({
         ROW_NUMBER: pa.array([row.number for row in good], pa.int64()),
         "id_visita": pa.array([row.visit for row in good], pa.string()),
@@ -446,14 +568,22 @@ def _report(name: str, labels: list[str], errors: list[Problem], *, rows: int, a
     }
 
 
-def _accepted_text(n: int) -> str:
-    if n == 0:
-        return "ningún retiro aceptado"
-    return "1 retiro aceptado" if n == 1 else f"{n} retiros aceptados"
-
-
-def _rejected_text(n: int) -> str:
-    return "1 fila no se aplica" if n == 1 else f"{n} filas no se aplican"
+def _head(withdrawn: int, repeated: list[_Row], unmatched: int, errors: int) -> str:
+    """What the file does, each kind of row apart: '2 visitas retiradas; 1 ya estaba
+    retirada (3f9a0c1e2b4d5a6f); 1 fila no corresponde a ninguna visita de la entidad'."""
+    parts = ["ninguna visita retirada" if withdrawn == 0 else
+             plural(withdrawn, "visita retirada", "visitas retiradas")]
+    if repeated:
+        ids = sorted({row.visit or "" for row in repeated})
+        listed = ", ".join(ids[:LISTED_IDS]) + (" …" if len(ids) > LISTED_IDS else "")
+        parts.append(f"1 ya estaba retirada ({listed})" if len(repeated) == 1 else
+                     f"{len(repeated)} ya estaban retiradas ({listed})")
+    if unmatched:
+        parts.append("1 fila no corresponde a ninguna visita de la entidad" if unmatched == 1
+                     else f"{unmatched} filas no corresponden a ninguna visita de la entidad")
+    if errors:
+        parts.append(plural(errors, "fila con errores", "filas con errores"))
+    return "; ".join(parts)
 
 
 def _rows_text(n: int) -> str:

@@ -18,8 +18,6 @@ from pipeline.sources.base import Fetched, Seen, SkippedFile, Upload
 from pipeline.storage import Storage
 from pipeline.storage.base import sha256_file
 
-ACCEPTED_SUFFIXES = (".csv", ".xlsx", ".txt")
-
 SCRATCH_REASON = "archivo temporal de una escritura en curso o interrumpida"
 FOLDER_REASON = "es una carpeta, no un archivo"
 

@@ -436,7 +436,7 @@ def _ragged_errors(stream: TableStream, target: Target) -> pa.Table:
             errors.append({"rowNumber": row.number, "type": "missing-cell", "fieldName": name,
                            "fieldNumber": i + 1, "note": ""})
         for i in range(stream.width, len(row.cells)):
-            if stream.file_format == "xlsx" and not row.cells[i].strip():
+            if stream.file_format != "csv" and not row.cells[i].strip():
                 continue  # an empty cell beyond a sheet's header is no cell at all
             errors.append({"rowNumber": row.number, "type": "extra-cell", "fieldName": "",
                            "fieldNumber": i + 1, **_quote(row.cells[i]), "note": ""})

@@ -28,7 +28,7 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "Revise que el archivo no esté vacío ni dañado y vuelva a subirlo.", "table"),
     ErrorType("format-error", "Formato no válido",
               "El archivo no tiene un formato legible: {note}",
-              "Suba un .csv (UTF-8) o un .xlsx guardado desde Excel.", "table"),
+              "Suba un .csv (UTF-8), o un .xlsx o .xls guardado desde Excel.", "table"),
     ErrorType("encoding-error", "Codificación no válida",
               "El archivo no se pudo decodificar: {note}",
               "Guarde el archivo como 'CSV UTF-8'.", "table"),
@@ -117,6 +117,11 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
     ErrorType("missing-reason", "Falta el motivo",
               "Fila {rowNumber}, «{fieldName}»: no se indica el motivo de la visita («{cell}»).",
               "Escriba '<categoría> - <detalle>', p. ej. 'Reunión de trabajo - Coordinación'; la ley exige registrarlo."),
+    # --- withdrawal files (`pipeline.ingestion.withdrawals`)
+    ErrorType("unknown-visit", "Visita no encontrada",
+              "Fila {rowNumber}: ninguna visita de la entidad coincide ({note}).",
+              "Copie el id_visita de los datos publicados, o el documento, la fecha de visita y "
+              "la hora de ingreso tal como se cargaron."),
     ErrorType("invalid-document-number", "Número de documento no válido",
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es un número válido para {note}.",
               "El DNI tiene 8 dígitos; si se escribe también el carácter verificador del "

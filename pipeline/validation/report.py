@@ -207,7 +207,8 @@ class Report:
                         f"{plural(distinct, 'visita distinta', 'visitas distintas')}, "
                         f"{'lista' if distinct == 1 else 'listas'} para publicar.")
             if not self.upload:
-                return f"válido ({plural(self.valid_rows, *noun)})."
+                meets = "cumple" if self.valid_rows == 1 else "cumplen"
+                return f"válido. {plural(self.valid_rows, 'fila', 'filas')} {meets} el esquema."
             ready = "lista" if self.valid_rows == 1 else "listas"
             return f"válido. {plural(self.valid_rows, *noun)} {ready} para publicar."
         if self.unreadable:
@@ -231,8 +232,8 @@ class Report:
     def rows_outcome_es(self) -> str:
         """What becomes of the rows of a file read with errors (no final stop)."""
         if not self.upload:
-            return (plural(self.valid_rows, "fila válida", "filas válidas") if self.valid_rows
-                    else "ninguna fila es válida")
+            return (f"{plural(self.valid_rows, 'fila cumple', 'filas cumplen')} el esquema"
+                    if self.valid_rows else "ninguna fila cumple el esquema")
         rejected = (f"{'la fila' if self.rejected_rows == 1 else 'las filas'} con errores "
                     f"{'queda' if self.rejected_rows == 1 else 'quedan'} en cuarentena")
         if not self.valid_rows:

@@ -26,8 +26,6 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
     started = time.perf_counter()
     hashing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     digest = hashing.submit(sha256_file, path)
-    # any other suffix is read as delimited text, as frictionless reads a file it is given
-    name = path.name if path.suffix.lower() in (".xlsx", ".csv", ".txt") else f"{path.name}.csv"
     encoding: str | None = None
     while True:
         report = Report(place=place or str(path), bytes=path.stat().st_size, schema=schema.name,
@@ -35,8 +33,11 @@ def validate_table(path: Path, schema: TableSchema, *, error_limit: int | None =
         if error_limit is not None:
             report.error_limit = error_limit
         try:
-            stream = open_table(path, name, schema.field_names, header_search=False,
+            # the format is told by the content: any name is read, as frictionless reads a
+            # file it is given
+            stream = open_table(path, path.name, schema.field_names, header_search=False,
                                 encoding=encoding)
+            report.warnings.extend(stream.notes)
             header = positional(stream.labels, schema)
             report.labels = list(stream.labels)
             report.field_columns = {name: int(column[1:])

@@ -356,6 +356,7 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
         return
     try:
         stream = open_table(path, filename, known_labels(schemas), encoding=encoding)
+        report.warnings.extend(stream.notes)  # the sheet read, a format other than the name's
         schema = choose_schema(stream.labels, schemas)
         report.schema = schema.name
         header = by_name(stream.labels, schema)

@@ -1,17 +1,28 @@
 """One reader for every uploaded table: CSV and TXT (any delimiter and encoding seen in the
-wild, title rows) and XLSX, streamed as Arrow record batches of text cells.
+wild, title rows) and spreadsheets (XLSX, Excel 97-2003 XLS, ODS), streamed as Arrow record
+batches of text cells.
 
-Every cell is kept as text exactly as the entity wrote it (only the encoding is converted), so
-validation can quote it back and nothing is lost. Each row carries `_fila`, its row number in
-the file as a spreadsheet shows it.
+The format is told by the file's first bytes, not by its name (`sniff.py`): a workbook saved as
+`.csv` is read as a workbook, and the report says so. Every cell is kept as text exactly as the
+entity wrote it (only the encoding is converted), so validation can quote it back and nothing
+is lost. Each row carries `_fila`, its row number in the file as a spreadsheet shows it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.sources.readers.delimited import open_delimited
+from pipeline.sources.readers.delimited import EMPTY, open_delimited
 from pipeline.sources.readers.header import MIN_KNOWN, column_names, fold
+from pipeline.sources.readers.sniff import (
+    EMPTY_FILE,
+    KIND_BY_SUFFIX,
+    SPREADSHEETS,
+    TEXT,
+    expected_kind,
+    sniff,
+)
+from pipeline.sources.readers.spreadsheet import open_workbook
 from pipeline.sources.readers.table import (
     ROW_NUMBER,
     CellIssue,
@@ -20,10 +31,10 @@ from pipeline.sources.readers.table import (
     TableStream,
     UnreadableUpload,
 )
-from pipeline.sources.readers.xlsx import open_xlsx
 
-TEXT_SUFFIXES = (".csv", ".txt")
-SPREADSHEET_SUFFIXES = (".xlsx",)
+#: the suffixes uploads are expected under (any other is read too, if its content is a table)
+UPLOAD_SUFFIXES = tuple(KIND_BY_SUFFIX)
+SEND_INSTEAD = "Suba un archivo .csv, .xlsx o .xls."
 
 
 def open_table(path: Path, filename: str, known_labels: list[str], *,
@@ -36,16 +47,34 @@ def open_table(path: Path, filename: str, known_labels: list[str], *,
     layout with fewer columns); without it the first row is the header, as Frictionless reads
     a file.
     """
-    suffix = Path(filename).suffix.lower()
-    if suffix in SPREADSHEET_SUFFIXES:
-        return open_xlsx(path, known_labels, header_search=header_search, min_known=min_known)
-    if suffix in TEXT_SUFFIXES:
-        return open_delimited(path, known_labels, header_search=header_search, encoding=encoding,
-                              min_known=min_known)
-    raise UnreadableUpload(
-        f"Formato no admitido: {suffix or 'sin extensión'}. Suba un archivo .csv o .xlsx.",
-        "format-error")
+    try:
+        found = sniff(path)
+    except IsADirectoryError as exc:
+        raise UnreadableUpload(f"«{filename}» es una carpeta, no un archivo.") from exc
+    except OSError as exc:
+        raise UnreadableUpload(f"No se pudo abrir «{filename}»: {exc.strerror or exc}.") from exc
+    if found.kind == EMPTY_FILE:
+        raise UnreadableUpload(EMPTY)
+    if found.kind == "damaged-zip" and expected_kind(filename) in SPREADSHEETS:
+        raise UnreadableUpload(
+            f"El archivo está dañado o incompleto: no se puede abrir como libro de Excel "
+            f"({found.what}). Vuelva a guardarlo desde Excel como 'Libro de Excel (.xlsx)' y "
+            "súbalo de nuevo.", "format-error")
+    if not found.readable:
+        raise UnreadableUpload(f"Formato no admitido: «{filename}» es {found.what}. "
+                               f"{SEND_INSTEAD}", "format-error")
+    if found.kind in SPREADSHEETS:
+        stream = open_workbook(path, found.kind, known_labels, header_search=header_search,
+                               min_known=min_known)
+    else:
+        stream = open_delimited(path, known_labels, header_search=header_search,
+                                encoding=encoding, min_known=min_known)
+    if expected_kind(filename) != found.kind:
+        stream.notes.insert(0, f"El archivo se llama «{filename}» pero es {found.what}: se leyó "
+                               "como tal.")
+    return stream
 
 
-__all__ = ["ROW_NUMBER", "CellIssue", "EncodingMismatch", "RaggedRow", "TableStream",
-           "UnreadableUpload", "column_names", "fold", "open_table"]
+__all__ = ["ROW_NUMBER", "SEND_INSTEAD", "TEXT", "UPLOAD_SUFFIXES", "CellIssue",
+           "EncodingMismatch", "RaggedRow", "TableStream", "UnreadableUpload", "column_names",
+           "fold", "open_table"]

@@ -34,14 +34,6 @@ SNIFF_BYTES = 64 * 1024
 BLOCK_SIZE = 2 << 20
 DELIMITERS = (",", ";", "\t", "|")
 FALLBACK_ENCODING = "cp1252"
-#: files that are not text at all, by their first bytes
-MAGIC = (
-    (b"PK\x03\x04", "un archivo comprimido (un libro de Excel .xlsx o un .zip)"),
-    (b"\xd0\xcf\x11\xe0", "un libro de Excel antiguo (.xls) u otro documento de Office"),
-    (b"%PDF", "un documento PDF"),
-    (b"\x89PNG", "una imagen PNG"),
-    (b"\xff\xd8\xff", "una imagen JPEG"),
-)
 _ARROW_ENCODING = {"utf-8": "utf8", "utf-8-sig": "utf8", "utf-16": "utf-16",
                    FALLBACK_ENCODING: FALLBACK_ENCODING}
 
@@ -77,16 +69,14 @@ def split_row(text: str, delimiter: str) -> list[str]:
 
 def open_delimited(path: Path, known_labels: list[str], *, header_search: bool = True,
                    encoding: str | None = None, min_known: int = MIN_KNOWN) -> TableStream:
-    """Open a delimited file for streaming. Raises UnreadableUpload when it is not a table."""
+    """Open a delimited file for streaming. Raises UnreadableUpload when it is not a table.
+
+    Files that are not text at all (a workbook, a PDF) never get here: `sniff.py` tells them.
+    """
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head:
         raise UnreadableUpload(EMPTY)
-    for magic, what in MAGIC:
-        if head.startswith(magic):
-            raise UnreadableUpload(
-                f"El archivo no es un CSV de texto: es {what}. Súbalo con su extensión "
-                "verdadera (.xlsx) o expórtelo como 'CSV UTF-8'.", "format-error")
     encoding = encoding or sniff_encoding(head)
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)

@@ -66,10 +66,15 @@ class TableStream:
 
     labels: list[str]
     header_row: int
-    file_format: str  # 'csv' | 'xlsx'
+    file_format: str  # 'csv' | 'xlsx' | 'xls' | 'ods'
     batches: Iterator[pa.RecordBatch]
     encoding: str | None = None
     delimiter: str | None = None
+    #: the sheet read, in a workbook
+    sheet: str | None = None
+    #: what the administrator should know about how the file was read (Spanish sentences):
+    #: which sheet of several, a file whose name says another format
+    notes: list[str] = field(default_factory=list)
     ragged: list[RaggedRow] = field(default_factory=list)
     issues: list[CellIssue] = field(default_factory=list)
 
