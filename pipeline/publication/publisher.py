@@ -191,8 +191,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     manifest = _commit(storage, plan, staged, links, settings.public_base_url)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
                               manifest.files, previous=manifest.previous,
-                              written=[f.entry.path for f in staged.new],
-                              reused=[f.entry.path for f in staged.reused],
+                              written=[f.entry.path for f in staged.all if f.source is None],
+                              reused=[f.entry.path for f in staged.all if f.source is not None],
                               changes=staged.changes["totales"], unexplained=unexplained)
 
 
@@ -318,7 +318,7 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, links: Links, tmp:
     reusable_db = plan.previous_files.get(layout.DUCKDB) if plan.same_schema else None
     extras = _extras(con, plan.meta, tmp / "extra", changes,
                      reuse_db=(plan.previous_key(layout.DUCKDB), reusable_db)
-                     if reusable_db else None)
+                     if reusable_db else None, previous=plan)
     return StagedRelease(new, reused, [StagedFile(f, path, src) for path, f, src in extras],
                          changes)
 
@@ -446,9 +446,11 @@ def _previous_parquet(storage: Storage, previous: Manifest | None, months: list[
 
 
 def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
-            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None
-            ) -> list[tuple[Path, ReleaseFile, str | None]]:
-    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from)."""
+            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None,
+            previous: ReleasePlan | None = None) -> list[tuple[Path, ReleaseFile, str | None]]:
+    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from).
+    A file with the same bytes as the previous release's is copied from it, so the release
+    summary tells it apart from what changed."""
     out.mkdir(parents=True, exist_ok=True)
     result: list[tuple[Path, ReleaseFile, str | None]] = []
     schema_name = meta.schema_path.name
@@ -461,7 +463,12 @@ def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
     for name, (body, fmt) in texts.items():
         path = out / name
         path.write_bytes(body)
-        result.append((path, ReleaseFile(name, fmt, len(body), sha256_file(path)), None))
+        entry = ReleaseFile(name, fmt, len(body), sha256_file(path))
+        same = previous.previous_files.get(name) if previous else None
+        if previous and same is not None and same.sha256 == entry.sha256:
+            result.append((path, same, previous.previous_key(name)))
+        else:
+            result.append((path, entry, None))
     if reuse_db is not None:
         # Same schema: the views database would be the same views over the same relative
         # paths, so the previous release's file is copied instead of rebuilt.
