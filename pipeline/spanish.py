@@ -67,12 +67,23 @@ def size(n_bytes: int) -> str:
     return f"{format_decimal(value, format=pattern, locale=LOCALE)} {unit}"
 
 
-def long_date(day: dt.date) -> str:
-    """A day as a Spanish reader writes it.
+def counted(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`plural` for figures a reader scans: thousands marked.
 
-    >>> long_date(dt.date(2024, 8, 5))
-    '5 de agosto de 2024'
+    >>> counted(1, "visita"), counted(12345, "visita")
+    ('1 visita', '12.345 visitas')
     """
+    return plural(count, singular, plural_form).replace(str(count), number(count), 1)
+
+
+def long_date(day: dt.date | str) -> str:
+    """A day (or its ISO text) as a Spanish reader writes it.
+
+    >>> long_date(dt.date(2024, 8, 5)), long_date("2024-10-31")
+    ('5 de agosto de 2024', '31 de octubre de 2024')
+    """
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day)
     return format_date(day, format="long", locale=LOCALE)
 
 
@@ -99,9 +110,9 @@ def lima_time(moment: dt.datetime | str) -> str:
     """A moment (aware, or ISO 8601 with its offset or Z) in Lima's time, as people there say it.
 
     >>> lima_time("2024-02-01T12:00:00Z")
-    '1 de febrero de 2024, 07:00 (hora de Lima)'
+    '1 de febrero de 2024 a las 07:00 (hora de Lima)'
     """
     if isinstance(moment, str):
         moment = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
     local = moment.astimezone(LIMA)
-    return f"{long_date(local.date())}, {local:%H:%M} (hora de Lima)"
+    return f"{long_date(local.date())} a las {local:%H:%M} (hora de Lima)"

@@ -41,7 +41,7 @@ import duckdb
 from pipeline import workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout, leftovers
+from pipeline.publication import changelog, guard, layout, leftovers, overview
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -184,11 +184,12 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
         staged = _write(con, plan, links, tmp, prev_parquet)
+        covered = overview.compute(con, plan.meta, plan.spec)
     # From here on the release folder fills: if this process is killed, the next run reads
     # the note and removes the unfinished release.
     leftovers.note_release(tmp, storage, plan.release_id)
     _upload(storage, plan, staged)
-    manifest = _commit(storage, plan, staged, links, settings.public_base_url)
+    manifest = _commit(storage, plan, staged, links, settings.public_base_url, covered)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
                               manifest.files, previous=manifest.previous,
                               written=[f.entry.path for f in staged.all if f.source is None],
@@ -381,7 +382,7 @@ def _verify_staged(storage: Storage, key: str, f: StagedFile) -> None:
 
 
 def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: Links,
-            base_url: str) -> Manifest:
+            base_url: str, covered: dict[str, Any]) -> Manifest:
     """Complete the verified release, then serve it: its descriptors, its manifest (from now
     on the release is complete), then latest/ (the pointer last)."""
     previous = plan.previous
@@ -390,7 +391,8 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         previous=previous.id if previous else None, schema_hash=plan.schema_hash,
                         rows=sum(info["rows"] for info in plan.months.values()),
                         # kept in the manifest as a summary per year; files are cut by month
-                        months=plan.months, years=year_hashes(plan.months), files=staged.files)
+                        months=plan.months, years=year_hashes(plan.months), files=staged.files,
+                        overview=covered)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
@@ -544,9 +546,8 @@ def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
                                        schema_path=schema_path)), "application/ld+json"),
         (layout.DATA_JSON, _json(data_json(meta, listed, version=manifest.id, modified=modified,
                                            link=links, schema_path=schema_path)), JSON_TYPE),
-        (layout.INDEX, index_html(meta, manifest.files, version=manifest.id, modified=modified,
-                                  link=links, previous_link=previous, totals=totals
-                                  ).encode("utf-8"), "text/html; charset=utf-8"),
+        (layout.INDEX, index_html(meta, manifest, link=links, previous_link=previous,
+                                  totals=totals).encode("utf-8"), "text/html; charset=utf-8"),
     ]
 
 
