@@ -330,7 +330,10 @@ def releases_list() -> None:
     for rid in complete_releases(storage):
         m = load_manifest(storage, rid)
         mark = "*" if served is not None and served.id == rid else " "
-        click.echo(f"{mark} {rid}  {m.rows:>10} filas  {len(m.files):>4} archivos  "
+        # columns stay aligned whether the noun is singular or plural
+        rows = "fila " if m.rows == 1 else "filas"
+        files = "archivo " if len(m.files) == 1 else "archivos"
+        click.echo(f"{mark} {rid}  {m.rows:>10} {rows}  {len(m.files):>4} {files}  "
                    f"anterior: {m.previous or '-'}")
 
 

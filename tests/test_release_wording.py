@@ -10,7 +10,11 @@ import doctest
 import re
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 import pipeline.spanish
+from pipeline.cli import main
 from pipeline.consolidation.visitas import database_path
 from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
 from pipeline.publication.publisher import publish
@@ -117,3 +121,17 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
                         rf"{previous}; 0 agregadas, 0 modificadas, 1 retirada\)", second[0])
     assert second[1] == (f"  5 archivos escritos (+), 8 copiados sin cambios de la versión "
                          f"{previous} (=)")
+
+
+def test_releases_list_says_one_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_for(tmp_path)
+    write_table(database_path(settings), n=1)
+    publish_dir = tmp_path / "publish"
+    release = publish(settings, now=T1, storage=LocalStorage(publish_dir))
+    monkeypatch.setenv("VISITAS_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VISITAS_PUBLISH_URL", str(publish_dir))
+    listed = CliRunner().invoke(main, ["releases", "list"])
+    assert re.fullmatch(rf"\* {release.version} +1 fila +\d+ archivos  anterior: -\n",
+                        listed.output), listed.output
+    cambios = (publish_dir / "releases" / release.version / "CAMBIOS.md").read_text("utf-8")
+    assert "Primera versión publicada: su única fila es nueva." in cambios
