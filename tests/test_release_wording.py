@@ -20,6 +20,7 @@ from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
 from pipeline.publication.publisher import publish
 from pipeline.settings import Settings
 from pipeline.storage.local import LocalStorage
+from tests.dom import parse
 from tests.publication_helpers import RUCS, change_table, settings_for, write_table
 
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
@@ -41,6 +42,11 @@ def test_first_release_without_rows_says_it_has_none(tmp_path: Path) -> None:
     cambios = store.read_bytes(f"releases/{release.version}/CAMBIOS.md").decode()
     assert cambios == (f"# Cambios de la versión {release.version}\n\n{TITLE}\n\n"
                        "Primera versión publicada: todavía no tiene filas.\n")
+    page = parse(store.read_bytes(f"releases/{release.version}/index.html").decode())
+    text = page.one("body").text(skip=frozenset({"script", "style"}))
+    assert "Esta versión todavía no tiene visitas." in text
+    assert "Primera versión publicada." in text and "Cambios respecto" not in text
+    assert "0 visitas publicadas" in text and page.iter("svg") == []
 
 
 def test_first_release_counts_its_rows_as_new(tmp_path: Path) -> None:

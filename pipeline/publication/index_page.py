@@ -108,8 +108,9 @@ def _descriptions(meta: DatasetMeta) -> dict[str, str]:
     return {
         meta.schema_path.name: "Esquema de la tabla (Table Schema): columnas, tipos y reglas.",
         layout.DUCKDB: f"Base DuckDB con la vista «{meta.table}» sobre los archivos Parquet.",
-        layout.CHANGES: "Cambios respecto de la versión anterior, por entidad y mes.",
-        layout.CHANGES_MD: "Cambios respecto de la versión anterior, para leer.",
+        layout.CHANGES: "Filas agregadas, modificadas y retiradas en esta versión, por entidad "
+                        "y mes.",
+        layout.CHANGES_MD: "Las mismas cifras, para leer.",
     }
 
 
