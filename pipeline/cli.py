@@ -426,9 +426,10 @@ def releases_list() -> None:
     for rid in complete_releases(storage):
         m = load_manifest(storage, rid)
         mark = "*" if served is not None and served.id == rid else " "
-        rows = plural(m.rows, "fila", "filas")
-        files = plural(len(m.files), "archivo", "archivos")
-        click.echo(f"{mark} {rid}  {rows:>16}  {files:>13}  "
+        # columns stay aligned whether the noun is singular or plural
+        rows = "fila " if m.rows == 1 else "filas"
+        files = "archivo " if len(m.files) == 1 else "archivos"
+        click.echo(f"{mark} {rid}  {m.rows:>10} {rows}  {len(m.files):>4} {files}  "
                    f"anterior: {m.previous or '-'}")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
+from pipeline.publication.console import outcome_lines
 from pipeline.publication.guard import ReleaseRefused
 from pipeline.publication.publisher import PublicationOutcome, publish
 from pipeline.registry import Entity, entities_for, load_registry
@@ -161,21 +162,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     pub = outcome.publication
     for loss in pub.unexplained:
         echo(f"  aviso: {loss.describe(names)}")
-    if pub.new_release:
-        changes = pub.changes
-        echo(f"  versión {pub.version}: {plural(pub.rows, 'visita publicada', 'visitas publicadas')}"
-             f" en {pub.location}/ (anterior: {pub.previous or 'ninguna'};"
-             f" {plural(changes.get('agregadas', 0), 'agregada', 'agregadas')},"
-             f" {plural(changes.get('modificadas', 0), 'modificada', 'modificadas')},"
-             f" {plural(changes.get('retiradas', 0), 'retirada', 'retiradas')})")
-        echo(f"  {plural(len(pub.written), 'archivo escrito', 'archivos escritos')},"
-             f" {plural(len(pub.reused), 'reutilizado', 'reutilizados')} sin cambios")
-        for f in pub.files:
-            mark = "=" if f.path in pub.reused else "+"
-            echo(f"    {mark} {f.path:<44} {f.bytes:>10} bytes  sha256:{f.sha256[:16]}…")
-    else:
-        echo(f"  sin cambios: {pub.location}/ sigue sirviendo la versión {pub.version}"
-             f" ({plural(pub.rows, 'visita', 'visitas')})")
+    for line in outcome_lines(pub):
+        echo(f"  {line}")
     for line in outcome.problems():
         echo(line)
     return outcome

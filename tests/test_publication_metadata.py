@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import replace
@@ -20,7 +21,7 @@ from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
 from pipeline.publication.dataset import load_dataset
 from pipeline.publication.index_page import index_html
-from pipeline.publication.manifest import ReleaseFile
+from pipeline.publication.manifest import Manifest, ReleaseFile
 from pipeline.publication.publisher import publish
 from pipeline.storage.local import LocalStorage
 from pipeline.storage.s3 import S3Storage
@@ -116,17 +117,23 @@ def test_index_html_renders_in_chromium_with_every_file_linked(tmp_path: Path) -
         assert dom.one("head").one("title").text() == (
             f"{package['title']} — versión {release.version}")
         assert dom.one("h1").text() == package["title"]
-        assert [h.text() for h in dom.iter("h2")] == ["Archivos"]
+        assert [h.text() for h in dom.iter("h2")] == [
+            "Descargas", "Visitas por mes", "Visitas por entidad", "Diccionario de datos",
+            "Todos los archivos"]
         text = dom.one("body").text()
-        assert f"Versión {release.version}, publicada el 2024-02-01T12:00:00Z." in text
+        assert (f"Versión {release.version}, publicada el 1 de febrero de 2024 a las 07:00 "
+                "(hora de Lima).") in text
         assert "Primera versión publicada." in text
-        assert (f"{release.changes['agregadas']} filas agregadas, 0 modificadas y 0 retiradas"
-                in text)
-        # One row per file of the release, with its link, format and figures.
-        rows = [[td.text() for td in tr.iter("td")] for tr in dom.one("tbody").iter("tr")]
-        assert rows == [[f["path"], f["format"].upper(),
-                         "" if f["rows"] is None else str(f["rows"]), str(f["bytes"]), f["sha256"]]
-                        for f in manifest["files"]]
+        assert "Periodo cubierto: visitas del 1 de diciembre de 2023 al 28 de febrero de 2024." in text
+        # One row per file of the release (the last table), with its link, format and figures.
+        files_table = dom.iter("table")[-1]
+        rows = [[td.text() for td in tr.iter("td")] for tr in files_table.one("tbody").iter("tr")]
+        assert [(r[0], r[2], r[4]) for r in rows] == [
+            (f["path"], "" if f["rows"] is None else str(f["rows"]), f["sha256"])
+            for f in manifest["files"]]
+        # sizes a person reads: one decimal below 10 units, none above
+        assert all(re.fullmatch(r"\d+ bytes|\d,\d (kB|MB)|\d+ (kB|MB)", r[3]) for r in rows), rows
+        assert rows[0][1] == "CSV"
         # Every link: the licence, or a file of the release that exists.
         hrefs = [a.attrs["href"] or "" for a in dom.iter("a")]
         assert hrefs.count(licence) == 1
@@ -153,11 +160,20 @@ def test_index_html_escapes_metadata() -> None:
     title = "Visitas <b>de</b> A & B </script><script>alert(1)</script>"
     meta = replace(meta, title=title, description="x < y",
                    publisher={**meta.publisher, "name": "Entidad <i>Norte</i>"})
-    files = [ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 10, "a" * 64, rows=1)]
-    page = index_html(meta, files, version="v1", modified="2024-02-01T12:00:00Z",
-                      link=lambda path: f"./{path}", previous_link=None, totals={})
+    files = [ReleaseFile("visitas/csv/visitas-2024-01.csv", "csv", 10, "a" * 64, rows=1,
+                         partition="2024-01")]
+    release = Manifest(id="v1", dataset=meta.name, created="2024-02-01T12:00:00Z",
+                       previous=None, schema_hash="", rows=1,
+                       months={"2024-01": {"rows": 1, "hash": ""}}, years={}, files=files,
+                       overview={"desde": "2024-01-05", "hasta": "2024-01-05", "entidades": [
+                           {"ruc": "20999100016", "nombre": "Municipalidad <b>Norte</b>",
+                            "visitas": 1, "desde": "2024-01-05", "hasta": "2024-01-05"}]})
+    page = index_html(meta, release, link=lambda path: f"./{path}", previous_link=None,
+                      totals={})
     assert page.count("<script") == 1 and page.count("</script>") == 1
-    assert "<b>" not in page and "<i>" not in page
+    assert "<b>" not in page.replace("<b>1 visita</b>", "").replace("<b>1 entidad</b>", "")
+    assert "<i>" not in page
+    assert "Municipalidad &lt;b&gt;Norte&lt;/b&gt;" in page
     assert "<h1>Visitas &lt;b&gt;de&lt;/b&gt; A &amp; B &lt;/script&gt;" in page
     assert "Publica: Entidad &lt;i&gt;Norte&lt;/i&gt;." in page
     dom = parse(page)

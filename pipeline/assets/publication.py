@@ -18,7 +18,8 @@ from pipeline.registry import load_registry
 )
 def visits_release(context: dg.AssetExecutionContext,
                    settings: PipelineSettings) -> dg.MaterializeResult:
-    """A release of `visitas` (monthly CSV/JSON, yearly Parquet, metadata) served as latest/."""
+    """A release of `visitas` (monthly CSV, JSON and Parquet, metadata, landing page) served
+    as latest/."""
     cfg = settings.get()
     names = {e.ruc: e.name for e in load_registry(cfg.entities_dir, [])}
     try:

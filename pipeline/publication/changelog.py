@@ -19,12 +19,18 @@ from pipeline.sql import identifier, literal, path_list
 
 def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec,
             months: list[str], previous_parquet: list[Path]) -> list[dict[str, Any]]:
-    """Counts per (entity, month) over `months`, comparing `pub` with the previous files."""
+    """Counts per (entity, month) over `months`, comparing `pub` with the previous files.
+
+    Each entity is named as the rows name it (`release.entity_name_field`): by the current
+    rows, or by the previous release's for an entity whose rows were all withdrawn.
+    """
     if not months:
         return []
     cols = columns(meta)
     row = row_hash_sql(cols)
     key, entity = identifier(spec.key), identifier(spec.entity_field)
+    name_field = spec.entity_name_field if spec.entity_name_field in cols else None
+    name = identifier(name_field) if name_field else "NULL::VARCHAR"
     date = identifier(spec.date_field)
     month_list = ", ".join(literal(m) for m in months)
     # Date ranges rather than strftime(): both sides are sorted by date, so DuckDB reads only
@@ -39,24 +45,26 @@ def compute(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, spec: ReleaseSpec
         # changed rather than failing the release.
         prev_cols = ", ".join(identifier(c) if c in present else f"NULL AS {identifier(c)}"
                               for c in cols)
-        previous = f"""SELECT {key} AS k, {entity} AS e, strftime({date}, '%Y-%m') AS m,
-                              {row} AS h
+        previous = f"""SELECT {key} AS k, {entity} AS e, {name} AS n,
+                              strftime({date}, '%Y-%m') AS m, {row} AS h
                        FROM (SELECT {prev_cols} FROM {source} WHERE {ranges})"""
     else:
-        previous = "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS m, NULL::UBIGINT AS h WHERE false"
+        previous = ("SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS e, NULL::VARCHAR AS n, "
+                    "NULL::VARCHAR AS m, NULL::UBIGINT AS h WHERE false")
     result = con.execute(f"""
-        WITH cur AS (SELECT {key} AS k, {entity} AS e, _mes AS m, {row} AS h
+        WITH cur AS (SELECT {key} AS k, {entity} AS e, {name} AS n, _mes AS m, {row} AS h
                      FROM pub WHERE ({ranges}) AND _mes IN ({month_list})),
              prev AS ({previous})
         SELECT coalesce(cur.e, prev.e) AS entidad, coalesce(cur.m, prev.m) AS mes,
+               max(coalesce(cur.n, prev.n)) AS nombre,
                count(*) FILTER (WHERE prev.k IS NULL) AS agregadas,
                count(*) FILTER (WHERE cur.k IS NOT NULL AND prev.k IS NOT NULL AND cur.h <> prev.h) AS modificadas,
                count(*) FILTER (WHERE cur.k IS NULL) AS retiradas
         FROM cur FULL OUTER JOIN prev ON cur.k = prev.k
-        GROUP BY ALL HAVING agregadas + modificadas + retiradas > 0
+        GROUP BY entidad, mes HAVING agregadas + modificadas + retiradas > 0
         ORDER BY entidad, mes""").fetchall()
-    return [{"entidad": e, "mes": m, "agregadas": a, "modificadas": c, "retiradas": r}
-            for e, m, a, c, r in result]
+    return [{"entidad": e, "entidad_nombre": n, "mes": m, "agregadas": a, "modificadas": c,
+             "retiradas": r} for e, m, n, a, c, r in result]
 
 
 def _next_month(month: str) -> str:
@@ -72,19 +80,35 @@ def document(release_id: str, previous: str | None, previous_url: str | None,
 
 
 def markdown(title: str, doc: dict[str, Any]) -> str:
+    """CAMBIOS.md: what a reader needs to know before downloading the new version again.
+
+    A first version has nothing to compare with: it says how many rows it brings, and lists
+    them per entity and month, rather than speaking of changes.
+    """
     t = doc["totales"]
     lines = [f"# Cambios de la versión {doc['version']}", "", title, ""]
     if doc["version_anterior"]:
         link = doc["url_version_anterior"] or doc["version_anterior"]
-        lines.append(f"Versión anterior: [{doc['version_anterior']}]({link})")
+        lines += [f"Versión anterior: [{doc['version_anterior']}]({link})", "",
+                  f"- Filas agregadas: {t['agregadas']}", f"- Filas modificadas: {t['modificadas']}",
+                  f"- Filas retiradas: {t['retiradas']}", ""]
+    elif t["agregadas"] == 0:
+        return "\n".join([*lines, "Primera versión publicada: todavía no tiene filas."]) + "\n"
+    elif t["agregadas"] == 1:
+        lines += ["Primera versión publicada: su única fila es nueva.", ""]
     else:
-        lines.append("Primera versión publicada: todas las filas son nuevas.")
-    lines += ["", f"- Filas agregadas: {t['agregadas']}", f"- Filas modificadas: {t['modificadas']}",
-              f"- Filas retiradas: {t['retiradas']}", ""]
+        lines += [f"Primera versión publicada: sus {t['agregadas']} filas son nuevas.", ""]
     if doc["por_entidad_y_mes"]:
-        lines += ["| Entidad | Mes | Agregadas | Modificadas | Retiradas |", "|---|---|---:|---:|---:|"]
-        lines += [f"| {r['entidad']} | {r['mes']} | {r['agregadas']} | {r['modificadas']} | {r['retiradas']} |"
+        lines += ["| Entidad | RUC | Mes | Agregadas | Modificadas | Retiradas |",
+                  "|---|---|---|---:|---:|---:|"]
+        lines += [f"| {_cell(r.get('entidad_nombre'))} | {r['entidad']} | {r['mes']} "
+                  f"| {r['agregadas']} | {r['modificadas']} | {r['retiradas']} |"
                   for r in doc["por_entidad_y_mes"]]
     else:
         lines.append("Sin cambios en los datos.")
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str | None) -> str:
+    """A table cell of Markdown: a name's own `|` would split it; no name, a dash."""
+    return (text or "—").replace("|", "\\|").replace("\n", " ")

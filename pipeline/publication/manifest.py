@@ -47,6 +47,9 @@ class Manifest:
     months: dict[str, dict[str, Any]]
     years: dict[str, dict[str, Any]]
     files: list[ReleaseFile] = field(default_factory=list)
+    #: what the release covers, for its landing page (see `overview`); empty in releases
+    #: cut before it was recorded
+    overview: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -36,6 +36,9 @@ class ReleaseSpec:
     #: the largest share of an entity's published rows a release may drop without an explicit
     #: withdrawal (see `pipeline.publication.guard`); beyond it the release is refused
     max_withdrawn_share: float = 0.2
+    #: the column naming the entity (its registry name, as consolidation writes it), so the
+    #: changelog and the release page name entities, not only their RUC; optional
+    entity_name_field: str | None = None
 
     @classmethod
     def of(cls, meta: DatasetMeta) -> ReleaseSpec:
@@ -47,7 +50,8 @@ class ReleaseSpec:
         return cls(key=block["key"], date_field=block["date_field"],
                    entity_field=block["entity_field"], order_by=list(block["order_by"]),
                    keep_last=int(block.get("keep_last", 10)),
-                   max_withdrawn_share=_share(block.get("max_withdrawn_share", 0.2), meta))
+                   max_withdrawn_share=_share(block.get("max_withdrawn_share", 0.2), meta),
+                   entity_name_field=block.get("entity_name_field"))
 
 
 def _share(value: Any, meta: DatasetMeta) -> float:

@@ -41,7 +41,7 @@ import duckdb
 from pipeline import workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout, leftovers
+from pipeline.publication import changelog, guard, layout, leftovers, overview
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -184,15 +184,16 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
         staged = _write(con, plan, links, tmp, prev_parquet)
+        covered = overview.compute(con, plan.meta, plan.spec)
     # From here on the release folder fills: if this process is killed, the next run reads
     # the note and removes the unfinished release.
     leftovers.note_release(tmp, storage, plan.release_id)
     _upload(storage, plan, staged)
-    manifest = _commit(storage, plan, staged, links, settings.public_base_url)
+    manifest = _commit(storage, plan, staged, links, settings.public_base_url, covered)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
                               manifest.files, previous=manifest.previous,
-                              written=[f.entry.path for f in staged.new],
-                              reused=[f.entry.path for f in staged.reused],
+                              written=[f.entry.path for f in staged.all if f.source is None],
+                              reused=[f.entry.path for f in staged.all if f.source is not None],
                               changes=staged.changes["totales"], unexplained=unexplained)
 
 
@@ -318,7 +319,7 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, links: Links, tmp:
     reusable_db = plan.previous_files.get(layout.DUCKDB) if plan.same_schema else None
     extras = _extras(con, plan.meta, tmp / "extra", changes,
                      reuse_db=(plan.previous_key(layout.DUCKDB), reusable_db)
-                     if reusable_db else None)
+                     if reusable_db else None, previous=plan)
     return StagedRelease(new, reused, [StagedFile(f, path, src) for path, f, src in extras],
                          changes)
 
@@ -381,7 +382,7 @@ def _verify_staged(storage: Storage, key: str, f: StagedFile) -> None:
 
 
 def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: Links,
-            base_url: str) -> Manifest:
+            base_url: str, covered: dict[str, Any]) -> Manifest:
     """Complete the verified release, then serve it: its descriptors, its manifest (from now
     on the release is complete), then latest/ (the pointer last)."""
     previous = plan.previous
@@ -390,7 +391,8 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         previous=previous.id if previous else None, schema_hash=plan.schema_hash,
                         rows=sum(info["rows"] for info in plan.months.values()),
                         # kept in the manifest as a summary per year; files are cut by month
-                        months=plan.months, years=year_hashes(plan.months), files=staged.files)
+                        months=plan.months, years=year_hashes(plan.months), files=staged.files,
+                        overview=covered)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
@@ -446,9 +448,11 @@ def _previous_parquet(storage: Storage, previous: Manifest | None, months: list[
 
 
 def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
-            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None
-            ) -> list[tuple[Path, ReleaseFile, str | None]]:
-    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from)."""
+            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None,
+            previous: ReleasePlan | None = None) -> list[tuple[Path, ReleaseFile, str | None]]:
+    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from).
+    A file with the same bytes as the previous release's is copied from it, so the release
+    summary tells it apart from what changed."""
     out.mkdir(parents=True, exist_ok=True)
     result: list[tuple[Path, ReleaseFile, str | None]] = []
     schema_name = meta.schema_path.name
@@ -461,7 +465,12 @@ def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
     for name, (body, fmt) in texts.items():
         path = out / name
         path.write_bytes(body)
-        result.append((path, ReleaseFile(name, fmt, len(body), sha256_file(path)), None))
+        entry = ReleaseFile(name, fmt, len(body), sha256_file(path))
+        same = previous.previous_files.get(name) if previous else None
+        if previous and same is not None and same.sha256 == entry.sha256:
+            result.append((path, same, previous.previous_key(name)))
+        else:
+            result.append((path, entry, None))
     if reuse_db is not None:
         # Same schema: the views database would be the same views over the same relative
         # paths, so the previous release's file is copied instead of rebuilt.
@@ -537,9 +546,8 @@ def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
                                        schema_path=schema_path)), "application/ld+json"),
         (layout.DATA_JSON, _json(data_json(meta, listed, version=manifest.id, modified=modified,
                                            link=links, schema_path=schema_path)), JSON_TYPE),
-        (layout.INDEX, index_html(meta, manifest.files, version=manifest.id, modified=modified,
-                                  link=links, previous_link=previous, totals=totals
-                                  ).encode("utf-8"), "text/html; charset=utf-8"),
+        (layout.INDEX, index_html(meta, manifest, link=links, previous_link=previous,
+                                  totals=totals).encode("utf-8"), "text/html; charset=utf-8"),
     ]
 
 
