@@ -97,6 +97,11 @@ def _release_id(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")
 
 
+def published_storage(settings: Settings) -> Storage:
+    """The published tree; on a local disk world-readable, so any web server can serve it."""
+    return open_storage(settings.publish_url, base_dir=settings.root, public=True)
+
+
 def complete_releases(storage: Storage) -> list[str]:
     """Ids of the releases that have their manifest, oldest first."""
     suffix = "/" + layout.MANIFEST
@@ -154,7 +159,7 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None, dataset: str = "visitas",
             database: Path | None = None) -> PublicationOutcome:
     """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
-    storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    storage = storage or published_storage(settings)
     # An unfinished release and scratch files a killed publisher left (never a live one's).
     leftovers.clear(settings, storage)
     with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
@@ -169,7 +174,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     storage before every local file is written."""
     meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     spec = ReleaseSpec.of(meta)
-    storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    storage = storage or published_storage(settings)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     with duckdb.connect(str(database or database_path(settings)), read_only=True) as con:
         limit_resources(con, settings)
