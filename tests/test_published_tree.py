@@ -4,8 +4,10 @@ plain web server, stable paths under latest/, one download per format for the wh
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -14,15 +16,27 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
 from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
-from pipeline.publication.publisher import publish
-from tests.publication_helpers import change_table, settings_for, write_table
+from pipeline.publication.publisher import publish, served_release
+from pipeline.sql import literal
+from pipeline.storage.base import Storage
+from pipeline.storage.s3 import S3Storage
+from tests.publication_helpers import (
+    FaultyStorage,
+    assert_whole,
+    change_table,
+    settings_for,
+    write_table,
+)
+from tests.s3server import S3Server
 
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -94,3 +108,162 @@ def test_published_files_are_world_readable_and_served_as_is(tmp_path: Path, ope
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _two_releases(tmp_path: Path, storage: Storage | None = None,
+                  check: Callable[[str], None] | None = None) -> tuple[Path, str, str]:
+    """Publish the 360 visits, then move every February visit to January: 2024-02 is gone
+    from the second release, 2024-01 changed. `check(key)` runs before each write of the
+    second release's latest/ switch."""
+    settings = settings_for(tmp_path, publish_url=str(tmp_path / "publish"))
+    db = database_path(settings)
+    write_table(db)
+    first = publish(settings, now=T1, storage=storage)
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE visitas SET fecha_visita = fecha_visita - 31, "
+                    "fecha_registro = fecha_registro - 31 WHERE fecha_visita >= DATE '2024-02-01'")
+    target = storage if check is None or storage is None else Watching(storage, check)
+    second = publish(settings, now=T2, storage=target)
+    return tmp_path / "publish", first.version, second.version
+
+
+def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> None:
+    publish_dir, _first, second = _two_releases(tmp_path)
+    latest = publish_dir / layout.LATEST
+    release = publish_dir / layout.release_dir(second)
+    manifest = json.loads((latest / layout.MANIFEST).read_text())
+    assert manifest["id"] == second
+    for f in manifest["files"]:
+        assert (latest / f["path"]).read_bytes() == (release / f["path"]).read_bytes(), f["path"]
+    # The month the second release no longer has is gone from latest/ too.
+    assert sorted(p.name for p in (latest / "visitas" / "csv").iterdir()) == [
+        "visitas-2023-12.csv", "visitas-2024-01.csv"]
+    assert not (latest / "visitas" / "parquet" / "anio=2024" / "visitas-2024-02.parquet").exists()
+    assert sorted(p.name for p in latest.iterdir()) == [
+        "CAMBIOS.md", "catalog.jsonld", "changes.json", "data.json", "datapackage.json",
+        "index.html", "objects", "release.json", "visitas", "visitas-completo.csv.gz",
+        "visitas-completo.parquet", "visitas.duckdb", "visitas.schema.json"]
+
+    # The descriptor names the stable paths; the monthly CSVs are one multi-part resource.
+    package = json.loads((latest / layout.DATAPACKAGE).read_text())
+    table = package["resources"][0]
+    assert table["name"] == "visitas" and table["type"] == "table"
+    assert table["path"] == ["visitas/csv/visitas-2023-12.csv", "visitas/csv/visitas-2024-01.csv"]
+    assert table["description"].startswith("360 filas en 2 archivos mensuales (2023-12 a 2024-01)")
+    assert [r["path"] for r in package["resources"][1:]] == [
+        "visitas/json/visitas-2023-12.json", "visitas/json/visitas-2024-01.json",
+        "visitas/parquet/anio=2023/visitas-2023-12.parquet",
+        "visitas/parquet/anio=2024/visitas-2024-01.parquet",
+        "visitas.schema.json", "changes.json", "CAMBIOS.md",
+        "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb"]
+    frictionless = Path(sys.executable).with_name("frictionless")
+    done = subprocess.run([str(frictionless), "validate", "--json", str(latest / layout.DATAPACKAGE)],
+                          capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stdout)
+    assert report["valid"], done.stdout[:2000]
+    assert [t["stats"]["rows"] for t in report["tasks"] if t["name"] == "visitas"] == [360]
+
+    # Portals harvest stable download links: data.json and DCAT name latest/'s own paths.
+    data = json.loads((latest / layout.DATA_JSON).read_text())
+    urls = {d["downloadURL"] for d in data["dataset"][0]["distribution"]}
+    assert "./visitas/csv/visitas-2024-01.csv" in urls and "./visitas-completo.csv.gz" in urls
+    assert all((latest / url).is_file() for url in urls)
+
+
+def test_the_whole_dataset_in_one_file_per_format(tmp_path: Path) -> None:
+    publish_dir, _first, _second = _two_releases(tmp_path)
+    latest = publish_dir / layout.LATEST
+    monthly = sorted((latest / "visitas" / "csv").glob("*.csv"))
+    parts = [p.read_bytes() for p in monthly]
+    expected = parts[0] + b"".join(p.split(b"\n", 1)[1] for p in parts[1:])
+    assert gzip.decompress((latest / "visitas-completo.csv.gz").read_bytes()) == expected
+    with duckdb.connect() as con:
+        rows = con.execute(f"SELECT * FROM read_parquet({literal(str(latest / 'visitas-completo.parquet'))})"
+                           ).fetchall()
+        by_month = con.execute(f"""SELECT * FROM read_parquet(
+            {literal(str(latest / 'visitas' / 'parquet' / 'anio=*' / '*.parquet'))},
+            hive_partitioning = false) ORDER BY fecha_visita, entidad_ruc, hora_ingreso, id_visita
+            """).fetchall()
+    assert len(rows) == 360 and rows == by_month
+
+
+def test_the_duckdb_file_works_wherever_it_is_opened(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_dir, _first, second = _two_releases(tmp_path)
+    elsewhere = tmp_path / "otra-carpeta"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    copied = elsewhere / "descargada.duckdb"
+    shutil.copyfile(publish_dir / layout.LATEST / layout.DUCKDB, copied)
+    for path in (publish_dir / layout.LATEST / layout.DUCKDB,
+                 publish_dir / layout.release_dir(second) / layout.DUCKDB, copied):
+        with duckdb.connect(str(path), read_only=True) as con:
+            assert con.execute("SELECT strftime(fecha_visita, '%Y-%m') AS mes, count(*) "
+                               "FROM visitas GROUP BY mes ORDER BY mes").fetchall() == [
+                ("2023-12", 124), ("2024-01", 236)], path
+            comment = con.execute("SELECT comment FROM duckdb_columns() "
+                                  "WHERE column_name = 'fecha_visita'").fetchone()
+            assert comment is not None and "visita" in comment[0].lower()
+
+
+class Watching(FaultyStorage):
+    """Runs `check(key)` before every write to latest/: what a reader would find then."""
+
+    def __init__(self, inner: Storage, check: Callable[[str], None]) -> None:
+        super().__init__(inner, None)
+        self.check = check
+
+    def _before(self, key: str) -> None:
+        if key.startswith(f"{layout.LATEST}/"):
+            self.check(key)
+
+    def write_bytes(self, key: str, data: bytes, **kw: Any) -> None:
+        self._before(key)
+        self.inner.write_bytes(key, data, **kw)
+
+    def copy(self, src_key: str, dest_key: str, **kw: Any) -> None:
+        self._before(dest_key)
+        self.inner.copy(src_key, dest_key, **kw)
+
+    def delete(self, key: str) -> None:
+        self._before(key)
+        self.inner.delete(key)
+
+
+def named_by_latest(storage: Storage) -> set[str]:
+    """Every file latest/'s documents name (keys), whatever they say of it."""
+    package = json.loads(storage.read_bytes(f"{layout.LATEST}/{layout.DATAPACKAGE}"))
+    named = {p for r in package["resources"]
+             for p in (r["path"] if isinstance(r["path"], list) else [r["path"]])}
+    data = json.loads(storage.read_bytes(f"{layout.LATEST}/{layout.DATA_JSON}"))
+    named |= {d["downloadURL"] for d in data["dataset"][0]["distribution"]}
+    catalog = json.loads(storage.read_bytes(f"{layout.LATEST}/{layout.CATALOG}"))
+    named |= {d["dcat:downloadURL"]["@id"] for d in catalog["@graph"][1]["dcat:distribution"]}
+    page = storage.read_bytes(f"{layout.LATEST}/{layout.INDEX}").decode()
+    named |= {h for h in re.findall(r'href="([^"#]+)"', page) if "://" not in h and ".." not in h}
+    return {f"{layout.LATEST}/{p.removeprefix('./')}" for p in named}
+
+
+@pytest.mark.s3
+def test_on_s3_latest_never_names_a_missing_or_partial_file(tmp_path: Path, s3_env: S3Server,
+                                                            s3_bucket: str) -> None:
+    """On S3 the stable files are replaced one by one: before every write of the switch,
+    the descriptor names whole files (sizes and hashes hold) and no document of latest/
+    names a file that is missing."""
+    storage = S3Storage(s3_bucket, "estable")
+    seen: list[str] = []
+
+    def check(key: str) -> None:
+        seen.append(key)
+        assert_whole(storage, layout.LATEST)
+        missing = sorted(k for k in named_by_latest(storage) if not storage.exists(k))
+        assert missing == [], key
+
+    _publish_dir, _first, second = _two_releases(tmp_path, storage, check)
+    check("final")
+    assert served_release(storage).id == second  # type: ignore[union-attr]
+    assert len(seen) > 20
+    # The stable paths hold the second release, the vanished month is gone.
+    assert not storage.exists("latest/visitas/csv/visitas-2024-02.csv")
+    assert storage.sha256("latest/visitas/csv/visitas-2024-01.csv") == storage.sha256(
+        f"{layout.release_dir(second)}/visitas/csv/visitas-2024-01.csv")

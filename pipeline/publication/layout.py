@@ -42,3 +42,8 @@ def release_dir(release_id: str) -> str:
 def object_key(sha256: str, path: str) -> str:
     """Where `latest/` keeps a copy: named by content, so a copy is never overwritten."""
     return f"{OBJECTS}/{sha256[:2]}/{sha256}/{path.rsplit('/', 1)[-1]}"
+
+
+def complete_file(table: str, fmt: str) -> str:
+    """The whole dataset in one file (`visitas-completo.parquet`, `visitas-completo.csv.gz`)."""
+    return f"{table}-completo.{fmt}"

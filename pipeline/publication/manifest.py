@@ -13,6 +13,7 @@ from typing import Any
 
 MEDIATYPES = {
     "csv": "text/csv",
+    "csv.gz": "application/gzip",
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
     "duckdb": "application/vnd.duckdb",
@@ -47,6 +48,9 @@ class Manifest:
     months: dict[str, dict[str, Any]]
     years: dict[str, dict[str, Any]]
     files: list[ReleaseFile] = field(default_factory=list)
+    #: size and sha256 of the monthly CSVs read as one multi-part resource (see
+    #: `pipeline.publication.whole`); None in releases from before it or without rows
+    csv_stream: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)
