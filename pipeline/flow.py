@@ -161,6 +161,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     pub = outcome.publication
     for loss in pub.unexplained:
         echo(f"  aviso: {loss.describe(names)}")
+    for warning in pub.warnings:
+        echo(f"  aviso: {warning}")
     if pub.new_release:
         changes = pub.changes
         echo(f"  versión {pub.version}: {plural(pub.rows, 'visita publicada', 'visitas publicadas')}"

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from pipeline import faults
 from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
 from pipeline.publication.publisher import publish, served_release
@@ -37,6 +38,7 @@ from tests.publication_helpers import (
     write_table,
 )
 from tests.s3server import S3Server
+from tests.test_cli_errors import assert_fault, project, visitas
 
 T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -267,3 +269,42 @@ def test_on_s3_latest_never_names_a_missing_or_partial_file(tmp_path: Path, s3_e
     assert not storage.exists("latest/visitas/csv/visitas-2024-02.csv")
     assert storage.sha256("latest/visitas/csv/visitas-2024-01.csv") == storage.sha256(
         f"{layout.release_dir(second)}/visitas/csv/visitas-2024-01.csv")
+
+
+@pytest.mark.parametrize("environment", ["demo", "production"])
+def test_no_public_base_url_refuses_to_publish_outside_local(tmp_path: Path,
+                                                             environment: str) -> None:
+    var = tmp_path / "var"
+    done = visitas(project(tmp_path, VISITAS_ENV=environment, VISITAS_VAR_DIR=str(var),
+                           VISITAS_PSEUDONYM_KEY="k" * 40), "run", "--samples")
+    assert_fault(done, faults.EXIT_CONFIG, "Configuración",
+                 "VISITAS_PUBLIC_BASE_URL no está definida: es obligatoria en el entorno "
+                 f"{environment} para publicar")
+    # before any work: nothing ingested, nothing published
+    assert done.stdout == ""
+    assert not (var / "warehouse").exists() and not (var / "publish").exists()
+
+
+def test_a_public_base_url_that_is_not_a_url_is_refused(tmp_path: Path) -> None:
+    done = visitas(project(tmp_path, VISITAS_PUBLIC_BASE_URL="datos.example.gob.pe"), "run")
+    assert_fault(done, faults.EXIT_CONFIG, "Configuración",
+                 "VISITAS_PUBLIC_BASE_URL='datos.example.gob.pe' no es una URL")
+
+
+def test_no_public_base_url_is_a_warning_in_local(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    done = visitas(project(tmp_path, VISITAS_VAR_DIR=str(var)), "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("  aviso: VISITAS_PUBLIC_BASE_URL no está definida: data.json y catalog.jsonld "
+            "llevan enlaces relativos") in done.stdout
+    data = json.loads((var / "publish" / layout.LATEST / layout.DATA_JSON).read_text())
+    assert data["dataset"][0]["landingPage"] == "./index.html"
+
+    base = "https://datos.example.gob.pe/visitas"
+    again = visitas(project(tmp_path / "con-url", VISITAS_VAR_DIR=str(tmp_path / "var2"),
+                            VISITAS_PUBLIC_BASE_URL=base), "run")
+    assert again.returncode == 0 and "VISITAS_PUBLIC_BASE_URL" not in again.stdout
+    data = json.loads((tmp_path / "var2" / "publish" / layout.LATEST / layout.DATA_JSON).read_text())
+    assert data["dataset"][0]["landingPage"] == f"{base}/latest/index.html"
+    assert {d["downloadURL"].rsplit("/", 1)[0] for d in data["dataset"][0]["distribution"]
+            if d["downloadURL"].endswith(".csv")} == {f"{base}/latest/visitas/csv"}

@@ -42,7 +42,7 @@ import duckdb
 from pipeline import workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout, leftovers, whole
+from pipeline.publication import changelog, guard, layout, leftovers, public_url, whole
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -88,6 +88,8 @@ class PublicationOutcome:
     #: entities that lost published rows without withdrawal, within release.max_withdrawn_share
     #: (published, but worth telling the operator)
     unexplained: list[guard.EntityLoss] = field(default_factory=list)
+    #: what the operator should fix though the release went out (Spanish, one per line)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _json(data: Any) -> bytes:
@@ -166,12 +168,16 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None, dataset: str = "visitas",
             database: Path | None = None) -> PublicationOutcome:
     """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
+    # Before any work: a release for a portal without absolute links is refused outside local.
+    warning = public_url.check(settings)
     storage = storage or published_storage(settings)
     # An unfinished release and scratch files a killed publisher left (never a live one's).
     leftovers.clear(settings, storage)
     with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
-        return _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
-                        database=database)
+        outcome = _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
+                           database=database)
+    outcome.warnings += [warning] if warning else []
+    return outcome
 
 
 def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
