@@ -8,17 +8,15 @@ Layout of the published tree:
         visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
         datapackage.json, catalog.jsonld, data.json, index.html
         release.json               the manifest, written last: a release without it is unfinished
-    latest/
-        datapackage.json           paths into latest/objects/ (copies named by content)
-        catalog.jsonld, data.json, index.html   links into releases/<id>/
-        objects/<sha>/<file>       content-addressed copies, never overwritten
+    latest/                        the served release's files at the same (stable) paths
+        datapackage.json, catalog.jsonld, data.json, index.html   naming those stable paths
+        objects/<xx>/<sha>/<file>  content-addressed copies of the files the last switch replaced
         release.json               the pointer: the manifest of the release served, written last
 
 Order of a release: data files (each read back: size and sha256), then the descriptors, then
-the manifest; only then `latest/`: missing copies, then `latest/datapackage.json` (one PUT,
-so a harvester sees the old or the new release, never a mix: the files it names are
-content-addressed and never change), then the pointer. A crash anywhere leaves `latest/`
-serving the previous release; the next run resumes from the newest complete release.
+the manifest; only then the switch of `latest/` (see `sync_latest`), the pointer last. A crash
+anywhere leaves the pointer on the previous release and `latest/datapackage.json` naming
+whole files; the next run resumes from the newest complete release.
 
 Re-running with no change in the data publishes nothing new (no release), and only repairs
 `latest/` if a crash left its pointer behind.
