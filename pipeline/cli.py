@@ -136,8 +136,11 @@ def run(samples: bool | None) -> None:
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
     """
     from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+    from pipeline.publication import public_url
 
     settings = _settings()
+    with _step("Configuración"):
+        public_url.check(settings)  # refused outside local before any work; warned at publication
     if samples if samples is not None else settings.environment == "local":
         copied = seed_sample_uploads(settings, included_entities(settings))
         if copied:

@@ -162,6 +162,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
     pub = outcome.publication
     for loss in pub.unexplained:
         echo(f"  aviso: {loss.describe(names)}")
+    for warning in pub.warnings:
+        echo(f"  aviso: {warning}")
     for line in outcome_lines(pub):
         echo(f"  {line}")
     for line in outcome.problems():

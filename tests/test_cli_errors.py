@@ -93,7 +93,8 @@ def test_an_invalid_memory_limit_and_a_missing_key(tmp_path: Path) -> None:
     done = visitas(project(tmp_path, VISITAS_DUCKDB_MEMORY="abc"), "run")
     assert_fault(done, faults.EXIT_CONFIG, "Consolidación", "VISITAS_DUCKDB_MEMORY='abc'")
 
-    env = project(tmp_path / "prod", VISITAS_ENV="production")
+    env = project(tmp_path / "prod", VISITAS_ENV="production",
+                  VISITAS_PUBLIC_BASE_URL="https://datos.example.gob.pe/visitas")
     del env["VISITAS_PSEUDONYM_KEY"]
     done = visitas(env, "run", "--samples")
     assert_fault(done, faults.EXIT_CONFIG, "Publicación", "VISITAS_PSEUDONYM_KEY no está definida")

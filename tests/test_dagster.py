@@ -63,8 +63,8 @@ def test_full_pass_job_over_every_partition_in_one_run(defs, project, instance):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"staged_batches_sound": True, "uploads_readable": True}
     package = json.loads((project.var_dir / "publish/latest/datapackage.json").read_text("utf-8"))
-    assert [r["name"] for r in package["resources"] if r["format"] == "csv"] == [
-        f"visitas-csv-visitas-2024-{m:02d}.csv" for m in (8, 9, 10)]
+    assert [r["path"] for r in package["resources"] if r["format"] == "csv"] == [
+        [f"visitas/csv/visitas-2024-{m:02d}.csv" for m in (8, 9, 10)]]
 
 
 def test_one_partition_then_publish(defs, project, instance):

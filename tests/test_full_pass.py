@@ -11,6 +11,8 @@ import frictionless
 import pytest
 
 from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
+from pipeline.storage.local import LocalStorage
+from tests.publication_helpers import resource_bytes
 from tests.published import csv_rows, data_files, parquet_glob
 
 NOW = dt.datetime(2024, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -18,10 +20,11 @@ TODAY = NOW.date()
 
 
 RESOURCES = [
-    *(f"visitas-csv-visitas-2024-{m:02d}.csv" for m in (8, 9, 10)),
+    "visitas",  # the monthly CSVs, one multi-part tabular resource
     *(f"visitas-json-visitas-2024-{m:02d}.json" for m in (8, 9, 10)),
     *(f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)),
-    "visitas.schema.json", "changes.json", "cambios.md", "visitas.duckdb",
+    "visitas.schema.json", "changes.json", "cambios.md",
+    "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
 ]
 
 
@@ -47,8 +50,10 @@ def test_publishes_every_valid_sample_row(project, manifest):
     # The samples span August–October 2024: one CSV, one JSON and one Parquet per month, the
     # Parquet under the one year directory (hive `anio=2024`), then the release's other files.
     assert [r["name"] for r in package["resources"]] == RESOURCES
+    assert package["resources"][0]["path"] == [
+        f"visitas/csv/visitas-2024-{m:02d}.csv" for m in (8, 9, 10)]
     for resource in package["resources"]:
-        content = (latest / resource["path"]).read_bytes()
+        content = resource_bytes(LocalStorage(publish_dir), "latest", resource)
         assert resource["bytes"] == len(content)
         assert resource["hash"] == "sha256:" + hashlib.sha256(content).hexdigest()
     # The same count in every distribution.
@@ -193,7 +198,7 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
     package = json.loads(publish.read_bytes("latest/datapackage.json"))
     assert [r["name"] for r in package["resources"]] == RESOURCES
     for resource in package["resources"]:
-        data = publish.read_bytes(f"latest/{resource['path']}")
+        data = resource_bytes(publish, "latest", resource)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         assert resource["bytes"] == len(data)
     # Raw uploads are archived byte for byte under <RUC>/<sha256>/<name>.

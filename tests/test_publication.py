@@ -13,7 +13,6 @@ from pipeline.consolidation.visitas import database_path
 from pipeline.publication import layout
 from pipeline.publication.publisher import (
     complete_releases,
-    load_manifest,
     publish,
     served_release,
 )
@@ -46,7 +45,8 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert sorted(f.path for f in first.files) == sorted([
         *(f"visitas/{fmt}/visitas-{m}.{fmt}" for fmt in ("csv", "json") for m in MONTHS),
         *(f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet" for m in MONTHS),
-        "visitas.schema.json", "changes.json", "CAMBIOS.md", "visitas.duckdb"])
+        "visitas.schema.json", "changes.json", "CAMBIOS.md", "visitas.duckdb",
+        "visitas-completo.csv.gz", "visitas-completo.parquet"])
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
@@ -79,28 +79,37 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         assert_whole(s3_publish, layout.release_dir(rid))
     assert complete_releases(s3_publish) == [first.version, second.version]
 
-    # Copies of the first release's changed files that latest/ no longer names are kept for
-    # one release (harvesters mid-download), then collected.
-    replaced = copies_named(s3_publish, first.version) - copies_named(s3_publish, second.version)
-    assert sorted(path.rsplit("/", 1)[1] for path in replaced) == [
+    # latest/ holds the second release's files at their stable paths, and under objects/ the
+    # copies its descriptor named while the stable files that moved were being replaced.
+    assert stable_files(s3_publish) == {f.path: f.sha256 for f in second.files}
+    whole = ["visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb"]
+    assert copy_names(s3_publish) == sorted([
         "CAMBIOS.md", "changes.json", "visitas-2024-01.csv", "visitas-2024-01.json",
-        "visitas-2024-01.parquet"]
-    assert latest_copies(s3_publish) == (copies_named(s3_publish, first.version)
-                                         | copies_named(s3_publish, second.version))
+        "visitas-2024-01.parquet", *whole])
+    replaced = latest_copies(s3_publish)
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE visitas SET observacion = 'revisada' WHERE fecha_visita = '2024-02-01'")
     third = publish(settings, now=T3, storage=s3_publish)
     assert third.previous == second.version
-    assert latest_copies(s3_publish) == (copies_named(s3_publish, second.version)
-                                         | copies_named(s3_publish, third.version))
+    assert stable_files(s3_publish) == {f.path: f.sha256 for f in third.files}
+    assert copy_names(s3_publish) == sorted([
+        "CAMBIOS.md", "changes.json", "visitas-2024-02.csv", "visitas-2024-02.json",
+        "visitas-2024-02.parquet", *whole])
     assert replaced.isdisjoint(latest_copies(s3_publish))
     assert_whole(s3_publish, layout.LATEST)
 
 
-def copies_named(storage: S3Storage, release_id: str) -> set[str]:
-    """The latest/objects/ keys of a release's files."""
-    return {f"{layout.LATEST}/{layout.object_key(f.sha256, f.path)}"
-            for f in load_manifest(storage, release_id).files}
+def stable_files(storage: S3Storage) -> dict[str, str]:
+    """latest/'s files at their stable paths (documents and copies aside), with their sha256."""
+    documents = {layout.MANIFEST, layout.DATAPACKAGE, layout.CATALOG, layout.DATA_JSON,
+                 layout.INDEX}
+    found = {o.key.removeprefix("latest/") for o in storage.list("latest/")}
+    return {path: storage.sha256(f"latest/{path}") for path in found
+            if path not in documents and not path.startswith(f"{layout.OBJECTS}/")}
+
+
+def copy_names(storage: S3Storage) -> list[str]:
+    return sorted(key.rsplit("/", 1)[1] for key in latest_copies(storage))
 
 
 def latest_copies(storage: S3Storage) -> set[str]:
@@ -171,7 +180,7 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
     package = assert_whole(store, layout.LATEST)
     csv = next(r for r in package["resources"] if r["format"] == "csv")
     assert csv["schema"]["fields"][-1]["name"] == "canal_registro"
-    header = (tmp_path / "publish" / layout.LATEST / csv["path"]).read_text().splitlines()[0]
+    header = (tmp_path / "publish" / layout.LATEST / csv["path"][0]).read_text().splitlines()[0]
     assert header.endswith(",canal_registro")
 
 

@@ -56,13 +56,14 @@ def two_releases_s3(tmp_path: Path, s3_env: S3Server, s3_bucket: str) -> tuple[S
 def test_dcat_catalog_parses_and_carries_the_properties(two_releases_s3: tuple[S3Storage, str, str]) -> None:
     storage, first, second = two_releases_s3
     manifest = json.loads(storage.read_bytes("latest/release.json"))
+    # latest/'s catalogue names the stable URLs under latest/, the release's its own files.
     for directory in ("latest", f"releases/{second}"):
         graph = rdflib.Graph().parse(data=storage.read_bytes(f"{directory}/catalog.jsonld"),
                                      format="json-ld")
         datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
         assert len(datasets) == 1
         ds = datasets[0]
-        assert str(ds) == f"{BASE}/releases/{second}/#dataset"
+        assert str(ds) == f"{BASE}/{directory}/#dataset"
         assert (None, DCAT.dataset, ds) in graph
         for prop in (DCTERMS.license, DCTERMS.modified, DCTERMS.conformsTo, DCAT.version,
                      OWL.versionInfo, DCTERMS.title, DCTERMS.publisher):
@@ -72,7 +73,7 @@ def test_dcat_catalog_parses_and_carries_the_properties(two_releases_s3: tuple[S
         data_files = [f for f in manifest["files"] if f["partition"]]
         by_url = {str(graph.value(d, DCAT.downloadURL)): d for d in dists}
         for f in data_files:
-            d = by_url[f"{BASE}/releases/{second}/{f['path']}"]
+            d = by_url[f"{BASE}/{directory}/{f['path']}"]
             assert int(graph.value(d, DCAT.byteSize)) == f["bytes"]
             assert graph.value(d, DCAT.mediaType) is not None
             checksum = graph.value(d, SPDX.checksum)
@@ -89,7 +90,7 @@ def test_data_json_validates_against_dcat_us(two_releases_s3: tuple[S3Storage, s
         doc = json.loads(storage.read_bytes(f"{directory}/data.json"))
         jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
         urls = {d["downloadURL"] for d in doc["dataset"][0]["distribution"]}
-        assert f"{BASE}/releases/{second}/visitas/csv/visitas-2024-01.csv" in urls
+        assert f"{BASE}/{directory}/visitas/csv/visitas-2024-01.csv" in urls
     # The schema does reject what DCAT-US forbids.
     bad = json.loads(storage.read_bytes("latest/data.json"))
     del bad["dataset"][0]["accessLevel"]
@@ -109,10 +110,11 @@ def test_index_html_renders_in_chromium_with_every_file_linked(tmp_path: Path) -
     release = publish(settings, now=T1, storage=store)
     manifest = json.loads(store.read_bytes("latest/release.json"))
     package = json.loads(store.read_bytes("latest/datapackage.json"))
-    release_dir = tmp_path / "publish" / "releases" / release.version
     licence = package["licenses"][0]["path"]
     for directory in ("latest", f"releases/{release.version}"):
-        page = (tmp_path / "publish" / directory / "index.html").as_uri()
+        # latest/'s page links to the stable paths under latest/, the release's to its own
+        release_dir = tmp_path / "publish" / directory
+        page = (release_dir / "index.html").as_uri()
         dom = parse(chromium.dump_dom(browser, tmp_path / "chromium", page))
         assert dom.one("head").one("title").text() == (
             f"{package['title']} — versión {release.version}")

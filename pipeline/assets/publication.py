@@ -37,6 +37,8 @@ def visits_release(context: dg.AssetExecutionContext,
         }) from refused
     for loss in outcome.unexplained:
         context.log.warning(f"aviso: {loss.describe(names)}")
+    for warning in outcome.warnings:
+        context.log.warning(f"aviso: {warning}")
     if not outcome.new_release:
         context.log.info(f"Sin cambios: latest/ sigue sirviendo la versión {outcome.version}")
     files = "\n".join(f"| {f.path} | {f.bytes} | `{f.sha256[:16]}…` |" for f in outcome.files[:30])

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.publication.dataset import DatasetMeta
 from pipeline.publication.manifest import ReleaseFile
+from pipeline.spanish import plural
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 RESOURCE_PROFILE = "https://datapackage.org/profiles/2.0/dataresource.json"
@@ -23,9 +24,9 @@ def resource_name(path: str) -> str:
 
 
 def resource(meta: DatasetMeta, f: ReleaseFile, path: str) -> dict[str, Any]:
-    # The CSVs are the tabular resources, checked row by row by any Frictionless tool; JSON
-    # and Parquet hold the same rows and are described as files (size and checksum), because
-    # Frictionless cannot byte-check them as tables.
+    # The monthly CSVs are the tabular resource (see `monthly_csv`), checked row by row by any
+    # Frictionless tool; JSON and Parquet hold the same rows and are described as files (size
+    # and checksum), because Frictionless cannot byte-check them as tables.
     tabular = f.format == "csv" and bool(f.partition)
     descriptor: dict[str, Any] = {
         "$schema": RESOURCE_PROFILE,
@@ -53,9 +54,39 @@ def resource(meta: DatasetMeta, f: ReleaseFile, path: str) -> dict[str, Any]:
     return descriptor
 
 
+def monthly_csv(meta: DatasetMeta, parts: list[ReleaseFile], paths: list[str],
+                stream: dict[str, Any] | None) -> dict[str, Any]:
+    """The monthly CSVs as one multi-part tabular resource (Frictionless reads the parts as
+    one table, the header of each part after the first skipped); `stream`: that table's size
+    and sha256, when known."""
+    rows = sum(f.rows or 0 for f in parts)
+    months = f"{parts[0].partition} a {parts[-1].partition}" if len(parts) > 1 else parts[0].partition
+    return {
+        "$schema": RESOURCE_PROFILE,
+        "name": meta.table,
+        "type": "table",
+        "path": paths,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        **({"bytes": stream["bytes"], "hash": f"sha256:{stream['sha256']}"} if stream else {}),
+        "title": f"{meta.title} — CSV, un archivo por mes",
+        "description": (f"{plural(rows, 'fila', 'filas')} en "
+                        f"{plural(len(parts), 'archivo mensual', 'archivos mensuales')} ({months}), "
+                        f"cada uno con su encabezado."),
+        "dialect": {"delimiter": ",", "quoteChar": '"', "header": True},
+        "schema": meta.schema,
+    }
+
+
 def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, created: str,
                 path_of: Callable[[ReleaseFile], str] = lambda f: f.path,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                extra: dict[str, Any] | None = None,
+                csv_stream: dict[str, Any] | None = None) -> dict[str, Any]:
+    parts = sorted((f for f in files if f.format == "csv" and f.partition),
+                   key=lambda f: f.partition)
+    resources = [monthly_csv(meta, parts, [path_of(f) for f in parts], csv_stream)] if parts else []
+    resources += [resource(meta, f, path_of(f)) for f in files if f not in parts]
     return {
         "$schema": PROFILE,
         "name": meta.name,
@@ -68,6 +99,6 @@ def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, cr
         "contributors": [{"title": meta.publisher["name"], "roles": ["publisher"],
                           **({"email": meta.publisher["email"]} if "email" in meta.publisher else {}),
                           **({"path": meta.publisher["path"]} if "path" in meta.publisher else {})}],
-        "resources": [resource(meta, f, path_of(f)) for f in files],
+        "resources": resources,
         **(extra or {}),
     }

@@ -107,7 +107,11 @@ def _format(f: ReleaseFile) -> str:
 def _descriptions(meta: DatasetMeta) -> dict[str, str]:
     return {
         meta.schema_path.name: "Esquema de la tabla (Table Schema): columnas, tipos y reglas.",
-        layout.DUCKDB: f"Base DuckDB con la vista «{meta.table}» sobre los archivos Parquet.",
+        layout.DUCKDB: f"Base DuckDB con todas las filas en la tabla «{meta.table}»: se abre "
+                       "desde cualquier carpeta.",
+        layout.complete_file(meta.table, "csv.gz"): "Todos los meses en un solo CSV, comprimido con "
+                                            "gzip.",
+        layout.complete_file(meta.table, "parquet"): "Todos los meses en un solo archivo Parquet.",
         layout.CHANGES: "Filas agregadas, modificadas y retiradas en esta versión, por entidad "
                         "y mes.",
         layout.CHANGES_MD: "Las mismas cifras, para leer.",

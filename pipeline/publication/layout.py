@@ -10,7 +10,8 @@ from __future__ import annotations
 
 RELEASES = "releases"
 LATEST = "latest"
-#: content-addressed copies of the files `latest/datapackage.json` names (see publisher)
+#: content-addressed copies `latest/datapackage.json` names while the stable files they stand
+#: for are being replaced (see `publisher.sync_latest`)
 OBJECTS = "objects"
 MANIFEST = "release.json"
 DATAPACKAGE = "datapackage.json"
@@ -40,5 +41,10 @@ def release_dir(release_id: str) -> str:
 
 
 def object_key(sha256: str, path: str) -> str:
-    """Where `latest/` keeps a copy: named by content, so a copy is never overwritten."""
+    """Where `latest/` keeps a copy during a switch: named by content, never overwritten."""
     return f"{OBJECTS}/{sha256[:2]}/{sha256}/{path.rsplit('/', 1)[-1]}"
+
+
+def complete_file(table: str, fmt: str) -> str:
+    """The whole dataset in one file (`visitas-completo.parquet`, `visitas-completo.csv.gz`)."""
+    return f"{table}-completo.{fmt}"

@@ -13,6 +13,7 @@ from typing import Any
 
 MEDIATYPES = {
     "csv": "text/csv",
+    "csv.gz": "application/gzip",
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
     "duckdb": "application/vnd.duckdb",
@@ -50,6 +51,9 @@ class Manifest:
     #: what the release covers, for its landing page (see `overview`); empty in releases
     #: cut before it was recorded
     overview: dict[str, Any] = field(default_factory=dict)
+    #: size and sha256 of the monthly CSVs read as one multi-part resource (see
+    #: `pipeline.publication.whole`); None in releases from before it or without rows
+    csv_stream: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -8,17 +8,15 @@ Layout of the published tree:
         visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
         datapackage.json, catalog.jsonld, data.json, index.html
         release.json               the manifest, written last: a release without it is unfinished
-    latest/
-        datapackage.json           paths into latest/objects/ (copies named by content)
-        catalog.jsonld, data.json, index.html   links into releases/<id>/
-        objects/<sha>/<file>       content-addressed copies, never overwritten
+    latest/                        the served release's files at the same (stable) paths
+        datapackage.json, catalog.jsonld, data.json, index.html   naming those stable paths
+        objects/<xx>/<sha>/<file>  content-addressed copies of the files the last switch replaced
         release.json               the pointer: the manifest of the release served, written last
 
 Order of a release: data files (each read back: size and sha256), then the descriptors, then
-the manifest; only then `latest/`: missing copies, then `latest/datapackage.json` (one PUT,
-so a harvester sees the old or the new release, never a mix: the files it names are
-content-addressed and never change), then the pointer. A crash anywhere leaves `latest/`
-serving the previous release; the next run resumes from the newest complete release.
+the manifest; only then the switch of `latest/` (see `sync_latest`), the pointer last. A crash
+anywhere leaves the pointer on the previous release and `latest/datapackage.json` naming
+whole files; the next run resumes from the newest complete release.
 
 Re-running with no change in the data publishes nothing new (no release), and only repairs
 `latest/` if a crash left its pointer behind.
@@ -32,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ import duckdb
 from pipeline import workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout, leftovers, overview
+from pipeline.publication import changelog, guard, layout, leftovers, overview, public_url, whole
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -66,7 +65,7 @@ from pipeline.publication.personal_data import (
 )
 from pipeline.publication.writers import write_file
 from pipeline.settings import Settings
-from pipeline.sql import identifier, literal, path_literal
+from pipeline.sql import identifier, literal
 from pipeline.storage import Storage, StorageError, open_storage
 from pipeline.storage.base import sha256_file
 
@@ -87,6 +86,8 @@ class PublicationOutcome:
     #: entities that lost published rows without withdrawal, within release.max_withdrawn_share
     #: (published, but worth telling the operator)
     unexplained: list[guard.EntityLoss] = field(default_factory=list)
+    #: what the operator should fix though the release went out (Spanish, one per line)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _json(data: Any) -> bytes:
@@ -95,6 +96,11 @@ def _json(data: Any) -> bytes:
 
 def _release_id(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def published_storage(settings: Settings) -> Storage:
+    """The published tree; on a local disk world-readable, so any web server can serve it."""
+    return open_storage(settings.publish_url, base_dir=settings.root, public=True)
 
 
 def complete_releases(storage: Storage) -> list[str]:
@@ -115,7 +121,11 @@ def served_release(storage: Storage) -> Manifest | None:
 
 
 class Links:
-    """Download links: absolute under VISITAS_PUBLIC_BASE_URL, else relative to the document."""
+    """Download links: absolute under VISITAS_PUBLIC_BASE_URL, else relative to the document.
+
+    A release's own documents link to its immutable files; latest/'s documents link to the
+    stable paths under latest/, which name the current release's files at every release.
+    """
 
     def __init__(self, base_url: str, release_id: str, *, from_latest: bool) -> None:
         self.base = base_url.rstrip("/")
@@ -131,6 +141,8 @@ class Links:
         return "./" if rid == self.release_id else f"../{rid}/"
 
     def __call__(self, path: str) -> str:
+        if self.from_latest:
+            return (f"{self.base}/{layout.LATEST}/" if self.base else "./") + path
         return self.release() + path
 
 
@@ -154,12 +166,16 @@ def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None, dataset: str = "visitas",
             database: Path | None = None) -> PublicationOutcome:
     """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
-    storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    # Before any work: a release for a portal without absolute links is refused outside local.
+    warning = public_url.check(settings)
+    storage = storage or published_storage(settings)
     # An unfinished release and scratch files a killed publisher left (never a live one's).
     leftovers.clear(settings, storage)
     with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
-        return _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
-                        database=database)
+        outcome = _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
+                           database=database)
+    outcome.warnings += [warning] if warning else []
+    return outcome
 
 
 def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
@@ -169,7 +185,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     storage before every local file is written."""
     meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     spec = ReleaseSpec.of(meta)
-    storage = storage or open_storage(settings.publish_url, base_dir=settings.root)
+    storage = storage or published_storage(settings)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     with duckdb.connect(str(database or database_path(settings)), read_only=True) as con:
         limit_resources(con, settings)
@@ -183,7 +199,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                                          tmp / "prev")
         unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
-        staged = _write(con, plan, links, tmp, prev_parquet)
+        staged = _write(con, storage, plan, links, tmp, prev_parquet,
+                        connect=lambda path: _connect(path, settings))
         covered = overview.compute(con, plan.meta, plan.spec)
     # From here on the release folder fills: if this process is killed, the next run reads
     # the note and removes the unfinished release.
@@ -263,8 +280,9 @@ class StagedRelease:
 
     new: list[StagedFile]  # data files written for this release
     reused: list[StagedFile]  # data files unchanged since the previous release
-    extras: list[StagedFile]  # schema, changelog, views database
+    extras: list[StagedFile]  # schema, changelog, the whole dataset in one file per format
     changes: dict[str, Any]
+    csv_stream: dict[str, Any] | None = None
 
     @property
     def all(self) -> list[StagedFile]:
@@ -306,8 +324,9 @@ def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> Publica
                               reused=[f.path for f in previous.files])
 
 
-def _write(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, links: Links, tmp: Path,
-           prev_parquet: list[Path]) -> StagedRelease:
+def _write(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan, links: Links,
+           tmp: Path, prev_parquet: list[Path],
+           connect: Callable[[Path], duckdb.DuckDBPyConnection]) -> StagedRelease:
     """Write the release's new files locally under `tmp`; unchanged ones are only named.
     `prev_parquet`: the previous release's Parquet of the changed months."""
     new, reused = _write_months(con, plan, tmp / "out")
@@ -316,12 +335,38 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, links: Links, tmp:
     prev_link = links.release(previous.id) if previous else None
     changes = changelog.document(plan.release_id, previous.id if previous else None, prev_link,
                                  rows)
-    reusable_db = plan.previous_files.get(layout.DUCKDB) if plan.same_schema else None
-    extras = _extras(con, plan.meta, tmp / "extra", changes,
-                     reuse_db=(plan.previous_key(layout.DUCKDB), reusable_db)
-                     if reusable_db else None, previous=plan)
+    extras = _extras(plan.meta, tmp / "extra", changes, previous=plan)
+    monthly = _monthly_parts(storage, new + reused, tmp / "partes")
+    built = whole.write(plan.meta, sum(info["rows"] for info in plan.months.values()),
+                        monthly["csv"], monthly["parquet"], tmp / "completo", connect)
+    extras += [(path, entry, None) for path, entry in built.files]
     return StagedRelease(new, reused, [StagedFile(f, path, src) for path, f, src in extras],
-                         changes)
+                         changes, built.csv_stream)
+
+
+def _monthly_parts(storage: Storage, staged: list[StagedFile], dest: Path) -> dict[str, list[Path]]:
+    """Local copies of the monthly CSV and Parquet, in month order: the files just written,
+    and the previous release's (read in place on a local disk, else downloaded)."""
+    parts: dict[str, list[Path]] = {"csv": [], "parquet": []}
+    for f in sorted(staged, key=lambda f: (f.entry.partition, f.entry.path)):
+        if f.entry.format not in parts:
+            continue
+        local = f.local
+        if local is None:
+            assert f.source is not None
+            local = storage.local_path(f.source)
+            if local is None:
+                local = dest / f.entry.path
+                local.parent.mkdir(parents=True, exist_ok=True)
+                storage.download(f.source, local)
+        parts[f.entry.format].append(local)
+    return parts
+
+
+def _connect(path: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    limit_resources(con, settings)
+    return con
 
 
 def _write_months(con: duckdb.DuckDBPyConnection, plan: ReleasePlan,
@@ -392,7 +437,7 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         rows=sum(info["rows"] for info in plan.months.values()),
                         # kept in the manifest as a summary per year; files are cut by month
                         months=plan.months, years=year_hashes(plan.months), files=staged.files,
-                        overview=covered)
+                        overview=covered, csv_stream=staged.csv_stream)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
@@ -447,12 +492,11 @@ def _previous_parquet(storage: Storage, previous: Manifest | None, months: list[
     return found
 
 
-def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
-            changes: dict[str, Any], *, reuse_db: tuple[str, ReleaseFile] | None,
+def _extras(meta: DatasetMeta, out: Path, changes: dict[str, Any], *,
             previous: ReleasePlan | None = None) -> list[tuple[Path, ReleaseFile, str | None]]:
-    """Schema, DuckDB views database and changelog; (local file, entry, key to copy from).
-    A file with the same bytes as the previous release's is copied from it, so the release
-    summary tells it apart from what changed."""
+    """Schema and changelog; (local file, entry, key to copy from). A file with the same
+    bytes as the previous release's is copied from it, so the release summary tells it apart
+    from what changed."""
     out.mkdir(parents=True, exist_ok=True)
     result: list[tuple[Path, ReleaseFile, str | None]] = []
     schema_name = meta.schema_path.name
@@ -471,41 +515,7 @@ def _extras(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path,
             result.append((path, same, previous.previous_key(name)))
         else:
             result.append((path, entry, None))
-    if reuse_db is not None:
-        # Same schema: the views database would be the same views over the same relative
-        # paths, so the previous release's file is copied instead of rebuilt.
-        key, entry = reuse_db
-        result.append((out, entry, key))
-    else:
-        path = build_duckdb(con, meta, out / "db")
-        result.append((path, ReleaseFile(layout.DUCKDB, "duckdb", path.stat().st_size,
-                                         sha256_file(path)), None))
     return result
-
-
-def build_duckdb(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, out: Path) -> Path:
-    """`visitas.duckdb`: views over the release's Parquet by relative path.
-
-    Open it from the release directory (`cd releases/<id> && duckdb visitas.duckdb`, or a
-    downloaded copy of it): the views read `visitas/parquet/anio=*/*.parquet` from there.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    # The views are bound when created, so a zero-row Parquet with the published columns
-    # stands in for the release's files at build time.
-    cols = ", ".join(identifier(c) for c in columns(meta))
-    stub = out / "stub" / meta.table / "parquet" / "anio=0" / "stub.parquet"
-    stub.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY (SELECT {cols} FROM pub LIMIT 0) TO {path_literal(stub)} (FORMAT parquet)")
-    path = out / layout.DUCKDB
-    glob = layout.parquet_glob(meta.table)
-    table = identifier(meta.table)
-    comment = "Filas publicadas; abra esta base desde la carpeta de la versión (rutas relativas)."
-    with duckdb.connect(str(path)) as db:
-        db.execute(f"SET file_search_path = {path_literal(out / 'stub')}")
-        db.execute(f"""CREATE VIEW {table} AS
-            SELECT * FROM read_parquet({literal(glob)}, hive_partitioning = true)""")
-        db.execute(f"COMMENT ON VIEW {table} IS {literal(comment)}")
-    return path
 
 
 def _apply_personal_data_policy(settings: Settings,
@@ -524,23 +534,29 @@ def _apply_personal_data_policy(settings: Settings,
     return published, computed_columns(policy, pseudonym_key(settings))
 
 
+def package_json(meta: DatasetMeta, manifest: Manifest,
+                 path_of: Callable[[ReleaseFile], str] = lambda f: f.path) -> bytes:
+    """The release's datapackage.json; `path_of` where each file is named (its path in the
+    release, which is also its stable path under latest/, unless said otherwise)."""
+    return _json(datapackage(
+        meta, manifest.files, version=manifest.id, created=manifest.created, path_of=path_of,
+        csv_stream=manifest.csv_stream,
+        extra={
+            **({"x-datos-personales": meta.extra["x-datos-personales"]}
+               if "x-datos-personales" in meta.extra else {}),
+            **({"previousVersion": manifest.previous} if manifest.previous else {}),
+        }))
+
+
 def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
                       totals: dict[str, int]) -> list[tuple[str, bytes, str]]:
     """datapackage.json, catalog.jsonld, data.json and index.html of a release, in that order."""
     modified = manifest.created
     schema_path = meta.schema_path.name
     previous = links.release(manifest.previous) if manifest.previous else None
-    package = datapackage(meta, manifest.files, version=manifest.id, created=modified,
-                          path_of=(lambda f: f.path) if not links.from_latest else
-                          (lambda f: layout.object_key(f.sha256, f.path)),
-                          extra={
-                              **({"x-datos-personales": meta.extra["x-datos-personales"]}
-                                 if "x-datos-personales" in meta.extra else {}),
-                              **({"previousVersion": manifest.previous} if manifest.previous else {}),
-                          })
     listed = [f for f in manifest.files if f.partition or f.format == "duckdb"]
     return [
-        (layout.DATAPACKAGE, _json(package), JSON_TYPE),
+        (layout.DATAPACKAGE, package_json(meta, manifest), JSON_TYPE),
         (layout.CATALOG, _json(catalog(meta, listed, version=manifest.id, modified=modified,
                                        link=links, previous_link=previous,
                                        schema_path=schema_path)), "application/ld+json"),
@@ -552,28 +568,90 @@ def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
 
 
 def sync_latest(storage: Storage, meta: DatasetMeta, manifest: Manifest, base_url: str) -> None:
-    """Serve `manifest`'s release as latest/; a no-op when latest/ already serves it."""
+    """Serve `manifest`'s release as latest/; a no-op when latest/ already serves it.
+
+    latest/ holds the release's files at their stable paths (`latest/visitas/csv/…`), which
+    are replaced one by one (S3 has no multi-object switch), so `latest/datapackage.json` must
+    never name a stable file while it is being replaced. The switch:
+
+    1. the files whose content moves are copied under `latest/objects/<sha256>/` (named by
+       content, never overwritten);
+    2. `latest/datapackage.json` is replaced by the new release's, naming those copies for
+       the moving files and the stable paths (which keep their content) for the others;
+    3. the moving files are copied to their stable paths;
+    4. catalog.jsonld, data.json and index.html, then datapackage.json naming stable paths
+       only, then the pointer `release.json`;
+    5. files of the old release the new one lacks (a month gone) and the copies of earlier
+       switches are removed: nothing names them any more.
+
+    So the descriptor always names whole files with their sizes and hashes, and no document
+    ever names a missing file. A crash anywhere leaves the pointer on the previous release;
+    the next run does the switch again.
+    """
     pointer = f"{layout.LATEST}/{layout.MANIFEST}"
     body = manifest.to_json()
     old = served_release(storage)
-    if old is not None and old.to_json() == body:
+    settled = old is not None and _settled(storage, old)
+    if old is not None and settled and old.to_json() == body:
         return
     rdir = layout.release_dir(manifest.id)
-    for f in manifest.files:
+    # What the stable paths hold is known only when latest/ is settled on the pointer's
+    # release; after a crash mid-switch (or in the older layout, with copies only) every
+    # file counts as moving.
+    known = {f.path: f.sha256 for f in old.files} if old is not None and settled else {}
+    moving = [f for f in manifest.files if known.get(f.path) != f.sha256]
+    for f in moving:
         key = f"{layout.LATEST}/{layout.object_key(f.sha256, f.path)}"
         if not storage.exists(key):
             storage.copy(f"{rdir}/{f.path}", key)
             verify(storage, key, f.bytes, None)
+    in_motion = {f.path for f in moving}
+    if moving and old is not None:
+        storage.write_bytes(
+            f"{layout.LATEST}/{layout.DATAPACKAGE}",
+            package_json(meta, manifest, lambda f: layout.object_key(f.sha256, f.path)
+                         if f.path in in_motion else f.path),
+            content_type=JSON_TYPE)
+    for f in moving:
+        key = f"{layout.LATEST}/{f.path}"
+        storage.copy(f"{rdir}/{f.path}", key)
+        verify(storage, key, f.bytes, None)
     links = Links(base_url, manifest.id, from_latest=True)
     totals = json.loads(storage.read_bytes(f"{rdir}/{layout.CHANGES}"))["totales"]
-    # datapackage.json first: it is what harvesters follow, and it swaps in one PUT.
-    for name, doc, ctype in release_documents(meta, manifest, links, totals):
+    documents = release_documents(meta, manifest, links, totals)
+    # datapackage.json last of the documents: it is what harvesters follow.
+    for name, doc, ctype in documents[1:] + documents[:1]:
         storage.write_bytes(f"{layout.LATEST}/{name}", doc, content_type=ctype)
     storage.write_bytes(pointer, body, content_type=JSON_TYPE)
-    # Copies that neither this release nor the one just replaced name are garbage now; the
-    # replaced one's stay one more release for harvesters still downloading them.
-    keep = {layout.object_key(f.sha256, f.path) for m in (manifest, old) if m for f in m.files}
-    collect_objects(storage, keep)
+    _collect_latest(storage, manifest, {layout.object_key(f.sha256, f.path) for f in moving})
+
+
+def _settled(storage: Storage, served: Manifest) -> bool:
+    """Whether latest/ holds exactly `served`'s files at their stable paths: its descriptor
+    is that release's and names stable paths only (not copies under objects/)."""
+    key = f"{layout.LATEST}/{layout.DATAPACKAGE}"
+    if not storage.exists(key):
+        return False
+    package = json.loads(storage.read_bytes(key))
+    paths = [p for r in package.get("resources", [])
+             for p in (r["path"] if isinstance(r.get("path"), list) else [r.get("path", "")])]
+    return (package.get("version") == served.id
+            and not any(p.startswith(f"{layout.OBJECTS}/") for p in paths))
+
+
+def _collect_latest(storage: Storage, manifest: Manifest, copies: set[str]) -> list[str]:
+    """Remove from latest/ what the served release does not name: stable files it lacks
+    and content copies other than `copies` (this switch's, kept for whoever read the
+    descriptor that named them)."""
+    keep = {f.path for f in manifest.files} | copies | {
+        layout.MANIFEST, layout.DATAPACKAGE, layout.CATALOG, layout.DATA_JSON, layout.INDEX}
+    prefix = f"{layout.LATEST}/"
+    removed = []
+    for obj in storage.list(prefix):
+        if obj.key[len(prefix):] not in keep:
+            storage.delete(obj.key)
+            removed.append(obj.key)
+    return removed
 
 
 def collect_objects(storage: Storage, keep: set[str]) -> list[str]:

@@ -7,10 +7,12 @@ from pathlib import Path
 from pipeline.storage.base import Storage
 
 
-def open_storage(location: str | Path, *, base_dir: Path | None = None) -> Storage:
+def open_storage(location: str | Path, *, base_dir: Path | None = None,
+                 public: bool = False) -> Storage:
     """`s3://bucket/prefix` opens S3 storage; anything else is a local directory.
 
     Relative directories are resolved against `base_dir` (the project root by default).
+    `public`: a local directory anyone may read (the published tree); see `LocalStorage`.
     """
     text = str(location)
     if text.startswith("s3://"):
@@ -23,4 +25,4 @@ def open_storage(location: str | Path, *, base_dir: Path | None = None) -> Stora
     path = Path(text)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
-    return LocalStorage(path)
+    return LocalStorage(path, public=public)

@@ -11,11 +11,21 @@ from pathlib import Path
 from pipeline.atomic import SCRATCH_MARKER, is_scratch, scratch_abandoned
 from pipeline.storage.base import ObjectInfo, Storage, StorageError, sha256_file
 
+#: modes of a public tree (the published one): anyone may read and list it, so a web server
+#: running as another user can serve it; only the publisher writes
+PUBLIC_FILE_MODE = 0o644
+PUBLIC_DIR_MODE = 0o755
+
 
 class LocalStorage(Storage):
-    def __init__(self, root: Path | str) -> None:
+    """A directory. With `public`, every file written is `PUBLIC_FILE_MODE` and every folder
+    created `PUBLIC_DIR_MODE`, whatever the umask; otherwise files are private to the owner
+    (the raw archive and the landing area hold full document numbers)."""
+
+    def __init__(self, root: Path | str, *, public: bool = False) -> None:
         self.root = Path(root)
         self.url = str(self.root)
+        self.public = public
 
     def path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
@@ -69,6 +79,21 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageError(f"No se pudo leer {self.locate(key)}: {exc}") from exc
 
+    def _make_folder(self, folder: Path) -> None:
+        """Create `folder` and its missing parents; public ones get their mode explicitly,
+        because mkdir's is cut by the umask."""
+        if not self.public:
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        missing = []
+        here = folder
+        while not here.is_dir():
+            missing.append(here)
+            here = here.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for created in missing:
+            os.chmod(created, PUBLIC_DIR_MODE)
+
     def _atomic_write(self, key: str, writer, if_absent: bool) -> None:
         target = self.path(key)
         # Write beside the target and rename, so a reader never sees half a file. The scratch
@@ -77,7 +102,7 @@ class LocalStorage(Storage):
         # keeps it unique per write, even for two threads of one process.
         prefix = f".{target.name}{SCRATCH_MARKER}{os.getpid()}-"
         for attempt in range(3):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_folder(target.parent)
             try:
                 fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)
                 break
@@ -88,6 +113,10 @@ class LocalStorage(Storage):
         os.close(fd)
         try:
             writer(Path(tmp))
+            if self.public:
+                # mkstemp makes the file private; a hard link shares the mode with its source,
+                # so this also opens a file of an earlier release published before this mode
+                os.chmod(tmp, PUBLIC_FILE_MODE)
             if if_absent:
                 try:
                     os.link(tmp, target)  # fails if target exists: create-only
