@@ -51,9 +51,12 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
     assert second.new_release and second.previous == first.version
-    # Only the month that changed is rewritten, in every format, with the changelog; its
-    # year's other months, the schema and the views database are copied unchanged.
+    # Only the month that changed is rewritten, in every format, with the changelog and the
+    # whole-dataset files (CSV, Parquet, DuckDB: they hold that month too); its year's other
+    # months and the schema are copied unchanged.
     assert sorted(second.written) == ["CAMBIOS.md", "changes.json",
+                                      "visitas-completo.csv.gz", "visitas-completo.parquet",
+                                      "visitas.duckdb",
                                       "visitas/csv/visitas-2024-01.csv",
                                       "visitas/json/visitas-2024-01.json",
                                       "visitas/parquet/anio=2024/visitas-2024-01.parquet"]
@@ -61,7 +64,7 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         *(f"visitas/{fmt}/visitas-{m}.{fmt}" if fmt != "parquet"
           else f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet"
           for fmt in ("csv", "json", "parquet") for m in ("2023-12", "2024-02")),
-        "visitas.duckdb", "visitas.schema.json"])
+        "visitas.schema.json"])
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}

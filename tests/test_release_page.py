@@ -4,6 +4,8 @@ and Lima time, charts, and links that all lead to files that exist."""
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import json
 from pathlib import Path
@@ -87,7 +89,12 @@ def test_index_shows_what_a_journalist_needs(tmp_path: Path, published: Settings
             ["octubre de 2024", "38", "CSV 16 kB", "JSON 31 kB", "Parquet 9,2 kB"]]
         others = {r[0]: r for r in rows(table_after(dom, "Otros archivos"))}
         assert others["CAMBIOS.md"][1:3] == ["Markdown", "486 bytes"]
-        assert others["visitas.duckdb"][1:3] == ["DuckDB", "274 kB"]
+        assert others["visitas.duckdb"][1] == "DuckDB"
+        assert re.fullmatch(r"\d+ kB", others["visitas.duckdb"][2])
+        assert others["visitas-completo.csv.gz"][3] == ("Todos los meses en un solo CSV, "
+                                                       "comprimido con gzip.")
+        assert others["visitas-completo.parquet"][3] == ("Todos los meses en un solo archivo "
+                                                        "Parquet.")
         # Entities by their registry name, with RUC, visits and their first and last visit.
         assert rows(table_after(dom, "Visitas por entidad")) == ENTITIES
         # The data dictionary: every published column, in order, from the Table Schema.
@@ -107,8 +114,10 @@ def test_index_shows_what_a_journalist_needs(tmp_path: Path, published: Settings
                    if a.attrs["href"] != licence}
         for target in targets:
             assert Path(unquote(urlparse(target).path)).is_file(), target
+        # each page links to its own folder's files: latest/ to its stable paths, a release
+        # to its immutable ones
         for f in manifest["files"]:
-            assert f"{release_dir.as_uri()}/{f['path']}" in targets, f["path"]
+            assert f"{page.parent.as_uri()}/{f['path']}" in targets, f["path"]
         # Two charts, each bar titled with its label and exact count.
         month_svg, entity_svg = dom.iter("svg")
         assert month_svg.attrs["aria-label"] == "Visitas por mes"

@@ -92,7 +92,8 @@ def published_lines(settings: Settings, now: dt.datetime) -> list[str]:
     lines: list[str] = []
     run_full_pass(settings, echo=lines.append, today=now.date(), now=now)
     start = lines.index("Publicación")
-    return [line for line in lines[start + 1:] if not line.startswith("VISITAS_PSEUDONYM_KEY")]
+    return [line for line in lines[start + 1:]
+            if not line.startswith(("VISITAS_PSEUDONYM_KEY", "  aviso: VISITAS_PUBLIC_BASE_URL"))]
 
 
 def test_run_counts_every_file_it_lists(project: Settings) -> None:
@@ -101,12 +102,12 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
     seed_sample_uploads(project, included_entities(project))
     first = published_lines(project, NOW)
     listed = [line for line in first if re.match(r"    [+=] ", line)]
-    assert len(listed) == 13 and all(line.startswith("    + ") for line in listed)
+    assert len(listed) == 15 and all(line.startswith("    + ") for line in listed)
     assert re.fullmatch(r"  versión \S+ \(primera\): 115 visitas publicadas en .+/latest/", first[0])
-    assert first[1] == "  13 archivos escritos (+)"
+    assert first[1] == "  15 archivos escritos (+)"
     # Withdraw one visit of October: only that month's files, and the changelog, change.
-    rows = list(csv.DictReader((project.var_dir / "publish" / "latest").glob(
-        "objects/*/*/visitas-2024-10.csv").__next__().open(encoding="utf-8")))
+    rows = list(csv.DictReader((project.var_dir / "publish" / "latest" / "visitas" / "csv" /
+                                "visitas-2024-10.csv").open(encoding="utf-8")))
     retiros = project.var_dir / "landing" / "20999300031" / "retiros-2024-11-02.csv"
     retiros.write_text(f"id_visita,motivo\n{rows[0]['id_visita']},Registro duplicado\n",
                        encoding="utf-8")
@@ -114,18 +115,20 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
     listed = [line for line in second if re.match(r"    [+=] ", line)]
     written = sorted(line.split()[1] for line in listed if line.startswith("    + "))
     reused = sorted(line.split()[1] for line in listed if line.startswith("    = "))
-    assert written == ["CAMBIOS.md", "changes.json", "visitas/csv/visitas-2024-10.csv",
+    assert written == ["CAMBIOS.md", "changes.json", "visitas-completo.csv.gz",
+                       "visitas-completo.parquet", "visitas.duckdb",
+                       "visitas/csv/visitas-2024-10.csv",
                        "visitas/json/visitas-2024-10.json",
                        "visitas/parquet/anio=2024/visitas-2024-10.parquet"]
     assert reused == sorted([*(f"visitas/{f}/visitas-2024-{m}.{f}" for f in ("csv", "json")
                                for m in ("08", "09")),
                              *(f"visitas/parquet/anio=2024/visitas-2024-{m}.parquet"
                                for m in ("08", "09")),
-                             "visitas.duckdb", "visitas.schema.json"])
+                             "visitas.schema.json"])
     previous = re.search(r"versión (\S+) \(primera\)", first[0]).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(rf"  versión \S+: 114 visitas publicadas en .+/latest/ \(anterior: "
                         rf"{previous}; 0 agregadas, 0 modificadas, 1 retirada\)", second[0])
-    assert second[1] == (f"  5 archivos escritos (+), 8 copiados sin cambios de la versión "
+    assert second[1] == (f"  8 archivos escritos (+), 7 copiados sin cambios de la versión "
                          f"{previous} (=)")
 
 
