@@ -120,9 +120,12 @@ def run(samples: bool | None) -> None:
 
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
     """
+    from pipeline import preflight
     from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
 
     settings = _settings()
+    with _step("Configuración"):
+        preflight.check(settings)  # before any work: a pass that cannot publish does not start
     if samples if samples is not None else settings.environment == "local":
         copied = seed_sample_uploads(settings, included_entities(settings))
         if copied:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipeline import preflight
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.publication.guard import ReleaseRefused
@@ -107,6 +108,7 @@ def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
 
 def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | None = None,
                   now: dt.datetime | None = None) -> PassOutcome:
+    preflight.check(settings)
     outcome = PassOutcome()
     entities = included_entities(settings, outcome.registry_problems)
     echo(f"Ingesta y validación ({plural(len(entities), 'entidad', 'entidades')}, "
