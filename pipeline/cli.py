@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from pipeline import faults
+from pipeline import cli_spanish, faults
 from pipeline.registry import (
     STAGES,
     Entity,
@@ -24,6 +24,8 @@ from pipeline.registry import (
 )
 from pipeline.settings import Settings
 from pipeline.spanish import plural
+
+cli_spanish.install()  # before the decorators below read click's texts
 
 # -- operational faults: a few Spanish lines and an exit code, the traceback only with --debug
 
@@ -58,7 +60,27 @@ def _settings() -> Settings:
         return Settings.from_env()
 
 
-class _Visitas(click.Group):
+class _Command(click.Command):
+    """A command whose usage line is in Spanish too."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        kwargs.setdefault("subcommand_metavar", "COMANDO [ARGUMENTOS]...")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+_Group.group_class = _Group
+
+
+class _Visitas(_Group):
     """The `visitas` group: an operational fault (see `pipeline.faults`) ends the command with
     a short Spanish message naming the step and what to do, and its documented exit code."""
 
@@ -116,8 +138,10 @@ def run(samples: bool | None) -> None:
 
     Ejemplo:
 
+    \b
         visitas run
 
+    \b
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
     """
     from pipeline import preflight
@@ -141,7 +165,8 @@ def run(samples: bool | None) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", metavar="ARCHIVO",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--entity", "ruc", metavar="RUC",
               help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
 @click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -162,10 +187,13 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
     Ejemplos:
 
+    \b
         visitas validate visitas-2024-08.csv --entity 20999100016
 
+    \b
         visitas validate visitas-2024-08.csv --html reporte.html
 
+    \b
         visitas validate datos.csv --schema esquema.json --json
     """
     from pipeline.validation.upload import upload_schemas, validate_file
@@ -210,6 +238,7 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
 
     Ejemplo:
 
+    \b
         visitas withdraw 20999300031 f6bdf2d0f21f3900 --motivo "Registro duplicado"
     """
     import csv
@@ -252,6 +281,7 @@ def entity_list() -> None:
 
     Ejemplo:
 
+    \b
         visitas entity list
     """
     for e in load_registry(_settings().entities_dir):
@@ -259,34 +289,44 @@ def entity_list() -> None:
 
 
 @entity.command("add")
-@click.option("--ruc", required=True, help="RUC de la entidad (11 dígitos, con dígito verificador).")
-@click.option("--name", required=True, help="Nombre oficial de la entidad.")
-@click.option("--admin-name", required=True, help="Nombre del administrador del registro.")
-@click.option("--admin-email", required=True, help="Correo del administrador.")
-@click.option("--stage", type=click.Choice(STAGES), default="demo", show_default=True,
-              help="Etapa inicial: toda entidad empieza en demo.")
-def entity_add(ruc: str, name: str, admin_name: str, admin_email: str, stage: str) -> None:
-    """Registrar una entidad nueva (crea datasets/entities/<RUC>.yaml).
+@click.option("--ruc", required=True, metavar="RUC",
+              help="RUC de la entidad (11 dígitos, con dígito verificador).")
+@click.option("--name", required=True, metavar="NOMBRE", help="Nombre oficial de la entidad.")
+@click.option("--admin-name", required=True, metavar="NOMBRE",
+              help="Nombre del administrador del registro.")
+@click.option("--admin-email", required=True, metavar="CORREO",
+              help="Correo del administrador.")
+def entity_add(ruc: str, name: str, admin_name: str, admin_email: str) -> None:
+    """Registrar una entidad nueva: crea datasets/entities/<RUC>.yaml y su carpeta en la zona
+    de aterrizaje. Toda entidad empieza en demo; pasa a producción con 'visitas entity
+    promote'.
 
     Ejemplo:
 
+    \b
         visitas entity add --ruc 20131370645 --name "Ministerio de Economía y Finanzas" \\
-            --admin-name "Ana Pérez" --admin-email apérez@mef.gob.pe
+            --admin-name "Ana Pérez" --admin-email aperez@mef.gob.pe
     """
+    from pipeline.storage import open_storage
+    from pipeline.storage.local import LocalStorage
+
     settings = _settings()
     path = settings.entities_dir / f"{ruc}.yaml"
     if path.exists():
         raise click.ClickException(f"La entidad {ruc} ya está registrada en {path}.")
     try:
-        new = parse_entity({"ruc": ruc, "name": name, "stage": stage, "source": {"kind": "files"},
+        new = parse_entity({"ruc": ruc, "name": name, "stage": "demo", "source": {"kind": "files"},
                             "administrator": {"name": admin_name, "email": admin_email}},
                            "entidad")
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(entity_file_text(new), encoding="utf-8")
-    click.echo(f"Entidad {ruc} registrada en {path} (etapa {stage}). "
-               f"Sus cargas van en {settings.landing_url}/{ruc}/.")
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    if isinstance(landing, LocalStorage):
+        landing.path(ruc).mkdir(parents=True, exist_ok=True)  # S3 has no folders to create
+    click.echo(f"Entidad {ruc} registrada en {path} (etapa demo). "
+               f"Sus cargas van en {landing.locate(ruc)}/.")
 
 
 @entity.command("promote")
@@ -296,6 +336,7 @@ def entity_promote(ruc: str) -> None:
 
     Ejemplo:
 
+    \b
         visitas entity promote 20999300031
     """
     settings = _settings()
@@ -322,6 +363,7 @@ def releases_list() -> None:
 
     Ejemplo:
 
+    \b
         visitas releases list
     """
     from pipeline.publication.publisher import complete_releases, load_manifest, served_release
@@ -351,6 +393,7 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) 
 
     Ejemplo:
 
+    \b
         visitas releases prune --keep 10 --dry-run
     """
     from pipeline.publication import leftovers
@@ -389,6 +432,7 @@ def serve(port: int) -> None:
 
     Ejemplo:
 
+    \b
         visitas serve --port 3000
     """
     settings = _settings()

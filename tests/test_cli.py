@@ -3,8 +3,11 @@ a valid file and 1 on an invalid one (2, unreadable, is in test_onboarding_and_b
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from pipeline.cli import main
@@ -25,12 +28,50 @@ def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list
 COMMANDS = leaf_commands(main)
 
 
+def _command(path: list[str]) -> click.Command:
+    command: click.Command = main
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_with_an_example(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
     assert "Ejemplo:" in result.output or "Ejemplos:" in result.output
     assert f"visitas {' '.join(command)}" in result.output
+    # each example line is shown as written (not rewrapped into the paragraph around it)
+    doc = _command(command).help or ""
+    examples = [line.strip() for line in doc.splitlines()
+                if line.strip().startswith(("visitas ", "VISITAS_", "--"))]
+    assert examples
+    shown = [line.strip() for line in result.output.splitlines()]
+    assert [line for line in examples if line not in shown] == []
+    # click's own words in Spanish too
+    words = set(re.findall(r"[A-Za-z]+", result.output))
+    for english in ("Usage", "Options", "Show", "required", "default", "OPTIONS", "TEXT",
+                    "INTEGER", "COMMAND", "FILE", "PATH"):
+        assert english not in words, english
+
+
+def test_usage_errors_are_in_spanish(project):
+    runner = CliRunner()
+    result = runner.invoke(main, ["valdate"], prog_name="visitas")
+    assert result.exit_code == 2
+    assert result.output == ("Uso: visitas [OPCIONES] COMANDO [ARGUMENTOS]...\n"
+                             "Vea 'visitas --help' para la ayuda.\n\n"
+                             "Error: No existe el comando 'valdate'. ¿Quiso decir 'validate'?\n")
+    result = runner.invoke(main, ["validate", "/no/existe.csv"])
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: Valor no válido para 'ARCHIVO': Archivo '/no/existe.csv': no existe.\n")
+    result = runner.invoke(main, ["entity", "add", "--ruc", "20131370645"])
+    assert result.exit_code == 2
+    assert result.output.endswith("Error: Falta la opción '--name'.\n")
+    result = runner.invoke(main, ["validate", "x.csv", "--limit-errors", "muchos"])
+    assert "Error: Valor no válido para '--limit-errors': 'muchos' no es un número válido." \
+        in result.output
 
 
 def test_validate_valid_file_exits_0(project):
@@ -71,6 +112,39 @@ def test_entity_add_rejects_bad_ruc(project):
                              "prefijo 10/15/17/20 y dígito verificador correcto).\n")
     assert sorted(p.name for p in project.entities_dir.iterdir()) == [
         "20999100016.yaml", "20999200029.yaml", "20999300031.yaml"]
+
+
+ADD = ["entity", "add", "--ruc", "20131370645", "--name", "Ministerio de Economía y Finanzas",
+       "--admin-name", "Ana Pérez"]
+
+
+def test_entity_add_registers_in_demo_and_creates_the_landing_folder(project):
+    result = CliRunner().invoke(main, [*ADD, "--admin-email", "apérez@mef.gob.pe"])
+    assert result.exit_code == 0, result.output
+    landing = project.var_dir / "landing" / "20131370645"
+    assert result.output == (
+        f"Entidad 20131370645 registrada en {project.entities_dir / '20131370645.yaml'} "
+        f"(etapa demo). Sus cargas van en {landing}/.\n")
+    assert landing.is_dir()
+    assert yaml.safe_load((project.entities_dir / "20131370645.yaml").read_text("utf-8")) == {
+        "ruc": "20131370645", "name": "Ministerio de Economía y Finanzas", "stage": "demo",
+        "source": {"kind": "files"},
+        "administrator": {"name": "Ana Pérez", "email": "apérez@mef.gob.pe"}}
+    # every entity starts in demo: there is no way to register one straight into production
+    refused = CliRunner().invoke(main, [*ADD[:2], "--ruc", "20100000006", *ADD[4:],
+                                        "--admin-email", "a@x.pe", "--stage", "production"])
+    assert refused.exit_code == 2
+    assert "No existe la opción '--stage'." in refused.output
+
+
+def test_entity_add_refuses_an_address_that_is_not_one(project):
+    result = CliRunner().invoke(main, [*ADD, "--admin-email", "notanemail"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: entidad: el correo del administrador 'notanemail' no es válido (clave "
+        "administrator.email): le falta la arroba (@) y el dominio, p. ej. aperez@mef.gob.pe.\n")
+    assert not (project.entities_dir / "20131370645.yaml").exists()
+    assert not (project.var_dir / "landing" / "20131370645").exists()
 
 
 def test_entity_list_and_promote(project):
