@@ -125,7 +125,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--samples/--no-samples", default=None,
               help="Copiar las cargas de ejemplo a la zona de aterrizaje antes de procesar "
                    "(por defecto solo en el entorno local).")
-def run(samples: bool | None) -> None:
+@click.option("--entity", "rucs", multiple=True, metavar="RUC",
+              help="Ingerir solo las cargas de esta entidad (se puede repetir); la "
+                   "consolidación y la publicación abarcan todas, como en una pasada completa.")
+def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
     """Una pasada completa: ingerir, validar, consolidar y publicar.
 
     Una visita publicada solo sale del conjunto con un retiro explícito: si la nueva versión
@@ -136,10 +139,13 @@ def run(samples: bool | None) -> None:
     (versión rechazada o ninguna fuente se pudo leer) y 4 si alguna fuente falló (se conservan
     sus visitas publicadas y las demás entidades se publican).
 
-    Ejemplo:
+    Ejemplos:
 
     \b
         visitas run
+
+    \b
+        visitas run --entity 20999100016
 
     \b
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
@@ -150,11 +156,16 @@ def run(samples: bool | None) -> None:
     settings = _settings()
     with _step("Configuración"):
         preflight.check(settings)  # before any work: a pass that cannot publish does not start
+        included = included_entities(settings, [])
+        unknown = [r for r in rucs if r not in {e.ruc for e in included}]
+        if unknown:
+            raise click.UsageError(_not_included(settings, unknown))
+    chosen = [e for e in included if not rucs or e.ruc in rucs]
     if samples if samples is not None else settings.environment == "local":
-        copied = seed_sample_uploads(settings, included_entities(settings))
+        copied = seed_sample_uploads(settings, chosen)
         if copied:
             click.echo(f"Cargas de ejemplo copiadas a {settings.landing_url}: {copied}")
-    outcome = run_full_pass(settings, echo=_step_echo)
+    outcome = run_full_pass(settings, echo=_step_echo, only=set(rucs) or None)
     failed = [e for e in outcome.entities if e.error]
     rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
     click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
@@ -162,6 +173,13 @@ def run(samples: bool | None) -> None:
                f"{plural(rejected, 'lote rechazado', 'lotes rechazados')}; "
                f"{outcome.published_where()}")
     sys.exit(outcome.exit_code)
+
+
+def _not_included(settings: Settings, rucs: list[str]) -> str:
+    registered = {e.ruc: e for e in load_registry(settings.entities_dir, [])}
+    reasons = [f"{r} está en demo y el entorno production solo procesa entidades en producción"
+               if r in registered else f"{r} no está registrada" for r in rucs]
+    return "; ".join(reasons) + ". Vea 'visitas entity list'."
 
 
 @main.command()
@@ -268,6 +286,103 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
     visits = "1 visita" if len(ids) == 1 else f"{len(ids)} visitas"
     click.echo(f"Retiro de {visits} registrado en {landing.locate(key)}; "
                "se aplicará en la próxima pasada ('visitas run').")
+
+
+def _registered(settings: Settings, ruc: str) -> Entity:
+    found = next((e for e in load_registry(settings.entities_dir, []) if e.ruc == ruc), None)
+    if found is None:
+        raise click.ClickException(f"La entidad {ruc} no está registrada. Revise el RUC con "
+                                   "'visitas entity list'.")
+    return found
+
+
+@main.command()
+@click.argument("ruc")
+@click.option("--json", "as_json", is_flag=True, help="Imprimir los lotes como JSON (batch.json).")
+def batches(ruc: str, as_json: bool) -> None:
+    """Listar los lotes de una entidad: cuándo se ingirió cada archivo, su estado y sus filas.
+
+    Ejemplo:
+
+    \b
+        visitas batches 20999100016
+    """
+    import json
+
+    from pipeline.ingestion.inspection import entity_batches
+
+    settings = _settings()
+    found = _registered(settings, ruc)
+    listed = entity_batches(settings, ruc)
+    if as_json:
+        click.echo(json.dumps([b.record for b in listed], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{found.ruc} {found.name}: {plural(len(listed), 'lote', 'lotes')}")
+    if not listed:
+        click.echo(f"  Aún no hay lotes: las cargas van en {settings.landing_url}/{ruc}/ y se "
+                   "ingieren con 'visitas run'.")
+        return
+    width = max(len(b.record["archivo"]) for b in listed)
+    click.echo(f"  {'ingestado (Lima)':<16}  {'archivo':<{width}}  {'sha256':<12}  "
+               f"{'estado':<10}  {'filas':>7}  {'válidas':>7}  {'rechazadas':>10}")
+    for b in listed:
+        r = b.record
+        click.echo(f"  {b.ingested:<16}  {r['archivo']:<{width}}  {b.sha256[:12]}  "
+                   f"{b.status:<10}  {r.get('rows', 0):>7}  {r.get('filas_validas', 0):>7}  "
+                   f"{r.get('filas_rechazadas', 0):>10}")
+    click.echo(f"Filas rechazadas de un lote y por qué: 'visitas quarantine {ruc} <archivo o "
+               "sha256>'.")
+
+
+@main.command()
+@click.argument("ruc")
+@click.argument("batch", metavar="LOTE")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Escribir además las filas rechazadas, tal como se cargaron y con sus "
+                   "motivos, en este CSV (para corregirlas y volver a cargarlas).")
+@click.option("--json", "as_json", is_flag=True, help="Imprimir las filas como JSON.")
+def quarantine(ruc: str, batch: str, csv_path: Path | None, as_json: bool) -> None:
+    """Mostrar las filas rechazadas de un lote y por qué. El lote se indica por el nombre del
+    archivo o por el comienzo de su sha256 (vea 'visitas batches').
+
+    Ejemplos:
+
+    \b
+        visitas quarantine 20999100016 visitas-2024-08.csv
+
+    \b
+        visitas quarantine 20999100016 0ccbe812d0f5 --csv rechazadas.csv
+    """
+    import csv
+    import json
+
+    from pipeline.ingestion.inspection import BatchNotFound, find_batch, quarantined_rows
+
+    settings = _settings()
+    _registered(settings, ruc)
+    try:
+        found = find_batch(settings, ruc, batch)
+    except BatchNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = quarantined_rows(found)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{found.record['archivo']} ({found.sha256[:12]}, {found.status}): "
+                   f"{plural(len(rows), 'fila rechazada', 'filas rechazadas')}")
+        for row in rows:
+            for reason in row["motivos"]:
+                click.echo(f"  {reason}" if reason.startswith("Fila ")
+                           else f"  Fila {row['fila']}: {reason}")
+    if csv_path is not None:
+        columns = list(rows[0]["celdas"]) if rows else []
+        with csv_path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["fila", *columns, "motivos"])
+            for row in rows:
+                writer.writerow([row["fila"], *(row["celdas"].get(c) for c in columns),
+                                 " | ".join(row["motivos"])])
+        click.echo(f"Filas rechazadas escritas en {csv_path}.")
 
 
 @main.group()

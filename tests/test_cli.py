@@ -161,3 +161,57 @@ def test_readme_documents_every_command():
     readme = (REPO_ROOT / "README.md").read_text("utf-8")
     missing = [c for c in COMMANDS if f"visitas {' '.join(c)}" not in readme]
     assert missing == []
+
+
+def test_run_one_entity_then_list_its_batches_and_quarantine(project, tmp_path):
+    """`visitas run --entity`, `visitas batches` and `visitas quarantine`: what an engineer
+    reaches for instead of reading Parquet files under var/warehouse/."""
+    import csv
+    import json
+
+    runner = CliRunner()
+    done = runner.invoke(main, ["run", "--entity", "20999100016"])
+    assert done.exit_code == 0, done.output
+    assert "Ingesta y validación (1 entidad, entorno local)" in done.output
+    # only that entity's uploads were copied and ingested
+    assert sorted(p.name for p in (project.var_dir / "landing").iterdir()) == ["20999100016"]
+    assert runner.invoke(main, ["batches", "20999200029"]).output.startswith(
+        "20999200029 Ministerio de Ejemplo: 0 lotes\n  Aún no hay lotes: ")
+
+    listed = runner.invoke(main, ["batches", "20999100016"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == "20999100016 Municipalidad Distrital de Ejemplo Norte: 1 lote"
+    assert lines[1].split() == ["ingestado", "(Lima)", "archivo", "sha256", "estado", "filas",
+                                "válidas", "rechazadas"]
+    fields = lines[2].split()
+    assert fields[2:] == ["visitas-2024-08.csv", fields[3], "parcial", "40", "37", "2"]
+    sha = fields[3]
+    [record] = json.loads(runner.invoke(main, ["batches", "20999100016", "--json"]).output)
+    assert record["sha256"].startswith(sha) and len(sha) == 12
+    assert (record["filas_validas"], record["filas_rechazadas"]) == (37, 2)
+
+    out = tmp_path / "rechazadas.csv"
+    for ref in ("visitas-2024-08.csv", sha[:8]):
+        shown = runner.invoke(main, ["quarantine", "20999100016", ref, "--csv", str(out)])
+        assert shown.exit_code == 0, shown.output
+        assert shown.output == (
+            f"visitas-2024-08.csv ({sha}, parcial): 2 filas rechazadas\n"
+            "  Fila 35: la hora de salida 11:05 es anterior a la hora de ingreso 15:40.\n"
+            "  Fila 40, «Visitante»: la celda está vacía y la columna es obligatoria.\n"
+            f"Filas rechazadas escritas en {out}.\n")
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["fila"], r["Visitante"], r["Hora Ingreso"], r["Hora Salida"]) for r in rows] == [
+        ("35", "GUTIÉRREZ DE LA CRUZ YESENIA", "15:40", "11:05"), ("40", "", "12:35", "12:50")]
+    assert rows[1]["motivos"] == ("Fila 40, «Visitante»: la celda está vacía y la columna es "
+                                  "obligatoria.")
+
+    missing = runner.invoke(main, ["quarantine", "20999100016", "ffffff"])
+    assert missing.exit_code == 1
+    assert missing.output == ("Error: La entidad 20999100016 no tiene un lote 'ffffff'. Vea sus "
+                              "lotes con 'visitas batches 20999100016'.\n")
+    unknown = runner.invoke(main, ["run", "--entity", "20100000006"])
+    assert unknown.exit_code == 2
+    assert unknown.output.endswith("Error: 20100000006 no está registrada. Vea 'visitas entity "
+                                   "list'.\n")
