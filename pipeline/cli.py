@@ -15,7 +15,6 @@ import click
 
 from pipeline import cli_spanish, faults
 from pipeline.registry import (
-    STAGES,
     Entity,
     RegistryError,
     entity_file_text,
