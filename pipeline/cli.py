@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
@@ -542,19 +540,17 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) 
 @main.command()
 @click.option("--port", default=3000, show_default=True, help="Puerto de la interfaz web.")
 def serve(port: int) -> None:
-    """Abrir la interfaz de Dagster y su daemon sobre workspace.yaml.
+    """Abrir la interfaz de Dagster y su daemon sobre workspace.yaml, con la instancia de
+    dagster.yaml (en <VISITAS_VAR_DIR>/dagster/): una carga nueva se ingiere, consolida y
+    publica sola. Ctrl-C o SIGTERM detienen todos los procesos que inició.
 
     Ejemplo:
 
     \b
         visitas serve --port 3000
     """
-    settings = _settings()
-    home = settings.var_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-w", str(settings.root / "workspace.yaml"), "-p", str(port)]
-    raise SystemExit(subprocess.call(cmd, env=env, cwd=settings.root))
+    from pipeline.serve import serve as run_dagster
+
+    raise SystemExit(run_dagster(_settings(), port))
 
 
