@@ -163,6 +163,7 @@ def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
         if copied:
             click.echo(f"Cargas de ejemplo copiadas a {settings.landing_url}: {copied}")
     outcome = run_full_pass(settings, echo=_step_echo, only=set(rucs) or None)
+    _record_in_dagster(settings, outcome)
     failed = [e for e in outcome.entities if e.error]
     rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
     click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
@@ -170,6 +171,18 @@ def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
                f"{plural(rejected, 'lote rechazado', 'lotes rechazados')}; "
                f"{outcome.published_where()}")
     sys.exit(outcome.exit_code)
+
+
+def _record_in_dagster(settings: Settings, outcome: object) -> None:
+    """The pass in Dagster's asset history (see `pipeline.assets.cli_history`); the data is
+    already published, so a failure here is only told."""
+    from pipeline.assets.cli_history import record_pass
+
+    try:
+        record_pass(settings, outcome)  # type: ignore[arg-type]
+    except Exception as exc:
+        click.echo(f"  aviso: la pasada no quedó anotada en el historial de Dagster "
+                   f"({settings.var_dir / 'dagster'}): {exc}", err=True)
 
 
 def _not_included(settings: Settings, rucs: list[str]) -> str:
