@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
@@ -14,9 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline import faults
+from pipeline import cli_spanish, faults
 from pipeline.registry import (
-    STAGES,
     Entity,
     RegistryError,
     entity_file_text,
@@ -29,6 +26,8 @@ from pipeline.spanish import plural
 if TYPE_CHECKING:
     from pipeline.validation.rejected import RejectedRows
     from pipeline.validation.report import Report
+
+cli_spanish.install()  # before the decorators below read click's texts
 
 # -- operational faults: a few Spanish lines and an exit code, the traceback only with --debug
 
@@ -73,7 +72,27 @@ def _settings() -> Settings:
         return Settings.from_env()
 
 
-class _Visitas(click.Group):
+class _Command(click.Command):
+    """A command whose usage line is in Spanish too."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("options_metavar", "[OPCIONES]")
+        kwargs.setdefault("subcommand_metavar", "COMANDO [ARGUMENTOS]...")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+_Group.group_class = _Group
+
+
+class _Visitas(_Group):
     """The `visitas` group: an operational fault (see `pipeline.faults`) ends the command with
     a short Spanish message naming the step and what to do, and its documented exit code."""
 
@@ -118,7 +137,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--samples/--no-samples", default=None,
               help="Copiar las cargas de ejemplo a la zona de aterrizaje antes de procesar "
                    "(por defecto solo en el entorno local).")
-def run(samples: bool | None) -> None:
+@click.option("--entity", "rucs", multiple=True, metavar="RUC",
+              help="Ingerir solo las cargas de esta entidad (se puede repetir); la "
+                   "consolidación y la publicación abarcan todas, como en una pasada completa.")
+def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
     """Una pasada completa: ingerir, validar, consolidar y publicar.
 
     Una visita publicada solo sale del conjunto con un retiro explícito: si la nueva versión
@@ -129,23 +151,36 @@ def run(samples: bool | None) -> None:
     (versión rechazada o ninguna fuente se pudo leer) y 4 si alguna fuente falló (se conservan
     sus visitas publicadas y las demás entidades se publican).
 
-    Ejemplo:
+    Ejemplos:
 
+    \b
         visitas run
 
+    \b
+        visitas run --entity 20999100016
+
+    \b
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
     """
+    from pipeline import preflight
     from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
     from pipeline.publication import public_url
 
     settings = _settings()
     with _step("Configuración"):
         public_url.check(settings)  # refused outside local before any work; warned at publication
+        preflight.check(settings)  # before any work: a pass that cannot publish does not start
+        included = included_entities(settings, [])
+        unknown = [r for r in rucs if r not in {e.ruc for e in included}]
+        if unknown:
+            raise click.UsageError(_not_included(settings, unknown))
+    chosen = [e for e in included if not rucs or e.ruc in rucs]
     if samples if samples is not None else settings.environment == "local":
-        copied = seed_sample_uploads(settings, included_entities(settings))
+        copied = seed_sample_uploads(settings, chosen)
         if copied:
             click.echo(f"Cargas de ejemplo copiadas a {settings.landing_url}: {copied}")
-    outcome = run_full_pass(settings, echo=_step_echo)
+    outcome = run_full_pass(settings, echo=_step_echo, only=set(rucs) or None)
+    _record_in_dagster(settings, outcome)
     failed = [e for e in outcome.entities if e.error]
     rejected = sum(1 for e in outcome.entities for b in e.new_batches if b.status == "rejected")
     click.echo(f"Resumen: {plural(len(outcome.entities), 'entidad', 'entidades')}, "
@@ -155,8 +190,27 @@ def run(samples: bool | None) -> None:
     sys.exit(outcome.exit_code)
 
 
+def _record_in_dagster(settings: Settings, outcome: object) -> None:
+    """The pass in Dagster's asset history (see `pipeline.assets.cli_history`); the data is
+    already published, so a failure here is only told."""
+    from pipeline.assets.cli_history import record_pass
+
+    try:
+        record_pass(settings, outcome)  # type: ignore[arg-type]
+    except Exception as exc:
+        click.echo(f"  aviso: la pasada no quedó anotada en el historial de Dagster "
+                   f"({settings.var_dir / 'dagster'}): {exc}", err=True)
+
+
+def _not_included(settings: Settings, rucs: list[str]) -> str:
+    registered = {e.ruc: e for e in load_registry(settings.entities_dir, [])}
+    reasons = [f"{r} está en demo y el entorno production solo procesa entidades en producción"
+               if r in registered else f"{r} no está registrada" for r in rucs]
+    return "; ".join(reasons) + ". Vea 'visitas entity list'."
+
+
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", metavar="ARCHIVO", type=click.Path(path_type=Path))
 @click.option("--entity", "ruc", metavar="RUC",
               help="RUC de la entidad que carga el archivo (se verifica que esté registrada).")
 @click.option("--schema", "schema_path", type=click.Path(path_type=Path),
@@ -184,10 +238,13 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
     Ejemplos:
 
+    \b
         visitas validate visitas-2024-08.csv --entity 20999100016
 
+    \b
         visitas validate visitas-2024-08.csv --html reporte.html --rechazadas rechazadas.csv
 
+    \b
         visitas validate datos.csv --schema esquema.json --json
     """
     from pipeline.input_files import UnreadableInput, readable_file
@@ -287,6 +344,7 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
 
     Ejemplo:
 
+    \b
         visitas withdraw 20999300031 f6bdf2d0f21f3900 --motivo "Registro duplicado"
     """
     import csv
@@ -337,6 +395,103 @@ def withdraw(ruc: str, ids: tuple[str, ...], motivo: str) -> None:
         sys.exit(1)
 
 
+def _registered(settings: Settings, ruc: str) -> Entity:
+    found = next((e for e in load_registry(settings.entities_dir, []) if e.ruc == ruc), None)
+    if found is None:
+        raise click.ClickException(f"La entidad {ruc} no está registrada. Revise el RUC con "
+                                   "'visitas entity list'.")
+    return found
+
+
+@main.command()
+@click.argument("ruc")
+@click.option("--json", "as_json", is_flag=True, help="Imprimir los lotes como JSON (batch.json).")
+def batches(ruc: str, as_json: bool) -> None:
+    """Listar los lotes de una entidad: cuándo se ingirió cada archivo, su estado y sus filas.
+
+    Ejemplo:
+
+    \b
+        visitas batches 20999100016
+    """
+    import json
+
+    from pipeline.ingestion.inspection import entity_batches
+
+    settings = _settings()
+    found = _registered(settings, ruc)
+    listed = entity_batches(settings, ruc)
+    if as_json:
+        click.echo(json.dumps([b.record for b in listed], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{found.ruc} {found.name}: {plural(len(listed), 'lote', 'lotes')}")
+    if not listed:
+        click.echo(f"  Aún no hay lotes: las cargas van en {settings.landing_url}/{ruc}/ y se "
+                   "ingieren con 'visitas run'.")
+        return
+    width = max(len(b.record["archivo"]) for b in listed)
+    click.echo(f"  {'ingestado (Lima)':<16}  {'archivo':<{width}}  {'sha256':<12}  "
+               f"{'estado':<10}  {'filas':>7}  {'válidas':>7}  {'rechazadas':>10}")
+    for b in listed:
+        r = b.record
+        click.echo(f"  {b.ingested:<16}  {r['archivo']:<{width}}  {b.sha256[:12]}  "
+                   f"{b.status:<10}  {r.get('rows', 0):>7}  {r.get('filas_validas', 0):>7}  "
+                   f"{r.get('filas_rechazadas', 0):>10}")
+    click.echo(f"Filas rechazadas de un lote y por qué: 'visitas quarantine {ruc} <archivo o "
+               "sha256>'.")
+
+
+@main.command()
+@click.argument("ruc")
+@click.argument("batch", metavar="LOTE")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Escribir además las filas rechazadas, tal como se cargaron y con sus "
+                   "motivos, en este CSV (para corregirlas y volver a cargarlas).")
+@click.option("--json", "as_json", is_flag=True, help="Imprimir las filas como JSON.")
+def quarantine(ruc: str, batch: str, csv_path: Path | None, as_json: bool) -> None:
+    """Mostrar las filas rechazadas de un lote y por qué. El lote se indica por el nombre del
+    archivo o por el comienzo de su sha256 (vea 'visitas batches').
+
+    Ejemplos:
+
+    \b
+        visitas quarantine 20999100016 visitas-2024-08.csv
+
+    \b
+        visitas quarantine 20999100016 0ccbe812d0f5 --csv rechazadas.csv
+    """
+    import csv
+    import json
+
+    from pipeline.ingestion.inspection import BatchNotFound, find_batch, quarantined_rows
+
+    settings = _settings()
+    _registered(settings, ruc)
+    try:
+        found = find_batch(settings, ruc, batch)
+    except BatchNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = quarantined_rows(found)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{found.record['archivo']} ({found.sha256[:12]}, {found.status}): "
+                   f"{plural(len(rows), 'fila rechazada', 'filas rechazadas')}")
+        for row in rows:
+            for reason in row["motivos"]:
+                click.echo(f"  {reason}" if reason.startswith("Fila ")
+                           else f"  Fila {row['fila']}: {reason}")
+    if csv_path is not None:
+        columns = list(rows[0]["celdas"]) if rows else []
+        with csv_path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["fila", *columns, "motivos"])
+            for row in rows:
+                writer.writerow([row["fila"], *(row["celdas"].get(c) for c in columns),
+                                 " | ".join(row["motivos"])])
+        click.echo(f"Filas rechazadas escritas en {csv_path}.")
+
+
 @main.group()
 def entity() -> None:
     """Registro de entidades: alta, listado y paso de demo a producción."""
@@ -348,6 +503,7 @@ def entity_list() -> None:
 
     Ejemplo:
 
+    \b
         visitas entity list
     """
     for e in load_registry(_settings().entities_dir):
@@ -355,34 +511,44 @@ def entity_list() -> None:
 
 
 @entity.command("add")
-@click.option("--ruc", required=True, help="RUC de la entidad (11 dígitos, con dígito verificador).")
-@click.option("--name", required=True, help="Nombre oficial de la entidad.")
-@click.option("--admin-name", required=True, help="Nombre del administrador del registro.")
-@click.option("--admin-email", required=True, help="Correo del administrador.")
-@click.option("--stage", type=click.Choice(STAGES), default="demo", show_default=True,
-              help="Etapa inicial: toda entidad empieza en demo.")
-def entity_add(ruc: str, name: str, admin_name: str, admin_email: str, stage: str) -> None:
-    """Registrar una entidad nueva (crea datasets/entities/<RUC>.yaml).
+@click.option("--ruc", required=True, metavar="RUC",
+              help="RUC de la entidad (11 dígitos, con dígito verificador).")
+@click.option("--name", required=True, metavar="NOMBRE", help="Nombre oficial de la entidad.")
+@click.option("--admin-name", required=True, metavar="NOMBRE",
+              help="Nombre del administrador del registro.")
+@click.option("--admin-email", required=True, metavar="CORREO",
+              help="Correo del administrador.")
+def entity_add(ruc: str, name: str, admin_name: str, admin_email: str) -> None:
+    """Registrar una entidad nueva: crea datasets/entities/<RUC>.yaml y su carpeta en la zona
+    de aterrizaje. Toda entidad empieza en demo; pasa a producción con 'visitas entity
+    promote'.
 
     Ejemplo:
 
+    \b
         visitas entity add --ruc 20131370645 --name "Ministerio de Economía y Finanzas" \\
-            --admin-name "Ana Pérez" --admin-email apérez@mef.gob.pe
+            --admin-name "Ana Pérez" --admin-email aperez@mef.gob.pe
     """
+    from pipeline.storage import open_storage
+    from pipeline.storage.local import LocalStorage
+
     settings = _settings()
     path = settings.entities_dir / f"{ruc}.yaml"
     if path.exists():
         raise click.ClickException(f"La entidad {ruc} ya está registrada en {path}.")
     try:
-        new = parse_entity({"ruc": ruc, "name": name, "stage": stage, "source": {"kind": "files"},
+        new = parse_entity({"ruc": ruc, "name": name, "stage": "demo", "source": {"kind": "files"},
                             "administrator": {"name": admin_name, "email": admin_email}},
                            "entidad")
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(entity_file_text(new), encoding="utf-8")
-    click.echo(f"Entidad {ruc} registrada en {path} (etapa {stage}). "
-               f"Sus cargas van en {settings.landing_url}/{ruc}/.")
+    landing = open_storage(settings.landing_url, base_dir=settings.root)
+    if isinstance(landing, LocalStorage):
+        landing.path(ruc).mkdir(parents=True, exist_ok=True)  # S3 has no folders to create
+    click.echo(f"Entidad {ruc} registrada en {path} (etapa demo). "
+               f"Sus cargas van en {landing.locate(ruc)}/.")
 
 
 @entity.command("promote")
@@ -392,6 +558,7 @@ def entity_promote(ruc: str) -> None:
 
     Ejemplo:
 
+    \b
         visitas entity promote 20999300031
     """
     settings = _settings()
@@ -418,6 +585,7 @@ def releases_list() -> None:
 
     Ejemplo:
 
+    \b
         visitas releases list
     """
     from pipeline.publication.publisher import complete_releases, load_manifest, served_release
@@ -450,6 +618,7 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) 
 
     Ejemplo:
 
+    \b
         visitas releases prune --keep 10 --dry-run
     """
     from pipeline.publication import leftovers
@@ -484,18 +653,17 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) 
 @main.command()
 @click.option("--port", default=3000, show_default=True, help="Puerto de la interfaz web.")
 def serve(port: int) -> None:
-    """Abrir la interfaz de Dagster y su daemon sobre workspace.yaml.
+    """Abrir la interfaz de Dagster y su daemon sobre workspace.yaml, con la instancia de
+    dagster.yaml (en <VISITAS_VAR_DIR>/dagster/): una carga nueva se ingiere, consolida y
+    publica sola. Ctrl-C o SIGTERM detienen todos los procesos que inició.
 
     Ejemplo:
 
+    \b
         visitas serve --port 3000
     """
-    settings = _settings()
-    home = settings.var_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-w", str(settings.root / "workspace.yaml"), "-p", str(port)]
-    raise SystemExit(subprocess.call(cmd, env=env, cwd=settings.root))
+    from pipeline.serve import serve as run_dagster
+
+    raise SystemExit(run_dagster(_settings(), port))
 
 

@@ -7,7 +7,8 @@
 
 Jobs: `ingest_entity` (one entity's partition), `publish_visits` (consolidate and publish),
 `full_pass` (everything). The `landing_sensor` starts `ingest_entity` for an entity as soon
-as a new file lands; consolidation and publication follow automatically (eager automation).
+as a new file lands; consolidation and publication follow automatically (eager automation,
+evaluated by the `automation` sensor).
 """
 
 
@@ -48,11 +49,19 @@ def full_pass_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | d
                                "dagster/asset_partition_range_end": keys[-1]})
 
 
+# Declared, and RUNNING from the start: Dagster's implicit default automation sensor starts
+# stopped in a fresh instance, and consolidation and publication would never follow ingestion.
+automation = dg.AutomationConditionSensorDefinition(
+    "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+    description="Consolida y publica cuando llegan lotes nuevos (condiciones de automatización "
+                "de visits y visits_release).")
+
 defs = dg.Definitions(
     assets=[visit_batches, visits, visits_release],
     asset_checks=[staged_batches_sound, uploads_readable],
     jobs=[ingest_entity_job, publish_job, full_pass_job],
     schedules=[full_pass_hourly],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, automation],
     resources={"settings": PipelineSettings()},
 )

@@ -9,9 +9,10 @@ only passes along which sources failed and turns the outcome into an exit code.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from pipeline import preflight
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.publication.console import outcome_lines
@@ -107,14 +108,19 @@ def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
 
 
 def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | None = None,
-                  now: dt.datetime | None = None) -> PassOutcome:
+                  now: dt.datetime | None = None,
+                  only: Collection[str] | None = None) -> PassOutcome:
+    """Ingest every included entity (or the `only` ones), then consolidate and publish all:
+    the others' staged batches are unchanged, so their consolidated rows are not recomputed."""
+    preflight.check(settings)
     outcome = PassOutcome()
     entities = included_entities(settings, outcome.registry_problems)
-    echo(f"Ingesta y validación ({plural(len(entities), 'entidad', 'entidades')}, "
+    ingested = entities if only is None else [e for e in entities if e.ruc in only]
+    echo(f"Ingesta y validación ({plural(len(ingested), 'entidad', 'entidades')}, "
          f"entorno {settings.environment})")
     for problem in outcome.registry_problems:
         echo(f"  ✘ registro omitido: {problem}")
-    for entity in entities:
+    for entity in ingested:
         result = ingest_entity(settings, entity, today=today, now=now)
         outcome.entities.append(result)
         if result.error:

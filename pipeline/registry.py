@@ -53,21 +53,42 @@ def parse_entity(data: Any, origin: str) -> Entity:
         )
     stage = str(data["stage"])
     if stage not in STAGES:
-        raise RegistryError(f"{origin}: stage {stage!r} no es válido; use 'demo' o 'production'.")
+        raise RegistryError(f"{origin}: la etapa {stage!r} (clave stage) no es válida; use "
+                            "'demo' o 'production'.")
     source = data["source"] or {}
     if not isinstance(source, dict) or source.get("kind", "files") not in SOURCE_KINDS:
         raise RegistryError(
-            f"{origin}: source.kind debe ser uno de {', '.join(SOURCE_KINDS)}."
+            f"{origin}: el tipo de fuente (clave source.kind) debe ser uno de: "
+            f"{', '.join(SOURCE_KINDS)}."
         )
     name = str(data["name"]).strip()
     if not name:
-        raise RegistryError(f"{origin}: el nombre de la entidad (clave name) está vacío.")
+        raise RegistryError(f"{origin}: falta el nombre oficial de la entidad (clave name).")
     admin = data["administrator"] or {}
     if not isinstance(admin, dict) or not admin.get("email"):
         raise RegistryError(f"{origin}: falta el correo del administrador "
                             "(clave administrator.email).")
+    email = str(admin["email"]).strip()
+    problem = email_problem(email)
+    if problem:
+        raise RegistryError(f"{origin}: el correo del administrador {email!r} no es válido "
+                            f"(clave administrator.email): {problem}.")
     return Entity(ruc=ruc, name=name, stage=stage, source=dict(source),
-                  administrator=dict(admin))
+                  administrator={**admin, "email": email})
+
+
+def email_problem(address: str) -> str | None:
+    """Why `address` is not an e-mail address, in Spanish; None if it is one (syntax only:
+    entities register before their mail server is reachable from here)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if "@" not in address:
+        return "le falta la arroba (@) y el dominio, p. ej. aperez@mef.gob.pe"
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return "revise lo que va antes y después de la arroba, p. ej. aperez@mef.gob.pe"
+    return None
 
 
 def load_entity(path: Path) -> Entity:

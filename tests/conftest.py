@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.projects import copy_project
 from tests.s3server import S3Server, seaweedfs
 
 # --- S3 (a real SeaweedFS started once per session) ------------------------------------
@@ -56,13 +57,11 @@ def project(tmp_path, monkeypatch: pytest.MonkeyPatch):
 
     Tests add entities or uploads here without touching the repository.
     """
-    import shutil
 
     from pipeline.settings import Settings
 
     root = tmp_path / "project"
-    for folder in ("datasets", "schemas"):
-        shutil.copytree(REPO_ROOT / folder, root / folder)
+    copy_project(root)
     monkeypatch.setenv("VISITAS_HOME", str(root))
     monkeypatch.setenv("VISITAS_ENV", "local")
     for name in ("VISITAS_VAR_DIR", "VISITAS_LANDING_URL", "VISITAS_RAW_URL",

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from pipeline import faults
 from pipeline.cli import main
 from tests.conftest import REPO_ROOT
+from tests.projects import copy_project
 from tests.s3server import S3Server
 
 VISITAS = Path(sys.executable).with_name("visitas")
@@ -27,8 +28,7 @@ VISITAS = Path(sys.executable).with_name("visitas")
 def project(tmp_path: Path, **env: str) -> dict[str, str]:
     """A copy of the project (samples included) and the environment to run `visitas` in it."""
     root = tmp_path / "project"
-    for folder in ("datasets", "schemas"):
-        shutil.copytree(REPO_ROOT / folder, root / folder)
+    copy_project(root)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VISITAS_", "AWS_"))}
     return {**base, "VISITAS_HOME": str(root), "VISITAS_ENV": "local",
             "VISITAS_PSEUDONYM_KEY": "clave-de-prueba", **env}
@@ -89,15 +89,45 @@ def test_an_invalid_environment(tmp_path: Path) -> None:
     assert "SettingsError" in debug.stderr
 
 
-def test_an_invalid_memory_limit_and_a_missing_key(tmp_path: Path) -> None:
-    done = visitas(project(tmp_path, VISITAS_DUCKDB_MEMORY="abc"), "run")
-    assert_fault(done, faults.EXIT_CONFIG, "Consolidación", "VISITAS_DUCKDB_MEMORY='abc'")
+BASE = "https://datos.example.gob.pe/visitas"
 
-    env = project(tmp_path / "prod", VISITAS_ENV="production",
-                  VISITAS_PUBLIC_BASE_URL="https://datos.example.gob.pe/visitas")
-    del env["VISITAS_PSEUDONYM_KEY"]
+
+def _nothing_done(env: dict[str, str]) -> None:
+    """No upload was copied, ingested or published: the run stopped before any work."""
+    var = Path(env["VISITAS_HOME"]) / "var"
+    assert not (var / "warehouse").exists()
+    assert not (var / "publish").exists()
+    assert not (var / "landing").exists()
+
+
+def test_an_invalid_memory_limit_and_a_missing_key_stop_before_any_work(tmp_path: Path) -> None:
+    env = project(tmp_path, VISITAS_DUCKDB_MEMORY="abc")
+    done = visitas(env, "run")
+    assert_fault(done, faults.EXIT_CONFIG, "Configuración", "VISITAS_DUCKDB_MEMORY='abc'")
+    _nothing_done(env)
+
+    for environment in ("demo", "production"):
+        env = project(tmp_path / environment, VISITAS_ENV=environment, VISITAS_PUBLIC_BASE_URL=BASE)
+        del env["VISITAS_PSEUDONYM_KEY"]
+        done = visitas(env, "run", "--samples")
+        assert_fault(done, faults.EXIT_CONFIG, "Configuración",
+                     "VISITAS_PSEUDONYM_KEY no está definida", f"entorno {environment}")
+        _nothing_done(env)
+
+
+def test_a_short_pseudonym_key_is_refused_outside_local(tmp_path: Path) -> None:
+    env = project(tmp_path / "demo", VISITAS_ENV="demo", VISITAS_PSEUDONYM_KEY="x" * 31,
+                  VISITAS_PUBLIC_BASE_URL=BASE)
     done = visitas(env, "run", "--samples")
-    assert_fault(done, faults.EXIT_CONFIG, "Publicación", "VISITAS_PSEUDONYM_KEY no está definida")
+    assert_fault(done, faults.EXIT_CONFIG, "Configuración",
+                 "VISITAS_PSEUDONYM_KEY es demasiado corta (31 bytes)", "al menos 32 bytes")
+    assert "x" * 31 not in done.stdout + done.stderr  # the key itself is never shown
+    _nothing_done(env)
+    # 32 bytes pass the check (and the run goes on to publish the samples)
+    env = project(tmp_path / "ok", VISITAS_ENV="demo", VISITAS_PSEUDONYM_KEY="y" * 32,
+                  VISITAS_PUBLIC_BASE_URL=BASE)
+    done = visitas(env, "run", "--samples")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _without_root_override() -> tuple[str, ...]:

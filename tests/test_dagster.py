@@ -40,7 +40,7 @@ def test_definitions_load(defs):
         "visit_batches", "visits", "visits_release"}
     assert sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")) == [
         "full_pass", "ingest_entity", "publish_visits"]
-    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor", "automation"]
     assert [s.name for s in defs.schedules] == ["full_pass_hourly"]
     partitions = defs.resolve_assets_def("visit_batches").partitions_def
     assert partitions.get_partition_keys() == SAMPLE_RUCS
@@ -177,3 +177,27 @@ def test_a_damaged_staged_batch_blocks_publication(defs, project, instance):
     assert result.asset_materializations_for_node("visits_release") == []
     # The previous release is still the one served.
     assert (project.var_dir / "publish/latest/release.json").read_bytes() == served
+
+
+def test_a_cli_pass_shows_in_the_dagster_asset_history(project):
+    """`visitas run` and `visitas serve` share one instance: the CLI's pass is recorded there
+    as materialisations of the assets it changed."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    done = CliRunner().invoke(main, ["run"])
+    assert done.exit_code == 0, done.output
+    release = json.loads((project.var_dir / "publish" / "latest" / "release.json").read_text())
+    with dg.DagsterInstance.from_config(str(project.var_dir / "dagster")) as inst:
+        latest = {}
+        for key in ("visits", "visits_release"):
+            event = inst.get_latest_materialization_event(dg.AssetKey(key))
+            assert event is not None, key
+            latest[key] = event.asset_materialization
+        partitions = inst.get_materialized_partitions(dg.AssetKey("visit_batches"))
+    assert partitions == set(SAMPLE_RUCS)
+    assert latest["visits"].tags == {"visitas/origen": "visitas-run"}
+    assert latest["visits"].metadata["dagster/row_count"].value == 115
+    assert latest["visits_release"].metadata["release"].value == release["id"]
+    assert latest["visits_release"].metadata["dagster/row_count"].value == release["rows"] == 115

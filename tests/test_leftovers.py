@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 
 from pipeline.atomic import SCRATCH_MARKER
 from pipeline.workdir import owner
-from tests.conftest import REPO_ROOT
+from tests.projects import copy_project
 from tests.s3server import S3Server
 
 RUC = "20999100016"
@@ -59,8 +58,7 @@ def write_upload(path: Path, rows: int, *, first: int = 0) -> None:
 def make_project(tmp_path: Path, **env: str) -> tuple[Path, dict[str, str]]:
     """A copy of the project with its own var/ and its own system temp dir; the env to run in."""
     root = tmp_path / "project"
-    for folder in ("datasets", "schemas"):
-        shutil.copytree(REPO_ROOT / folder, root / folder)
+    copy_project(root)
     system_tmp = tmp_path / "systmp"
     system_tmp.mkdir()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VISITAS_", "AWS_"))}

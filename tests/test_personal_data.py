@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from pipeline.publication.personal_data import (
 )
 from pipeline.settings import Settings, SettingsError
 from pipeline.sources.readers import fold, open_table
+from tests.projects import copy_project
 from tests.stages import (
-    ROOT,
     SAMPLES,
     TEST_KEY,
     consolidate_and_publish,
@@ -134,8 +133,7 @@ def test_policy_is_stated_in_the_datapackage(published_default: Path) -> None:
 ])
 def test_other_policies(tmp_path: Path, policy: str, column: bool, stated: str) -> None:
     home = tmp_path / "home"
-    for sub in ("datasets", "schemas"):
-        shutil.copytree(ROOT / sub, home / sub)
+    copy_project(home)
     yaml_path = home / "datasets" / "visitas.yaml"
     yaml_path.write_text(yaml_path.read_text(encoding="utf-8").replace(
         "document_number: masked", f"document_number: {policy}"), encoding="utf-8")

@@ -17,6 +17,7 @@ from pipeline.publication.publisher import (
     served_release,
 )
 from pipeline.storage.s3 import S3Storage
+from tests.projects import copy_project
 from tests.publication_helpers import assert_whole, change_table, settings_for, write_table
 from tests.s3server import S3Server
 
@@ -155,14 +156,11 @@ def test_same_second_releases_get_distinct_ids(tmp_path: Path, s3_publish: S3Sto
 
 def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
     """Publication is generic over the dataset schema: add a field, every partition moves."""
-    import shutil
 
-    from pipeline.settings import PROJECT_ROOT
     from pipeline.storage.local import LocalStorage
 
     root = tmp_path / "proyecto"
-    shutil.copytree(PROJECT_ROOT / "datasets", root / "datasets")
-    shutil.copytree(PROJECT_ROOT / "schemas", root / "schemas")
+    copy_project(root)
     settings = settings_for(tmp_path, root=root)
     db = database_path(settings)
     write_table(db)

@@ -4,10 +4,9 @@ and Lima time, charts, and links that all lead to files that exist."""
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 

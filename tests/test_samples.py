@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from tests.projects import copy_project
 from tests.published import parquet_glob
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,11 +93,9 @@ def test_committed_samples_match_the_generator(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def run_on_samples(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """`visitas run` in a fresh copy of the project, as `make run` does: (output, publish dir)."""
-    import shutil
 
     root = tmp_path_factory.mktemp("muestras") / "project"
-    for folder in ("datasets", "schemas"):
-        shutil.copytree(ROOT / folder, root / folder)
+    copy_project(root)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VISITAS_HOME", str(root))
         env.setenv("VISITAS_ENV", "local")

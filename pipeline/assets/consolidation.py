@@ -15,8 +15,11 @@ from pipeline.spanish import plural
     group_name="consolidation",
     kinds={"duckdb"},
     # Follows new batches automatically, but never past a failed blocking check upstream
-    # (a damaged staged batch would otherwise break every entity's publication).
-    automation_condition=dg.AutomationCondition.eager()
+    # (a damaged staged batch would otherwise break every entity's publication). Eager
+    # without its "no dependency missing" guard: an entity that has uploaded nothing yet is a
+    # partition of visit_batches never materialised, and must not hold back everyone else's.
+    automation_condition=dg.AutomationCondition.eager().without(
+        ~dg.AutomationCondition.any_deps_missing())
     & dg.AutomationCondition.all_deps_blocking_checks_passed(),
 )
 def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:

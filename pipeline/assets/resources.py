@@ -16,5 +16,10 @@ class PipelineSettings(dg.ConfigurableResource):
     var_dir: str | None = None
 
     def get(self) -> Settings:
+        """The settings, checked (`pipeline.preflight`) before the asset does any work."""
+        from pipeline import preflight
+
         overrides = {"var_dir": Path(self.var_dir)} if self.var_dir else {}
-        return Settings.from_env(**overrides)
+        settings = Settings.from_env(**overrides)
+        preflight.check(settings)
+        return settings

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline.settings import Settings, SettingsError
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +88,18 @@ def load_policy(extra: dict[str, Any]) -> Policy:
 
 
 def pseudonym_key(settings: Settings, environ: dict[str, str] | None = None) -> bytes:
-    """The HMAC key, from the environment only; never logged."""
+    """The HMAC key, from the environment only; never logged. Outside `local` it must be set
+    and at least 32 bytes long (`pipeline.preflight`)."""
+    from pipeline import preflight
+
+    preflight.check(settings, environ)
     key = settings.pseudonym_key or (os.environ if environ is None else environ).get(KEY_VARIABLE, "")
     if key:
         return key.encode("utf-8")
-    if settings.environment == "local":
-        log.warning("%s no está definida: se usa la clave de desarrollo; los visitante_id de "
-                    "esta publicación no protegen a nadie. Defínala antes de publicar datos reales.",
-                    KEY_VARIABLE)
-        return DEVELOPMENT_KEY.encode("utf-8")
-    raise SettingsError(f"{KEY_VARIABLE} no está definida: es obligatoria en el entorno "
-                        f"{settings.environment} para calcular visitante_id.")
+    log.warning("%s no está definida: se usa la clave de desarrollo; los visitante_id de "
+                "esta publicación no protegen a nadie. Defínala antes de publicar datos reales.",
+                KEY_VARIABLE)
+    return DEVELOPMENT_KEY.encode("utf-8")
 
 
 def pseudonym_function(key: bytes) -> Callable[[pa.Array], pa.Array]:

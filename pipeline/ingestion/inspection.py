@@ -1,0 +1,122 @@
+"""An entity's staged batches and quarantined rows, as an engineer asks for them
+(`visitas batches RUC`, `visitas quarantine RUC LOTE`) instead of reading Parquet files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow.parquet as pq
+
+from pipeline.ingestion.batches import batch_folders
+from pipeline.settings import Settings
+from pipeline.validation.errors import ERROR_TYPES
+
+LIMA = ZoneInfo("America/Lima")
+#: how each batch status reads in Spanish
+STATUS_ES = {"published": "publicado", "partial": "parcial", "rejected": "rechazado"}
+QUARANTINE = "quarantine.parquet"
+#: columns of the quarantine file that are the pipeline's, not the upload's
+_INTERNAL = {"_fila", "texto_fila", "errores"}
+
+
+class BatchNotFound(LookupError):
+    """The reference names no batch of the entity, or more than one."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    folder: Path
+    record: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return str(self.record["sha256"])
+
+    @property
+    def ingested(self) -> str:
+        """When it was ingested, in Lima time (the register's)."""
+        at = dt.datetime.fromisoformat(self.record["ingestado_en"])
+        return at.astimezone(LIMA).strftime("%Y-%m-%d %H:%M")
+
+    @property
+    def status(self) -> str:
+        return STATUS_ES.get(self.record.get("estado", ""), self.record.get("estado", ""))
+
+
+def entity_batches(settings: Settings, ruc: str) -> list[Batch]:
+    """Every staged batch of the entity, oldest ingestion first."""
+    found = []
+    for folder in batch_folders(settings, ruc):
+        path = folder / "batch.json"
+        if path.is_file():
+            found.append(Batch(folder, json.loads(path.read_text(encoding="utf-8"))))
+    return sorted(found, key=lambda b: (b.record["ingestado_en"], b.record["archivo"]))
+
+
+def find_batch(settings: Settings, ruc: str, ref: str) -> Batch:
+    """The batch named by `ref`: its file name, or the start of its sha256 (6 characters at
+    least, as `visitas batches` shows 12)."""
+    batches = entity_batches(settings, ruc)
+    by_name = [b for b in batches if b.record["archivo"] == ref]
+    by_sha = [b for b in batches if len(ref) >= 6 and b.sha256.startswith(ref.lower())]
+    matches = by_name or by_sha
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BatchNotFound(f"La entidad {ruc} no tiene un lote {ref!r}. Vea sus lotes con "
+                            f"'visitas batches {ruc}'.")
+    shas = ", ".join(b.sha256[:12] for b in matches)
+    raise BatchNotFound(f"{ref!r} nombra {len(matches)} lotes de la entidad {ruc} ({shas}): "
+                        "indique el comienzo de su sha256.")
+
+
+def quarantined_rows(batch: Batch) -> list[dict[str, Any]]:
+    """The batch's rejected rows as uploaded (row number, cells) with why, in Spanish."""
+    path = batch.folder / QUARANTINE
+    if not path.is_file():
+        return []
+    messages = _messages_by_row(batch.folder / "report.json")
+    rows = []
+    for row in pq.read_table(path).to_pylist():
+        number = row["_fila"]
+        reasons = messages.get(number) or [_reason(code) for code in _codes(row["errores"])]
+        cells = {k: v for k, v in row.items() if k not in _INTERNAL}
+        if not cells and row.get("texto_fila") is not None:
+            cells = {"texto_fila": row["texto_fila"]}
+        rows.append({"fila": number, "motivos": reasons, "celdas": cells})
+    return rows
+
+
+def _messages_by_row(report_path: Path) -> dict[int, list[str]]:
+    """The report's Spanish message of each detailed error, by row (the report may detail
+    only the first errors: the other rows fall back to their error types' titles)."""
+    if not report_path.is_file():
+        return {}
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    by_row: dict[int, list[str]] = {}
+    for task in report.get("tasks", []):
+        for error in task.get("errors", []):
+            if error.get("rowNumber") is not None:
+                by_row.setdefault(error["rowNumber"], []).append(error["message"])
+    return by_row
+
+
+def _codes(errors: str | None) -> list[tuple[str, str]]:
+    """`type: field; type: field` as the quarantine file stores it."""
+    pairs = []
+    for part in (errors or "").split(";"):
+        code, _, field = part.strip().partition(":")
+        if code:
+            pairs.append((code.strip(), field.strip()))
+    return pairs
+
+
+def _reason(code: tuple[str, str]) -> str:
+    kind, field = code
+    title = ERROR_TYPES[kind].title if kind in ERROR_TYPES else kind
+    return f"{title} («{field}»)" if field else title
