@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import doctest
+import json
 import re
 from pathlib import Path
 
@@ -144,3 +145,7 @@ def test_releases_list_says_one_row(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                         listed.output), listed.output
     cambios = (publish_dir / "releases" / release.version / "CAMBIOS.md").read_text("utf-8")
     assert "Primera versión publicada: su única fila es nueva." in cambios
+    package = json.loads((publish_dir / "latest" / "datapackage.json").read_text("utf-8"))
+    described = [r["description"] for r in package["resources"] if "1 fila" in
+                 r.get("description", "")]
+    assert len(described) >= 3 and all("1 filas" not in d for d in described), described

@@ -50,7 +50,8 @@ def resource(meta: DatasetMeta, f: ReleaseFile, path: str) -> dict[str, Any]:
         descriptor["description"] = (f"Las mismas columnas que los CSV (esquema en los recursos "
                                      f"CSV), filas de {f.partition}, en {f.format.upper()}.")
     if f.rows is not None:
-        descriptor["description"] = (descriptor.get("description", "") + f" {f.rows} filas.").strip()
+        descriptor["description"] = (descriptor.get("description", "")
+                                     + f" {plural(f.rows, 'fila', 'filas')}.").strip()
     return descriptor
 
 
