@@ -59,7 +59,7 @@ EXPECTED = [
 def test_new_entity_official_csv_publishes_without_code(project):
     add_entity(CliRunner())
     landing = project.var_dir / "landing" / NEW_RUC
-    landing.mkdir(parents=True)
+    assert landing.is_dir()  # `visitas entity add` created it
     lines = [";".join(HEADERS)] + [";".join(r) for r in ROWS]
     (landing / "setiembre.csv").write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
     run_full_pass(project, echo=lambda _: None, now=NOW)
@@ -69,7 +69,7 @@ def test_new_entity_official_csv_publishes_without_code(project):
 def test_new_entity_official_xlsx_with_title_row(project):
     add_entity(CliRunner())
     landing = project.var_dir / "landing" / NEW_RUC
-    landing.mkdir(parents=True)
+    assert landing.is_dir()  # `visitas entity add` created it
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Registro de visitas - Setiembre 2024"])
