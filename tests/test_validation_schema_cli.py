@@ -147,6 +147,6 @@ def test_files_that_cannot_be_read(tmp_path: Path, with_schema: bool) -> None:
                                        "no una tabla de texto ni una hoja de cálculo.")):
         code, output = invoke(str(tmp_path / name), *extra)
         assert code == 2
-        assert output.startswith(f"✘ {name}: no se pudo procesar el archivo.\n")
+        assert output.startswith(f"✘ {name}: no se pudo leer el archivo.\n")
         assert words in output
         assert "Traceback" not in output and "Warning" not in output
