@@ -86,3 +86,30 @@ def published_rows(parquet: str) -> tuple[int, int]:
     with duckdb.connect() as con:
         return con.execute(f"SELECT count(*), count(DISTINCT id_visita) FROM "
                            f"read_parquet('{parquet}', hive_partitioning = true)").fetchone()
+
+
+_HOLD = """
+import sys, time
+from pipeline import locks
+from pipeline.settings import Settings
+
+with locks.acting_as("visitas run (prueba)"):
+    lock = getattr(locks, sys.argv[1])(Settings.from_env(), *sys.argv[2:])
+    lock.acquire(0)
+print("tomado", flush=True)
+time.sleep(300)
+"""
+
+
+@contextmanager
+def lock_holder(env: dict[str, str], which: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that takes the lock `pipeline.locks.<which>(settings, *args)` of the project
+    `env` points at and keeps it (its heartbeat running) until killed."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, which, *args], env=env,
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"tomado\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()

@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.processes import RUC, make_project, published_rows, start_run, write_upload
@@ -61,7 +62,7 @@ def check_batches(var: Path) -> None:
     staged = 0
     for folder in folders:
         meta = json.loads((folder / "batch.json").read_text("utf-8"))
-        assert published_rows(str(folder / "valid.parquet"))[0] == meta["filas_validas"], folder
+        assert pq.read_metadata(folder / "valid.parquet").num_rows == meta["filas_validas"]
         staged += meta["filas_validas"]
     assert staged == ROWS
 
