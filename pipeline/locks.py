@@ -75,6 +75,9 @@ _command: contextvars.ContextVar[str | None] = contextvars.ContextVar("lock_comm
 #: locks this process holds, by location and thread: taking one again is a no-op
 _held: dict[tuple[str, int], Lock] = {}
 _held_guard = threading.Lock()
+#: the records (by their `testigo`) this process holds a lock with right now: a record naming
+#: this very process that is not among them was left by a release that failed, and is stale
+_live: set[str] = set()
 
 
 class LockBusy(OperationalError):
@@ -157,6 +160,8 @@ class Lock:
             return "registro ilegible"  # never written by this module: not a live owner
         same_host = record.get("procesos") == _process_table()
         pid = record.get("pid")
+        if same_host and pid == os.getpid() and record.get("testigo") not in _live:
+            return "este mismo proceso ya no lo tiene"  # its release failed (a storage error)
         if same_host and isinstance(pid, int) and process_gone(
                 pid, float(record.get("desde_unix", beat))):
             return "su proceso terminó"
@@ -201,21 +206,32 @@ class Lock:
             "liberado": None,
             "testigo": secrets.token_hex(8),
         }
+        # live before it is written: another thread of this process must never see it as
+        # a record this process let go of
+        _live.add(record["testigo"])
         try:
             self.storage.write_bytes(self._key(number), _dump(record), if_absent=True)
+            numbers = self.numbers()
+            if numbers and numbers[-1] != number:
+                # someone took a higher number meanwhile: theirs is the lock's state
+                self.storage.delete(self._key(number))
+                _live.discard(record["testigo"])
+                return False
         except StorageExists:
+            _live.discard(record["testigo"])
             return False
-        numbers = self.numbers()
-        if numbers and numbers[-1] != number:
-            # someone took a higher number meanwhile: theirs is the lock's state
-            self.storage.delete(self._key(number))
-            return False
+        except BaseException:
+            _live.discard(record["testigo"])
+            raise
         self.number, self.record, self.lost = number, record, False
-        for older in numbers:
-            if older < number:
-                self.storage.delete(self._key(older))
-        # a record a killed process was writing (local disk; S3 writes leave none)
-        self.storage.clear_abandoned_scratch(self.prefix + "/")
+        try:
+            for older in numbers:
+                if older < number:
+                    self.storage.delete(self._key(older))
+            # a record a killed process was writing (local disk; S3 writes leave none)
+            self.storage.clear_abandoned_scratch(self.prefix + "/")
+        except Exception as exc:  # housekeeping only: the next owner tries again
+            log.warning("%s: no se pudieron borrar registros anteriores: %s", self.location, exc)
         self._stop.clear()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True,
                                       name=f"latido {self.prefix}")
@@ -236,7 +252,7 @@ class Lock:
                 now = time.time()
                 self.record.update(latido=_iso(now), latido_unix=now)
                 self.storage.write_bytes(self._key(self.number or 0), _dump(self.record))
-            except StorageError as exc:  # a storage hiccup: the next beat tries again
+            except Exception as exc:  # a storage hiccup: the next beat tries again
                 log.warning("%s: no se pudo renovar el bloqueo: %s", self.location, exc)
 
     def release(self) -> None:
@@ -251,10 +267,12 @@ class Lock:
             if self._still_mine():
                 self.record["liberado"] = _iso(time.time())
                 self.storage.write_bytes(self._key(self.number), _dump(self.record))
-        except StorageError as exc:
-            # left to go stale: this process ends soon, and its heartbeat has stopped
+        except Exception as exc:
+            # Left to go stale (its heartbeat has stopped), rather than hide the error the
+            # step may be ending with: releasing runs in a `finally`.
             log.warning("%s: no se pudo liberar el bloqueo: %s", self.location, exc)
         finally:
+            _live.discard(self.record.get("testigo", ""))
             self.number = None
 
 

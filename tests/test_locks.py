@@ -19,7 +19,7 @@ import pytest
 
 from pipeline import locks
 from pipeline.faults import EXIT_BUSY, OperationalError
-from pipeline.storage import Storage
+from pipeline.storage import Storage, StorageError
 from pipeline.storage.local import LocalStorage
 from tests.processes import (
     RUC,
@@ -90,6 +90,30 @@ def test_released_on_an_exception(storage: Storage) -> None:
         1 / 0  # noqa: B018
     assert record(storage, 1)["liberado"] is not None
     new_lock(storage).acquire(0)
+
+
+class RefusingWrites(LocalStorage):
+    """A local folder that refuses overwrites (a storage error while releasing)."""
+
+    def write_bytes(self, key: str, data: bytes, **kw: object) -> None:
+        if not kw.get("if_absent"):
+            raise StorageError(f"No se pudo escribir {self.locate(key)}: disco lleno")
+        super().write_bytes(key, data, **kw)
+
+
+def test_a_release_that_fails_does_not_block_this_process(tmp_path: Path) -> None:
+    """A long-lived process (Dagster's) whose release failed takes the lock again at once:
+    the record names it, but it knows it no longer holds it."""
+    storage = RefusingWrites(tmp_path / "locks")
+    with locks.hold(new_lock(storage), 0):
+        pass  # the release cannot mark the record: it stays as if held by this live process
+    assert record(storage, 1)["liberado"] is None
+    with pytest.raises(locks.LockBusy):  # for any other process it is held until it ends
+        lock = new_lock(storage)
+        lock.stale = lambda record, now=None: None  # type: ignore[method-assign]
+        lock.acquire(0)
+    with locks.hold(new_lock(storage), 0):
+        assert new_lock(storage).numbers() == [2]
 
 
 def test_a_dead_owners_lock_is_taken_over(storage: Storage) -> None:
