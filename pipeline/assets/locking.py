@@ -24,7 +24,7 @@ def writing(context: dg.AssetExecutionContext) -> Iterator[None]:
     """Name the run and asset as the owner of the locks taken within; a lock another process
     keeps past the wait (VISITAS_LOCK_WAIT) fails the step with the Spanish message."""
     asset = context.asset_key.to_user_string()
-    with locks.acting_as(f"Dagster, ejecución {context.run_id[:8]} ({asset})"):
+    with locks.acting_as(f"Dagster, ejecución {context.run.run_id[:8]} ({asset})"):
         try:
             yield
         except locks.LockBusy as busy:
