@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -133,6 +135,27 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.meta[_DEBUG] = debug
 
 
+def _wait_option(fn):
+    return click.option(
+        "--esperar", "wait", type=click.IntRange(min=0), default=None, metavar="SEGUNDOS",
+        help="Si otro proceso está escribiendo lo mismo (los lotes de una entidad, el almacén, "
+             "el árbol publicado), esperar hasta estos segundos a que termine antes de desistir "
+             "con el código 75 (por defecto VISITAS_LOCK_WAIT, o 600; 0: no esperar).")(fn)
+
+
+def _with_wait(settings: Settings, wait: int | None) -> Settings:
+    return settings if wait is None else dataclasses.replace(settings, lock_wait_seconds=wait)
+
+
+def _release_on_sigterm() -> None:
+    """End on SIGTERM (a scheduler stopping the command) as on Ctrl-C: through every
+    `finally`, so the locks it holds are released and its temporary files removed."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 @main.command()
 @click.option("--samples/--no-samples", default=None,
               help="Copiar las cargas de ejemplo a la zona de aterrizaje antes de procesar "
@@ -140,7 +163,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--entity", "rucs", multiple=True, metavar="RUC",
               help="Ingerir solo las cargas de esta entidad (se puede repetir); la "
                    "consolidación y la publicación abarcan todas, como en una pasada completa.")
-def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
+@_wait_option
+def run(samples: bool | None, rucs: tuple[str, ...], wait: int | None) -> None:
     """Una pasada completa: ingerir, validar, consolidar y publicar.
 
     Una visita publicada solo sale del conjunto con un retiro explícito: si la nueva versión
@@ -151,6 +175,10 @@ def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
     (versión rechazada o ninguna fuente se pudo leer) y 4 si alguna fuente falló (se conservan
     sus visitas publicadas y las demás entidades se publican).
 
+    Una sola pasada escribe a la vez cada cosa (los lotes de una entidad, el almacén, el árbol
+    publicado): otra pasada en curso se espera hasta --esperar segundos y, si no termina, esta
+    desiste con el código 75 y dice quién escribe y desde cuándo.
+
     Ejemplos:
 
     \b
@@ -160,13 +188,17 @@ def run(samples: bool | None, rucs: tuple[str, ...]) -> None:
         visitas run --entity 20999100016
 
     \b
+        visitas run --esperar 0
+
+    \b
         VISITAS_ENV=production VISITAS_PUBLISH_URL=s3://datos/visitas visitas run
     """
     from pipeline import preflight
     from pipeline.flow import included_entities, run_full_pass, seed_sample_uploads
     from pipeline.publication import public_url
 
-    settings = _settings()
+    _release_on_sigterm()
+    settings = _with_wait(_settings(), wait)
     with _step("Configuración"):
         public_url.check(settings)  # refused outside local before any work; warned at publication
         preflight.check(settings)  # before any work: a pass that cannot publish does not start
@@ -611,7 +643,9 @@ def releases_list() -> None:
               help="Borrar las versiones inconclusas (sin release.json) iniciadas hace más de "
                    "estas horas; una más reciente puede estar publicándose.")
 @click.option("--dry-run", is_flag=True, help="Mostrar qué se borraría, sin borrar nada.")
-def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) -> None:
+@_wait_option
+def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool,
+                   wait: int | None) -> None:
     """Borrar versiones antiguas: conserva las últimas N, la más reciente de cada mes y la que
     sirve latest/. Borra también las versiones inconclusas (sin release.json) que dejó una
     publicación interrumpida.
@@ -621,22 +655,26 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool) 
     \b
         visitas releases prune --keep 10 --dry-run
     """
+    from pipeline import locks
     from pipeline.publication import leftovers
     from pipeline.publication.dataset import load_dataset
     from pipeline.publication.months import ReleaseSpec
     from pipeline.publication.retention import prune
     from pipeline.storage import open_storage
 
-    settings = _settings()
+    _release_on_sigterm()
+    settings = _with_wait(_settings(), wait)
     if keep_last is None:
         keep_last = ReleaseSpec.of(load_dataset(settings.datasets_dir, "visitas")).keep_last
     storage = open_storage(settings.publish_url, base_dir=settings.root)
-    result = prune(storage, keep_last, dry_run=dry_run,
-                   unfinished_age=dt.timedelta(hours=unfinished_hours))
-    # Then the unfinished release of a publisher that was killed, whatever its age (nobody is
-    # writing it), and scratch files; after prune, which reports a release whose only files
-    # were scratch before this removes them.
-    cleared = leftovers.clear(settings, storage, dry_run=dry_run)
+    # the published tree's one writer: no publisher is halfway through a release meanwhile
+    with locks.hold(locks.published_tree(settings, storage), settings.lock_wait_seconds):
+        result = prune(storage, keep_last, dry_run=dry_run,
+                       unfinished_age=dt.timedelta(hours=unfinished_hours))
+        # Then the unfinished release of a publisher that was killed, whatever its age (nobody
+        # is writing it), and scratch files; after prune, which reports a release whose only
+        # files were scratch before this removes them.
+        cleared = leftovers.clear(settings, storage, dry_run=dry_run)
     verb = "Se borrarían" if dry_run else "Borradas"
     click.echo(f"Conservadas: {', '.join(result.keep) or 'ninguna'}")
     click.echo(f"{verb}: {', '.join(result.remove) or 'ninguna'}")

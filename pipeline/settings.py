@@ -42,6 +42,10 @@ class Settings:
     #: uploads larger than this are archived and rejected unread (VISITAS_MAX_UPLOAD_MB): a
     #: policy, since validation streams an upload and memory does not grow with it
     max_upload_mb: int = 4096
+    #: how long a step waits for another process to release what it must write (an entity's
+    #: batches, the warehouse, the published tree) before giving up (VISITAS_LOCK_WAIT; `visitas
+    #: run --esperar`); see `pipeline.locks`
+    lock_wait_seconds: int = 600
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -106,6 +110,8 @@ class Settings:
             "duckdb_memory": env.get("VISITAS_DUCKDB_MEMORY", "") or "2GB",
             "max_upload_mb": _positive_int(env.get("VISITAS_MAX_UPLOAD_MB", ""), 4096,
                                            "VISITAS_MAX_UPLOAD_MB"),
+            "lock_wait_seconds": _seconds(env.get("VISITAS_LOCK_WAIT", ""), 600,
+                                          "VISITAS_LOCK_WAIT"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -120,4 +126,18 @@ def _positive_int(text: str, default: int, name: str) -> int:
         value = 0
     if value <= 0:
         raise SettingsError(f"{name}={text!r} no es válido: indique un número entero positivo.")
+    return value
+
+
+def _seconds(text: str, default: int, name: str) -> int:
+    """A number of seconds, 0 included (do not wait)."""
+    if not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(f"{name}={text!r} no es válido: indique un número entero de "
+                            "segundos (0 para no esperar).")
     return value

@@ -201,3 +201,45 @@ def test_a_cli_pass_shows_in_the_dagster_asset_history(project):
     assert latest["visits"].metadata["dagster/row_count"].value == 115
     assert latest["visits_release"].metadata["release"].value == release["id"]
     assert latest["visits_release"].metadata["dagster/row_count"].value == release["rows"] == 115
+
+
+# --- one writer at a time ----------------------------------------------------------------
+
+def test_writing_assets_are_in_pools_of_one(defs):
+    """The shipped instance settings give each writing asset's pool a limit of 1: two
+    Dagster runs never run a step of the same pool at once."""
+    import yaml
+
+    pools = {key: defs.resolve_assets_def(key).op.pool
+             for key in ("visit_batches", "visits", "visits_release")}
+    assert pools == {"visit_batches": "visitas_ingestion", "visits": "visitas_warehouse",
+                     "visits_release": "visitas_publication"}
+    settings = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text("utf-8"))
+    with dg.instance_for_test(overrides=settings) as inst:
+        for pool in pools.values():
+            info = inst.event_log_storage.get_concurrency_info(pool)
+            assert info.limit == 1, info
+
+
+def test_a_command_line_run_and_a_dagster_run_exclude_each_other(defs, project, instance,
+                                                                 monkeypatch):
+    """A live `visitas run` consolidating: Dagster's consolidation does not run beside it, it
+    fails with the Spanish message naming who holds the warehouse."""
+    import os
+
+    from tests.processes import lock_holder
+
+    seed(project, SAMPLE_RUCS[0])
+    monkeypatch.setenv("VISITAS_LOCK_WAIT", "0")
+    with lock_holder(dict(os.environ), "warehouse") as holder:
+        result = defs.resolve_job_def("publish_visits").execute_in_process(
+            instance=instance, raise_on_error=False)
+        assert holder.poll() is None
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "visits"
+    description = failure.event_specific_data.error.message
+    assert (f"Otro proceso está escribiendo el almacén (consolidado y visitas.duckdb): visitas "
+            f"run (prueba) (PID {holder.pid} en el equipo ") in description
+    assert "Espere a que termine y vuelva a ejecutar" in description
+    assert not (project.var_dir / "warehouse" / "visitas.duckdb").exists()

@@ -8,68 +8,26 @@ in the system's temp dir or in the published tree (an unfinished release, a scra
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipeline.atomic import SCRATCH_MARKER
 from pipeline.workdir import owner
-from tests.projects import copy_project
+from tests.processes import RUC, make_project, published_rows, start_run, write_upload
 from tests.s3server import S3Server
 
-RUC = "20999100016"
-ENTITY = "Municipalidad Distrital de Ejemplo Norte"
-VISITAS = Path(sys.executable).with_name("visitas")
 TIMEOUT = 240.0
 
 pytestmark = pytest.mark.slow
 
 
-def write_upload(path: Path, rows: int, *, first: int = 0) -> None:
-    """`rows` valid visits in the official layout, each its own visit (own document)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.sql(f"""COPY (
-        SELECT strftime(d, '%d/%m/%Y') AS "Fecha de Registro",
-               strftime(d, '%d/%m/%Y') AS "Fecha de Visita",
-               '{ENTITY}' AS "Entidad visitada",
-               'VISITANTE ' || ['QUISPE', 'FLORES', 'ROJAS', 'MAMANI'][1 + i % 4] || ' ' || i
-                   AS "Visitante",
-               'DNI ' || (10000000 + i)::VARCHAR AS "Documento del visitante",
-               'Persona natural - a titulo personal' AS "Entidad del visitante",
-               'PAREDES LUNA GLADYS - GERENCIA MUNICIPAL - GERENTE MUNICIPAL'
-                   AS "Funcionario visitado",
-               printf('%02d:%02d', 8 + i % 8, i % 60) AS "Hora Ingreso",
-               printf('%02d:%02d', 17, i % 60) AS "Hora Salida",
-               'Otros Motivos - Entrega de documentos' AS "Motivo",
-               'Sala de reuniones' AS "Lugar específico",
-               '' AS "Observación"
-        FROM (SELECT range AS i, DATE '2024-01-01' + (range % 59)::INTEGER AS d
-              FROM range({first}, {first + rows}))
-    ) TO '{path}' (FORMAT csv, DELIMITER ';', HEADER true)""")
-
-
-def make_project(tmp_path: Path, **env: str) -> tuple[Path, dict[str, str]]:
-    """A copy of the project with its own var/ and its own system temp dir; the env to run in."""
-    root = tmp_path / "project"
-    copy_project(root)
-    system_tmp = tmp_path / "systmp"
-    system_tmp.mkdir()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("VISITAS_", "AWS_"))}
-    return root, {**base, "VISITAS_HOME": str(root), "VISITAS_ENV": "local",
-                  "VISITAS_PSEUDONYM_KEY": "clave-de-prueba", "TMPDIR": str(system_tmp), **env}
-
-
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen([str(VISITAS), "run", "--no-samples"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return start_run(env, log)
 
 
 def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path) -> None:
@@ -110,12 +68,6 @@ def unfinished_local(publish: Path) -> list[str]:
     return sorted(d.name for d in releases.iterdir()
                   if not (d / "release.json").exists()) if releases.is_dir() else []
 
-
-def published_rows(parquet: str) -> tuple[int, int]:
-    """(rows, distinct id_visita) of the Parquet files matching `parquet`."""
-    with duckdb.connect() as con:
-        return con.execute(f"SELECT count(*), count(DISTINCT id_visita) FROM "
-                           f"read_parquet('{parquet}', hive_partitioning = true)").fetchone()
 
 
 def test_runs_killed_mid_ingestion_and_mid_publication_leave_nothing(tmp_path: Path) -> None:

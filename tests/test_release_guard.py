@@ -40,8 +40,10 @@ EXIT_OK, EXIT_NOT_PUBLISHED, EXIT_PARTIAL = 0, 3, 4
 # --- helpers -----------------------------------------------------------------------------
 
 def tree(storage: Storage) -> dict[str, bytes]:
-    """Every object of a published tree, by key: what a harvester could read."""
-    return {o.key: storage.read_bytes(o.key) for o in storage.list("")}
+    """Every object of a published tree, by key: what a harvester could read (the
+    publishers' lock records under `.locks/` are not published data)."""
+    return {o.key: storage.read_bytes(o.key) for o in storage.list("")
+            if not o.key.startswith(".locks/")}
 
 
 def served_id(storage: Storage) -> str:

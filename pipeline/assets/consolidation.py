@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipeline.assets.ingestion import visit_batches
+from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
 from pipeline.consolidation.visitas import consolidate
 from pipeline.flow import included_entities
@@ -11,6 +12,7 @@ from pipeline.spanish import plural
 
 
 @dg.asset(
+    pool=POOLS["visits"],
     deps=[visit_batches],
     group_name="consolidation",
     kinds={"duckdb"},
@@ -25,7 +27,8 @@ from pipeline.spanish import plural
 def visits(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """One row per real visit across all entities, deduplicated, with a stable id_visita."""
     cfg = settings.get()
-    outcome = consolidate(cfg, included_entities(cfg))
+    with writing(context):
+        outcome = consolidate(cfg, included_entities(cfg))
     context.log.info(f"{plural(outcome.rows, 'visita', 'visitas')} de "
                      f"{plural(outcome.entities, 'entidad', 'entidades')} "
                      f"({plural(len(outcome.recomputed_entities), 'recalculada', 'recalculadas')})")

@@ -4,12 +4,14 @@
 import dagster as dg
 
 from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
+from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
 from pipeline.registry import load_registry
 
 
 @dg.asset(
+    pool=POOLS["visit_batches"],
     partitions_def=ENTITY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="ingestion",
@@ -22,7 +24,8 @@ def visit_batches(context: dg.AssetExecutionContext,
     registry = {e.ruc: e for e in load_registry(cfg.entities_dir)}
     outcomes: list[EntityOutcome] = []
     for ruc in context.partition_keys:
-        outcome = ingest_entity(cfg, registry[ruc])
+        with writing(context):
+            outcome = ingest_entity(cfg, registry[ruc])
         outcomes.append(outcome)
         if outcome.error:
             context.log.error(outcome.error)

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipeline.assets.consolidation import visits
+from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
 from pipeline.publication.guard import ReleaseRefused
 from pipeline.publication.publisher import publish
@@ -11,6 +12,7 @@ from pipeline.registry import load_registry
 
 
 @dg.asset(
+    pool=POOLS["visits_release"],
     deps=[visits],
     group_name="publication",
     kinds={"s3", "parquet", "csv"},
@@ -23,7 +25,8 @@ def visits_release(context: dg.AssetExecutionContext,
     cfg = settings.get()
     names = {e.ruc: e.name for e in load_registry(cfg.entities_dir, [])}
     try:
-        outcome = publish(cfg)
+        with writing(context):
+            outcome = publish(cfg)
     except ReleaseRefused as refused:
         # The run fails (an operator must act), with the same report `visitas run` prints.
         message = refused.message(names)

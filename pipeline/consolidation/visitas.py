@@ -53,6 +53,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline import locks
 from pipeline.atomic import clear_scratch, scratch_path, staged_dir
 from pipeline.duckdb_limits import limit_resources
 from pipeline.ingestion.staged import batch_records, staged_files
@@ -165,7 +166,17 @@ def consolidate(settings: Settings, entities: list[Entity], *,
     difference in their batches means batches went missing (a cleaned-up folder), and their
     last result is a better account of their visits than what is left. Published visits leave
     only by an explicit withdrawal.
+
+    Holds the warehouse lock (`pipeline.locks`): one consolidation at a time, and no
+    publication reading the database while it changes. Raises `LockBusy` if another process
+    keeps it past the wait.
     """
+    with locks.hold(locks.warehouse(settings), settings.lock_wait_seconds):
+        return _consolidate(settings, entities, hold)
+
+
+def _consolidate(settings: Settings, entities: list[Entity],
+                 hold: Collection[str]) -> ConsolidationOutcome:
     db = database_path(settings)
     db.parent.mkdir(parents=True, exist_ok=True)
     rucs = {e.ruc for e in entities}

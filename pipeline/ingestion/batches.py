@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import workdir
+from pipeline import locks, workdir
 from pipeline.atomic import clear_scratch, staged_dir, write_text
 from pipeline.ingestion.staging import FILES_KEY, ParquetSink, data_files, sound
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
@@ -96,7 +96,17 @@ def _status(report: Report) -> str:
 
 def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None = None,
                   now: dt.datetime | None = None) -> EntityOutcome:
-    """Ingest every new upload of one entity. Never raises for bad content."""
+    """Ingest every new upload of one entity. Never raises for bad content.
+
+    Holds the entity's lock throughout (`pipeline.locks`): its batches and seen-cache have one
+    writer at a time. Raises `LockBusy` if another process keeps it past the wait.
+    """
+    with locks.hold(locks.entity_batches(settings, entity.ruc), settings.lock_wait_seconds):
+        return _ingest_entity(settings, entity, today=today, now=now)
+
+
+def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
+                   now: dt.datetime | None) -> EntityOutcome:
     outcome = EntityOutcome(entity)
     raw = open_storage(settings.raw_url, base_dir=settings.root)
     schemas = upload_schemas(settings.schemas_dir)
@@ -163,45 +173,68 @@ def _repair(settings: Settings, entity: Entity, raw: Storage, schemas: list[Tabl
             now: dt.datetime | None) -> None:
     """Stage again, from the raw archive, every batch whose record lists data it no longer
     holds (a file deleted or cut short): a record is never trusted without its data. One that
-    cannot be repaired is set aside (never read as a batch) and reported."""
-    for folder in batch_folders(settings, entity.ruc):
-        try:
-            meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-        if meta and sound(folder, meta):
-            continue
-        sha = folder.name
-        keys = [o.key for o in raw.list(f"{entity.ruc}/{sha}/")]
-        wanted = f"{entity.ruc}/{sha}/{meta.get('archivo', '')}"
-        key = wanted if wanted in keys else (keys[0] if keys else None)
-        if key is None:
-            aside = folder.with_name(f".{sha}.danado-{os.getpid()}")
-            folder.rename(aside)
-            outcome.damaged.append(
-                f"el lote {sha[:12]}… ({meta.get('archivo', 'archivo desconocido')}) perdió sus "
-                "datos y no está en el archivo crudo: se apartó y no se publica; vuelva a subir "
-                "el archivo")
-            continue
-        name = key.rsplit("/", 1)[-1]
-        local = workdir / f"reparar-{sha[:12]}-{name}"
-        raw.download(key, local)
-        upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
-                        local.stat().st_size, local)
-        if is_withdrawal_file(name):
-            ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-            staged = stage_withdrawals(local, ruc=entity.ruc, name=name, sha256=sha,
-                                       origin=upload.origin, archived=raw.locate(key),
-                                       size=upload.size, ingested=ingested, target=folder)
-            repaired = BatchOutcome(entity.ruc, name, sha, staged.status, rows=staged.rows,
-                                    valid_rows=staged.accepted, rejected_rows=staged.rejected,
-                                    readable=staged.readable, summary=staged.summary,
-                                    report=staged.report)
-        else:
-            repaired = _stage_batch(settings, entity, upload, schemas, folder, today=today,
-                                    now=now, archived=raw.locate(key))
-        repaired.repaired = True
-        outcome.batches.append(repaired)
+    cannot be repaired is set aside (never read as a batch) and reported.
+
+    Replacing or moving a batch folder that is already there, unlike adding a new one (which
+    appears whole, in one rename), would pull it from under a consolidation reading it: so
+    repairs hold the warehouse lock too (after the entity's, in the fixed order)."""
+    damaged = [folder for folder in batch_folders(settings, entity.ruc)
+               if not _sound_record(folder)]
+    if not damaged:
+        return
+    with locks.hold(locks.warehouse(settings), settings.lock_wait_seconds):
+        for folder in damaged:
+            _repair_batch(settings, entity, raw, schemas, workdir, outcome, folder,
+                          today=today, now=now)
+
+
+def _sound_record(folder: Path) -> bool:
+    """Whether the batch's record reads and its data files are all there as listed."""
+    try:
+        meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(meta) and sound(folder, meta)
+
+
+def _repair_batch(settings: Settings, entity: Entity, raw: Storage, schemas: list[TableSchema],
+                  workdir: Path, outcome: EntityOutcome, folder: Path, *,
+                  today: dt.date | None, now: dt.datetime | None) -> None:
+    try:
+        meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    sha = folder.name
+    keys = [o.key for o in raw.list(f"{entity.ruc}/{sha}/")]
+    wanted = f"{entity.ruc}/{sha}/{meta.get('archivo', '')}"
+    key = wanted if wanted in keys else (keys[0] if keys else None)
+    if key is None:
+        aside = folder.with_name(f".{sha}.danado-{os.getpid()}")
+        folder.rename(aside)
+        outcome.damaged.append(
+            f"el lote {sha[:12]}… ({meta.get('archivo', 'archivo desconocido')}) perdió sus "
+            "datos y no está en el archivo crudo: se apartó y no se publica; vuelva a subir "
+            "el archivo")
+        return
+    name = key.rsplit("/", 1)[-1]
+    local = workdir / f"reparar-{sha[:12]}-{name}"
+    raw.download(key, local)
+    upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
+                    local.stat().st_size, local)
+    if is_withdrawal_file(name):
+        ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        staged = stage_withdrawals(local, ruc=entity.ruc, name=name, sha256=sha,
+                                   origin=upload.origin, archived=raw.locate(key),
+                                   size=upload.size, ingested=ingested, target=folder)
+        repaired = BatchOutcome(entity.ruc, name, sha, staged.status, rows=staged.rows,
+                                valid_rows=staged.accepted, rejected_rows=staged.rejected,
+                                readable=staged.readable, summary=staged.summary,
+                                report=staged.report)
+    else:
+        repaired = _stage_batch(settings, entity, upload, schemas, folder, today=today,
+                                now=now, archived=raw.locate(key))
+    repaired.repaired = True
+    outcome.batches.append(repaired)
 
 
 def _seen_path(settings: Settings, ruc: str) -> Path:

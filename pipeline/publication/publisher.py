@@ -31,13 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from pipeline import workdir
+from pipeline import locks, workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
 from pipeline.publication import changelog, guard, layout, leftovers, overview, public_url, whole
@@ -165,24 +166,39 @@ def _month_bounds(month: str) -> tuple[str, str]:
 def publish(settings: Settings, *, now: dt.datetime | None = None,
             storage: Storage | None = None, dataset: str = "visitas",
             database: Path | None = None) -> PublicationOutcome:
-    """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/."""
+    """Cut a release of `dataset` from the consolidated DuckDB table and serve it as latest/.
+
+    Holds the warehouse lock while it reads the database and the published tree's lock
+    throughout (`pipeline.locks`, in that order): one publisher at a time per published tree,
+    and no consolidation changing the database under it. Raises `LockBusy` if another
+    process keeps either past the wait.
+    """
     # Before any work: a release for a portal without absolute links is refused outside local.
     warning = public_url.check(settings)
     storage = storage or published_storage(settings)
-    # An unfinished release and scratch files a killed publisher left (never a live one's).
-    leftovers.clear(settings, storage)
-    with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
-        outcome = _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
-                           database=database)
+    wait = settings.lock_wait_seconds
+    with ExitStack() as reading:
+        reading.enter_context(locks.hold(locks.warehouse(settings), wait))
+        with locks.hold(locks.published_tree(settings, storage), wait):
+            # An unfinished release and scratch files a killed publisher left (never a live
+            # one's: no other publisher can be running now).
+            leftovers.clear(settings, storage)
+            with workdir.temporary_dir(settings.temp_dir, leftovers.KIND) as tmp:
+                outcome = _publish(settings, tmp, now=now, storage=storage, dataset=dataset,
+                                   database=database, done_reading=reading.close)
     outcome.warnings += [warning] if warning else []
     return outcome
 
 
 def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage: Storage | None,
-             dataset: str, database: Path | None) -> PublicationOutcome:
+             dataset: str, database: Path | None,
+             done_reading: Callable[[], object] = lambda: None) -> PublicationOutcome:
     """Plan (what changed since the newest release), write the new files locally, upload
     them (each read back), then commit: manifest, and latest/ last. Nothing reaches the
-    storage before every local file is written."""
+    storage before every local file is written.
+
+    `done_reading` is called once the database is no longer read (the warehouse lock is
+    released then, so an upload to S3 does not hold up the next consolidation)."""
     meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     spec = ReleaseSpec.of(meta)
     storage = storage or published_storage(settings)
@@ -202,6 +218,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         staged = _write(con, storage, plan, links, tmp, prev_parquet,
                         connect=lambda path: _connect(path, settings))
         covered = overview.compute(con, plan.meta, plan.spec)
+    done_reading()
     # From here on the release folder fills: if this process is killed, the next run reads
     # the note and removes the unfinished release.
     leftovers.note_release(tmp, storage, plan.release_id)

@@ -27,6 +27,10 @@ class StorageError(RuntimeError):
         self.location = location
 
 
+class StorageExists(StorageError):
+    """A create-only write (`if_absent`) found the key already there: someone else wrote it."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -78,7 +82,7 @@ class Storage(ABC):
                if_absent: bool = False) -> None:
         """Store a local file under `key`.
 
-        With `if_absent`, the write is create-only: it raises StorageError if the key exists.
+        With `if_absent`, the write is create-only: it raises StorageExists if the key exists.
         """
 
     @abstractmethod
@@ -92,7 +96,7 @@ class Storage(ABC):
     def copy(self, src_key: str, dest_key: str, *, if_absent: bool = False) -> None:
         """Server-side copy within the same storage (the bytes never pass through us).
 
-        With `if_absent`, raises StorageError if `dest_key` exists.
+        With `if_absent`, raises StorageExists if `dest_key` exists.
         """
 
     def size(self, key: str) -> int:

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.atomic import SCRATCH_MARKER, is_scratch, scratch_abandoned
-from pipeline.storage.base import ObjectInfo, Storage, StorageError, sha256_file
+from pipeline.storage.base import (
+    ObjectInfo,
+    Storage,
+    StorageError,
+    StorageExists,
+    sha256_file,
+)
 
 #: modes of a public tree (the published one): anyone may read and list it, so a web server
 #: running as another user can serve it; only the publisher writes
@@ -121,7 +127,7 @@ class LocalStorage(Storage):
                 try:
                     os.link(tmp, target)  # fails if target exists: create-only
                 except FileExistsError as exc:
-                    raise StorageError(f"Ya existe {self.locate(key)}") from exc
+                    raise StorageExists(f"Ya existe {self.locate(key)}") from exc
                 os.unlink(tmp)
             else:
                 os.replace(tmp, target)

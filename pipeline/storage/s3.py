@@ -21,7 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.storage.base import ObjectInfo, Storage, StorageError
+from pipeline.storage.base import ObjectInfo, Storage, StorageError, StorageExists
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class S3Storage(Storage):
         # CopyObject has no If-None-Match on every S3-compatible server; release keys are
         # unique per release id, so a HEAD first is enough to refuse overwriting.
         if if_absent and self.exists(dest_key):
-            raise StorageError(f"Ya existe {self.locate(dest_key)}")
+            raise StorageExists(f"Ya existe {self.locate(dest_key)}")
         try:
             # Managed copy: CopyObject below the threshold, UploadPartCopy above it (CopyObject
             # alone stops at 5 GiB). Data never leaves the server either way.
@@ -357,7 +357,7 @@ class S3Storage(Storage):
                                    **extra)
         except ClientError as exc:
             if _is_precondition_failed(exc):
-                raise StorageError(f"Ya existe {self.locate(key)}") from exc
+                raise StorageExists(f"Ya existe {self.locate(key)}") from exc
             self._fail("escribir", key, exc)
         except _BOTO_ERRORS as exc:
             self._fail("escribir", key, exc)
@@ -389,5 +389,5 @@ class S3Storage(Storage):
             except _BOTO_ERRORS:
                 log.warning("No se pudo abortar la subida multiparte de %s", self.locate(key))
             if _is_precondition_failed(exc):
-                raise StorageError(f"Ya existe {self.locate(key)}") from exc
+                raise StorageExists(f"Ya existe {self.locate(key)}") from exc
             raise
