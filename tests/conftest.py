@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
 
-from tests.projects import copy_project
+from tests.projects import copy_project, pristine_root
 from tests.s3server import S3Server, seaweedfs
+
+# Before any test imports the pipeline: whatever reads the project root from the environment
+# (the Dagster definitions' entity partitions among them) sees the shipped sample entities,
+# never entities registered in this checkout.
+os.environ["VISITAS_HOME"] = str(pristine_root())
 
 # --- S3 (a real SeaweedFS started once per session) ------------------------------------
 

@@ -8,7 +8,10 @@ of exactly the shipped sample entities: those with uploads under `datasets/sampl
 
 from __future__ import annotations
 
+import atexit
+import functools
 import shutil
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +32,12 @@ def _only_sample_entities(folder: str, names: list[str]) -> set[str]:
     if Path(folder).name != "entities":
         return set()
     return {n for n in names if Path(n).stem not in SAMPLE_RUCS}
+
+
+@functools.cache
+def pristine_root() -> Path:
+    """One copy per test process, for tests that need a project root but change nothing in
+    its datasets/ (each writes its own var/ elsewhere); removed when the process ends."""
+    top = Path(tempfile.mkdtemp(prefix="visitas-proyecto-"))
+    atexit.register(shutil.rmtree, top, ignore_errors=True)
+    return copy_project(top / "project")

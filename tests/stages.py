@@ -11,6 +11,7 @@ from pipeline.ingestion.batches import ingest_entity
 from pipeline.publication.publisher import publish
 from pipeline.registry import Entity
 from pipeline.settings import Settings
+from tests.projects import pristine_root
 from tests.published import csv_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,8 @@ TEST_KEY = "clave-de-prueba"
 
 
 def settings_for(var_dir: Path, **env: str) -> Settings:
-    return Settings.from_env(environ={"VISITAS_VAR_DIR": str(var_dir),
+    return Settings.from_env(environ={"VISITAS_HOME": str(pristine_root()),
+                                      "VISITAS_VAR_DIR": str(var_dir),
                                       "VISITAS_PSEUDONYM_KEY": TEST_KEY, **env})
 
 
