@@ -231,7 +231,7 @@ def _record_in_dagster(settings: Settings, outcome: object) -> None:
         record_pass(settings, outcome)  # type: ignore[arg-type]
     except Exception as exc:
         click.echo(f"  aviso: la pasada no quedó anotada en el historial de Dagster "
-                   f"({settings.var_dir / 'dagster'}): {exc}", err=True)
+                   f"({settings.dagster_home}): {exc}", err=True)
 
 
 def _not_included(settings: Settings, rucs: list[str]) -> str:

@@ -29,13 +29,10 @@ WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 GRACE_SECONDS = 20.0
 
 
-def dagster_home(settings: Settings) -> Path:
-    """The instance's folder, under the working folder: run history persists between starts."""
-    return settings.var_dir / "dagster"
-
-
 def prepare_instance(settings: Settings) -> Path:
-    home = dagster_home(settings)
+    """The environment's instance folder, under its working folder (run history persists
+    between starts), with the shipped instance settings."""
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(INSTANCE_FILE, home / "dagster.yaml")
     return home

@@ -2,8 +2,10 @@
 
 One environment helper with a safe default: with nothing configured the pipeline runs on
 the embedded default (`local`): the sample entities in `datasets/`, working files under
-`var/`, the published tree in `var/publish/`. Every location can be pointed at S3 with an
-`s3://bucket/prefix` URL; credentials come from the environment only.
+`var/`, the published tree in `var/publish/`. `demo` and `production` default to folders of
+their own laid out the same way (`var/demo/…`, `var/production/…`), so a demo run can never
+write the production tree. Every location can be pointed at S3 with an `s3://bucket/prefix`
+URL (explicit settings always win); credentials come from the environment only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Settings:
     raw_url: str = ""
     #: the published tree harvesters and analysts read
     publish_url: str = ""
+    #: where each entity's administrator reads the validation reports of its batches:
+    #: `<location>/<RUC>/<batch>/…` and `<location>/<RUC>/ultimo.json`
+    reports_url: str = ""
     #: base URL under which the published tree is served (for download links)
     public_base_url: str = ""
     #: secret of the `visitante_id` pseudonym (VISITAS_PSEUDONYM_KEY); never shown in repr or logs
@@ -55,10 +60,16 @@ class Settings:
         if not isinstance(self.max_upload_mb, int) or self.max_upload_mb <= 0:
             raise SettingsError(f"VISITAS_MAX_UPLOAD_MB={self.max_upload_mb!r} no es válido: "
                                 "indique un número entero de megabytes, p. ej. 512.")
-        defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish"}
+        defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish",
+                    "reports_url": "reports"}
         for name, sub in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, str(self.var_dir / sub))
+
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance's folder (DAGSTER_HOME) of this environment."""
+        return self.var_dir / "dagster"
 
     @property
     def entities_dir(self) -> Path:
@@ -95,16 +106,21 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         root = Path(env.get("VISITAS_HOME", PROJECT_ROOT)).resolve()
-        var_dir = Path(env.get("VISITAS_VAR_DIR", root / "var"))
+        environment = env.get("VISITAS_ENV", "local")
+        # Each environment has its own working folder unless one is given: local keeps var/
+        # as it always was; demo and production never share a default location.
+        default_var = root / "var" if environment == "local" else root / "var" / environment
+        var_dir = Path(env.get("VISITAS_VAR_DIR") or default_var)
         if not var_dir.is_absolute():
             var_dir = root / var_dir
         values: dict[str, object] = {
-            "environment": env.get("VISITAS_ENV", "local"),
+            "environment": environment,
             "root": root,
             "var_dir": var_dir,
             "landing_url": env.get("VISITAS_LANDING_URL", ""),
             "raw_url": env.get("VISITAS_RAW_URL", ""),
             "publish_url": env.get("VISITAS_PUBLISH_URL", ""),
+            "reports_url": env.get("VISITAS_REPORTS_URL", ""),
             "public_base_url": env.get("VISITAS_PUBLIC_BASE_URL", ""),
             "pseudonym_key": env.get("VISITAS_PSEUDONYM_KEY", ""),
             "duckdb_memory": env.get("VISITAS_DUCKDB_MEMORY", "") or "2GB",

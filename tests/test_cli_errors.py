@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from pipeline import faults
 from pipeline.cli import main
+from pipeline.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.projects import copy_project
 from tests.s3server import S3Server
@@ -94,7 +95,7 @@ BASE = "https://datos.example.gob.pe/visitas"
 
 def _nothing_done(env: dict[str, str]) -> None:
     """No upload was copied, ingested or published: the run stopped before any work."""
-    var = Path(env["VISITAS_HOME"]) / "var"
+    var = Settings.from_env(environ=env).var_dir
     assert not (var / "warehouse").exists()
     assert not (var / "publish").exists()
     assert not (var / "landing").exists()
