@@ -235,10 +235,9 @@ def _record_in_dagster(settings: Settings, outcome: object) -> None:
 
 
 def _not_included(settings: Settings, rucs: list[str]) -> str:
-    registered = {e.ruc: e for e in load_registry(settings.entities_dir, [])}
-    reasons = [f"{r} está en demo y el entorno production solo procesa entidades en producción"
-               if r in registered else f"{r} no está registrada" for r in rucs]
-    return "; ".join(reasons) + ". Vea 'visitas entity list'."
+    from pipeline.flow import not_included
+
+    return "; ".join(not_included(settings, r) for r in rucs) + ". Vea 'visitas entity list'."
 
 
 @main.command()
