@@ -112,11 +112,12 @@ def summary_of(folder: Path) -> BatchSummary:
         reportes=[name for name in REPORT_FILES if (folder / name).is_file()])
 
 
-def _order(meta: dict[str, Any]) -> tuple[str, bool, str, str]:
+def _order(meta: dict[str, Any]) -> tuple[str, bool, str, str, str]:
     """Latest last: by staging time; within one ingestion, visit uploads before withdrawal
-    files (the order they are staged in), then by file name and checksum (the order their
-    rows apply in)."""
-    return (meta["ingestado_en"], meta.get("tipo") == "retiros", meta["archivo"],
+    files (the order they are staged in), then in the order consolidation applies batches
+    (`BATCH_ORDER`: smallest name without, then with its extension; checksum)."""
+    name = min(meta.get("nombres", [meta["archivo"]]))
+    return (meta["ingestado_en"], meta.get("tipo") == "retiros", name.rsplit(".", 1)[0], name,
             meta["sha256"])
 
 
@@ -125,7 +126,7 @@ def latest_summary(settings: Settings, ruc: str) -> BatchSummary | None:
 
     Read from the staged batches of the warehouse, the same facts `ultimo.json` holds (which
     is a copy for the administrator, written after the fact); the latest is the one staged
-    last, and of those staged in the same ingestion, the file whose name sorts last.
+    last, and of those staged in the same ingestion, the one whose rows apply last.
     """
     from pipeline.ingestion.batches import batch_folders
 
