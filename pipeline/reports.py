@@ -177,8 +177,8 @@ def publish_reports(settings: Settings, ruc: str, batches: Iterable[str]) -> lis
             _copy_batch(storage, base / sha, batch_folder(ruc, sha))
         except Exception as exc:
             failed.append(sha)
-            problems.append(f"no se pudieron escribir los reportes del lote {sha[:12]}… en "
-                            f"{storage.locate(batch_folder(ruc, sha))}: {_why(exc)}")
+            problems.append(f"no se pudieron escribir los reportes de {_file_name(base / sha)}"
+                            f" (lote {sha[:12]}…) en el área de reportes: {_why(exc)}")
     try:
         latest = latest_summary(settings, ruc)
     except (OSError, ValueError, KeyError) as exc:
@@ -204,6 +204,13 @@ def _copy_batch(storage: Storage, folder: Path, prefix: str) -> None:
         path = folder / name
         if path.is_file():
             storage.upload(path, prefix + name, content_type=content_type)
+
+
+def _file_name(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / "batch.json").read_text("utf-8"))["archivo"])
+    except (OSError, ValueError, KeyError):
+        return "un archivo"
 
 
 def _why(exc: Exception) -> str:
