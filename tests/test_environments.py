@@ -12,6 +12,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from pipeline.dagster_instance import INSTANCE_FILE, prepare_instance
 from pipeline.settings import Settings
 from tests.processes import VISITAS, make_project
 from tests.published import csv_rows
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 #: trust authentication ignores it: it is here to show it never reaches the disk
@@ -211,3 +214,28 @@ def test_a_database_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> Non
     assert done.returncode == 78, done.stderr
     assert ("✘ Configuración: VISITAS_DAGSTER_PG_URL no es válido: indique una URL de "
             "PostgreSQL, p. ej. postgresql://dagster:clave@127.0.0.1:5432/dagster.") in done.stderr
+
+
+def test_dagster_in_production_never_ingests_a_demo_stage_entity(project, monkeypatch) -> None:
+    """Even asked for its partition (a code location loaded before the entity went back to
+    demo, or in another environment), production's ingestion does not take it."""
+    from pipeline.definitions import defs
+
+    monkeypatch.setenv("VISITAS_ENV", "production")
+    monkeypatch.setenv("VISITAS_PSEUDONYM_KEY", secrets.token_hex(32))
+    production = Settings.from_env()
+    shutil.copytree(project.samples_dir / DEMO_RUC, Path(production.landing_url) / DEMO_RUC)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("ingest_entity").execute_in_process(
+            instance=instance, partition_key=DEMO_RUC)
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert result.success
+    metadata = result.asset_materializations_for_node("visit_batches")[0].metadata
+    assert (metadata["new_batches"].value, metadata["valid_rows"].value) == (0, 0)
+    assert (f"{DEMO_RUC} está en demo y el entorno production solo procesa entidades en "
+            "producción: no se ingiere.") in logs
+    # nothing written: no archive, no batch, no report, no lock; the uploads wait in landing
+    assert sorted(p.relative_to(production.var_dir).as_posix()
+                  for p in production.var_dir.rglob("*")) == [
+        "landing", f"landing/{DEMO_RUC}", f"landing/{DEMO_RUC}/visitas-2024-10-b.csv",
+        f"landing/{DEMO_RUC}/visitas-2024-10.csv"]

@@ -27,7 +27,7 @@ def visit_batches(context: dg.AssetExecutionContext,
     outcomes: list[EntityOutcome] = []
     for ruc in context.partition_keys:
         if ruc not in registry:
-            context.log.error(f"{ruc}: {not_included(cfg, ruc)}; no se ingiere.")
+            context.log.error(f"{not_included(cfg, ruc)}: no se ingiere.")
             continue
         with writing(context):
             outcome = ingest_entity(cfg, registry[ruc])
