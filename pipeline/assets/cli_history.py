@@ -7,7 +7,8 @@ no Dagster instance is kept; a job would split that across processes and per-ste
 reports instead, once the pass is over, one materialisation per asset it changed (each
 ingested entity's `visit_batches` partition, `visits`, `visits_release`), tagged
 `visitas/origen: visitas-run`, to the environment's instance (SQLite, or PostgreSQL in demo
-and production with VISITAS_DAGSTER_PG_URL: see `pipeline.dagster_instance`). Dagster's automation then sees those assets up to date.
+and production with VISITAS_DAGSTER_PG_URL: see `pipeline.dagster_instance`). Dagster's
+automation then sees those assets up to date.
 """
 
 from __future__ import annotations
