@@ -235,10 +235,9 @@ def _record_in_dagster(settings: Settings, outcome: object) -> None:
 
 
 def _not_included(settings: Settings, rucs: list[str]) -> str:
-    registered = {e.ruc: e for e in load_registry(settings.entities_dir, [])}
-    reasons = [f"{r} está en demo y el entorno production solo procesa entidades en producción"
-               if r in registered else f"{r} no está registrada" for r in rucs]
-    return "; ".join(reasons) + ". Vea 'visitas entity list'."
+    from pipeline.flow import not_included
+
+    return "; ".join(not_included(settings, r) for r in rucs) + ". Vea 'visitas entity list'."
 
 
 @main.command()
@@ -695,10 +694,17 @@ def serve(port: int) -> None:
     dagster.yaml (en <VISITAS_VAR_DIR>/dagster/): una carga nueva se ingiere, consolida y
     publica sola. Ctrl-C o SIGTERM detienen todos los procesos que inició.
 
-    Ejemplo:
+    En demo y production, con VISITAS_DAGSTER_PG_URL definida, la instancia guarda sus
+    ejecuciones y eventos en esa base PostgreSQL (una por entorno); si no, en SQLite dentro de
+    la carpeta de la instancia.
+
+    Ejemplos:
 
     \b
         visitas serve --port 3000
+
+    \b
+        VISITAS_ENV=demo VISITAS_DAGSTER_PG_URL=postgresql://dagster:clave@127.0.0.1:5432/dagster_demo visitas serve
     """
     from pipeline.serve import serve as run_dagster
 

@@ -93,6 +93,14 @@ def included_entities(settings: Settings, problems: list[str] | None = None) -> 
     return entities
 
 
+def not_included(settings: Settings, ruc: str) -> str:
+    """Why this environment does not process `ruc` (Spanish)."""
+    if any(e.ruc == ruc for e in load_registry(settings.entities_dir, [])):
+        return (f"{ruc} está en demo y el entorno {settings.environment} solo procesa "
+                "entidades en producción")
+    return f"{ruc} no está registrada"
+
+
 def seed_sample_uploads(settings: Settings, entities: list[Entity]) -> int:
     """Copy the shipped sample uploads into the landing area (only those not there yet)."""
     landing = open_storage(settings.landing_url, base_dir=settings.root)
@@ -136,6 +144,8 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
             echo(f"    archivo omitido: {skipped.name} ({skipped.reason})")
         for damaged in result.damaged:
             echo(f"    ✘ {damaged}")
+        for problem in result.report_problems:
+            echo(f"    ✘ {problem}")
         for batch in result.new_batches:
             if batch.repaired:
                 echo(f"    lote reparado desde el archivo crudo (sus datos faltaban): {batch.name}")

@@ -11,7 +11,6 @@ alive after it returns (a run worker, a code server) is terminated, then killed.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,23 +18,12 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from pipeline.dagster_instance import prepare_instance
 from pipeline.settings import PROJECT_ROOT, Settings
 
-#: the instance settings `visitas serve` starts Dagster with (automation on, telemetry off,
-#: run queue, retention)
-INSTANCE_FILE = PROJECT_ROOT / "dagster.yaml"
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 #: how long `dagster dev` and then its leftovers get to stop before they are killed
 GRACE_SECONDS = 20.0
-
-
-def prepare_instance(settings: Settings) -> Path:
-    """The environment's instance folder, under its working folder (run history persists
-    between starts), with the shipped instance settings."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(INSTANCE_FILE, home / "dagster.yaml")
-    return home
 
 
 def serve(settings: Settings, port: int) -> int:

@@ -51,6 +51,10 @@ class Settings:
     #: batches, the warehouse, the published tree) before giving up (VISITAS_LOCK_WAIT; `visitas
     #: run --esperar`); see `pipeline.locks`
     lock_wait_seconds: int = 600
+    #: the PostgreSQL database of the Dagster instance in demo and production
+    #: (VISITAS_DAGSTER_PG_URL, `postgresql://user:password@host:5432/db`); empty keeps the
+    #: instance in SQLite under `dagster_home`. Holds a password: never shown in repr or logs
+    dagster_pg_url: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -60,6 +64,10 @@ class Settings:
         if not isinstance(self.max_upload_mb, int) or self.max_upload_mb <= 0:
             raise SettingsError(f"VISITAS_MAX_UPLOAD_MB={self.max_upload_mb!r} no es válido: "
                                 "indique un número entero de megabytes, p. ej. 512.")
+        if self.dagster_pg_url and not self.dagster_pg_url.startswith(
+                ("postgresql://", "postgres://", "postgresql+psycopg2://")):
+            raise SettingsError("VISITAS_DAGSTER_PG_URL no es válido: indique una URL de "
+                                "PostgreSQL, p. ej. postgresql://dagster:clave@127.0.0.1:5432/dagster.")
         defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish",
                     "reports_url": "reports"}
         for name, sub in defaults.items():
@@ -70,6 +78,12 @@ class Settings:
     def dagster_home(self) -> Path:
         """The Dagster instance's folder (DAGSTER_HOME) of this environment."""
         return self.var_dir / "dagster"
+
+    @property
+    def dagster_in_postgres(self) -> bool:
+        """Whether the Dagster instance keeps its runs and events in PostgreSQL: demo and
+        production with VISITAS_DAGSTER_PG_URL set; local always uses SQLite."""
+        return self.environment != "local" and bool(self.dagster_pg_url)
 
     @property
     def entities_dir(self) -> Path:
@@ -128,6 +142,7 @@ class Settings:
                                            "VISITAS_MAX_UPLOAD_MB"),
             "lock_wait_seconds": _seconds(env.get("VISITAS_LOCK_WAIT", ""), 600,
                                           "VISITAS_LOCK_WAIT"),
+            "dagster_pg_url": env.get("VISITAS_DAGSTER_PG_URL", "").strip(),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -6,7 +6,9 @@ decides its exit code (0, 3, 4) and the release guard over the whole pass, and m
 no Dagster instance is kept; a job would split that across processes and per-step logs. It
 reports instead, once the pass is over, one materialisation per asset it changed (each
 ingested entity's `visit_batches` partition, `visits`, `visits_release`), tagged
-`visitas/origen: visitas-run`. Dagster's automation then sees those assets up to date.
+`visitas/origen: visitas-run`, to the environment's instance (SQLite, or PostgreSQL in demo
+and production with VISITAS_DAGSTER_PG_URL: see `pipeline.dagster_instance`). Dagster's
+automation then sees those assets up to date.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def record_pass(settings: Settings, outcome: PassOutcome) -> int:
     """Report the pass's materialisations; how many were recorded."""
     import dagster as dg
 
-    from pipeline.serve import prepare_instance
+    from pipeline.dagster_instance import prepare_instance
 
     tags = {ORIGIN_TAG: "visitas-run"}
     events = []

@@ -6,8 +6,8 @@ import dagster as dg
 from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
+from pipeline.flow import included_entities, not_included
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
-from pipeline.registry import load_registry
 
 
 @dg.asset(
@@ -21,14 +21,21 @@ def visit_batches(context: dg.AssetExecutionContext,
                   settings: PipelineSettings) -> dg.MaterializeResult:
     """Each entity's uploads: raw batch archived, validated, valid rows staged, rest quarantined."""
     cfg = settings.get()
-    registry = {e.ruc: e for e in load_registry(cfg.entities_dir)}
+    # The environment's entities as they are registered now, not as they were when the code
+    # location loaded its partitions: production never ingests a demo-stage entity.
+    registry = {e.ruc: e for e in included_entities(cfg)}
     outcomes: list[EntityOutcome] = []
     for ruc in context.partition_keys:
+        if ruc not in registry:
+            context.log.error(f"{not_included(cfg, ruc)}: no se ingiere.")
+            continue
         with writing(context):
             outcome = ingest_entity(cfg, registry[ruc])
         outcomes.append(outcome)
         if outcome.error:
             context.log.error(outcome.error)
+        for problem in outcome.report_problems:
+            context.log.warning(f"{ruc} {problem}")
         for skipped in outcome.skipped:
             context.log.warning(f"{ruc} archivo omitido: {skipped.name} ({skipped.reason})")
         for batch in outcome.new_batches:

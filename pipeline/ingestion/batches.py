@@ -15,6 +15,9 @@ recognised and never processed twice. Staged files live in the warehouse directo
                                           withdrawals.parquet (a `retiros*` file instead of
                                                           valid/quarantine: the visits the
                                                           entity withdraws)
+
+Once staged, each batch's reports (report.json, informe.txt, reporte.html, rechazadas.csv)
+are copied to the reports area the entity's administrator reads (`pipeline.reports`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import locks, workdir
+from pipeline import locks, reports, workdir
 from pipeline.atomic import clear_scratch, staged_dir, write_text
 from pipeline.ingestion.staging import FILES_KEY, ParquetSink, data_files, sound
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
@@ -68,6 +71,9 @@ class EntityOutcome:
     #: staged batches that could not be repaired (set aside, reported; Spanish)
     damaged: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)  # not uploads; reported, not lost
+    #: reports that could not be copied to the reports area (Spanish); their batches are
+    #: staged all the same, and the copy is retried by the next ingestion
+    report_problems: list[str] = field(default_factory=list)
 
     @property
     def new_batches(self) -> list[BatchOutcome]:
@@ -102,7 +108,11 @@ def ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None =
     writer at a time. Raises `LockBusy` if another process keeps it past the wait.
     """
     with locks.hold(locks.entity_batches(settings, entity.ruc), settings.lock_wait_seconds):
-        return _ingest_entity(settings, entity, today=today, now=now)
+        outcome = _ingest_entity(settings, entity, today=today, now=now)
+        # after staging: the batches are committed whatever becomes of their reports' copy
+        outcome.report_problems = reports.publish_reports(
+            settings, entity.ruc, [b.sha256 for b in outcome.new_batches])
+        return outcome
 
 
 def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,

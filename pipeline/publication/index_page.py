@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.publication import charts, layout
+from pipeline.publication import charts, environment, layout
 from pipeline.publication.dataset import DatasetMeta
 from pipeline.publication.manifest import Manifest, ReleaseFile
 from pipeline.spanish import (
@@ -168,6 +168,8 @@ def index_html(meta: DatasetMeta, manifest: Manifest, *, link: Link, previous_li
     return render(
         "index.html",
         meta=meta,
+        demo_notice=(f"{environment.DEMO_MARK}. {environment.DEMO_NOTICE}"
+                     if environment.is_demo(meta) else ""),
         version=manifest.id,
         published=lima_time(manifest.created),
         visits=counted(manifest.rows, "visita"),

@@ -41,7 +41,16 @@ import duckdb
 from pipeline import locks, workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
-from pipeline.publication import changelog, guard, layout, leftovers, overview, public_url, whole
+from pipeline.publication import (
+    changelog,
+    environment,
+    guard,
+    layout,
+    leftovers,
+    overview,
+    public_url,
+    whole,
+)
 from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
@@ -200,6 +209,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     `done_reading` is called once the database is no longer read (the warehouse lock is
     released then, so an upload to S3 does not hold up the next consolidation)."""
     meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
+    # a demo release says so in its title and descriptor (`pipeline.publication.environment`)
+    meta = environment.mark(meta, settings.environment)
     spec = ReleaseSpec.of(meta)
     storage = storage or published_storage(settings)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
@@ -561,6 +572,8 @@ def package_json(meta: DatasetMeta, manifest: Manifest,
         extra={
             **({"x-datos-personales": meta.extra["x-datos-personales"]}
                if "x-datos-personales" in meta.extra else {}),
+            **({environment.ENVIRONMENT_KEY: meta.extra[environment.ENVIRONMENT_KEY]}
+               if environment.ENVIRONMENT_KEY in meta.extra else {}),
             **({"previousVersion": manifest.previous} if manifest.previous else {}),
         }))
 
