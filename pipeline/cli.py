@@ -537,9 +537,10 @@ def entity_list(as_json: bool) -> None:
     """Listar las entidades registradas: su etapa, su última carga, su última publicación y
     las filas rechazadas de su última carga.
 
-    Cada entidad se mira en el entorno de su etapa (demo o producción), sea cual sea
-    VISITAS_ENV: la última carga es la hora de ingesta de su lote de visitas más reciente y
-    la última publicación, la hora de la versión publicada más reciente con filas suyas.
+    Cada entidad se mira en el entorno de su etapa (demo o producción), se ejecute en el
+    entorno que se ejecute: la última carga es la hora de ingesta de su lote de visitas más
+    reciente y la última publicación, la hora de la versión publicada más reciente con filas
+    suyas.
 
     Ejemplos:
 
