@@ -529,16 +529,50 @@ def entity() -> None:
 
 
 @entity.command("list")
-def entity_list() -> None:
-    """Listar las entidades registradas.
+@click.option("--json", "as_json", is_flag=True,
+              help="Imprimir una lista de objetos con las claves ruc, nombre, etapa, "
+                   "ultima_carga, ultima_publicacion y filas_rechazadas.")
+def entity_list(as_json: bool) -> None:
+    """Listar las entidades registradas: su etapa, su última carga, su última publicación y
+    las filas rechazadas de su última carga.
 
-    Ejemplo:
+    Cada entidad se mira en el entorno de su etapa (demo o producción), se ejecute en el
+    entorno que se ejecute: la última carga es la hora de ingesta de su lote de visitas más
+    reciente y la última publicación, la hora de la versión publicada más reciente con filas
+    suyas.
+
+    Ejemplos:
 
     \b
         visitas entity list
+
+    \b
+        visitas entity list --json
     """
-    for e in load_registry(_settings().entities_dir):
-        click.echo(f"{e.ruc}  {e.stage:<10}  {e.source_kind:<6}  {e.name}")
+    import json
+
+    from pipeline.entity_status import entity_statuses
+    from pipeline.ingestion.inspection import LIMA
+
+    settings = _settings()
+    statuses = entity_statuses(settings, load_registry(settings.entities_dir))
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in statuses], ensure_ascii=False, indent=2))
+        return
+
+    def lima(moment: str | None) -> str:
+        if moment is None:
+            return "-"
+        return dt.datetime.fromisoformat(moment).astimezone(LIMA).strftime("%Y-%m-%d %H:%M")
+
+    click.echo(f"{'RUC':<11}  {'etapa':<10}  {'última carga':<16}  {'última publicación':<18}  "
+               f"{'rechazadas':>10}  nombre")
+    for s in statuses:
+        stage = "producción" if s.etapa == "production" else s.etapa
+        rejected = "-" if s.filas_rechazadas is None else str(s.filas_rechazadas)
+        click.echo(f"{s.ruc:<11}  {stage:<10}  {lima(s.ultima_carga):<16}  "
+                   f"{lima(s.ultima_publicacion):<18}  {rejected:>10}  {s.nombre}")
+    click.echo("Horas de Lima; rechazadas: filas rechazadas de la última carga.")
 
 
 @entity.command("add")
@@ -584,25 +618,73 @@ def entity_add(ruc: str, name: str, admin_name: str, admin_email: str) -> None:
 
 @entity.command("promote")
 @click.argument("ruc")
-def entity_promote(ruc: str) -> None:
-    """Pasar una entidad de demo a producción.
+@click.option("--json", "as_json", is_flag=True,
+              help="Imprimir el resultado como JSON (promovida, motivo, lote_demo).")
+def entity_promote(ruc: str, as_json: bool) -> None:
+    """Pasar una entidad de demo a producción, solo si su última carga en el entorno demo
+    existe y no tiene errores.
+
+    Si aún no cargó nada en demo, o su última carga allí tiene errores, no cambia nada, dice
+    qué lo impide (el archivo, sus errores por tipo y la ruta del reporte) y sale con 1. La
+    promoción queda anotada en el historial de la entidad (history en su archivo de
+    datasets/entities/), con el lote de demo en que se apoyó.
+
+    Ejemplos:
+
+    \b
+        visitas entity promote 20999300031
+
+    \b
+        visitas entity promote 20999300031 --json
+    """
+    import json
+
+    from pipeline.promotion import Blocked, NotRegistered, promote
+
+    settings = _settings()
+    try:
+        outcome = promote(settings, ruc)
+    except NotRegistered as exc:
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.") from exc
+    if as_json:
+        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(outcome.message(), nl=False)
+    if isinstance(outcome, Blocked):
+        sys.exit(1)
+
+
+@entity.command("history")
+@click.argument("ruc")
+@click.option("--json", "as_json", is_flag=True,
+              help="Imprimir los eventos como JSON (evento, en, lote_demo).")
+def entity_history(ruc: str, as_json: bool) -> None:
+    """Mostrar el historial de una entidad: cuándo pasó a producción y sobre qué carga de
+    demo (archivo, sha256 y hora de ingesta).
 
     Ejemplo:
 
     \b
-        visitas entity promote 20999300031
+        visitas entity history 20999300031
     """
+    import json
+
+    from pipeline.entity_history import history_json, history_lines
+
     settings = _settings()
     path = settings.entities_dir / f"{ruc}.yaml"
-    if not path.exists():
+    if not path.is_file():
         raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
-    current = next(e for e in load_registry(settings.entities_dir) if e.ruc == ruc)
-    if current.stage == "production":
-        click.echo(f"La entidad {ruc} ya está en producción.")
+    from pipeline.registry import load_entity
+
+    found = load_entity(path)
+    if as_json:
+        click.echo(json.dumps(history_json(found), ensure_ascii=False, indent=2))
         return
-    promoted = Entity(**{**current.__dict__, "stage": "production", "path": None})
-    path.write_text(entity_file_text(promoted), encoding="utf-8")
-    click.echo(f"Entidad {ruc} promovida a producción.")
+    click.echo(f"{found.ruc} {found.name}: "
+               f"{plural(len(found.history), 'evento', 'eventos')} en {path}")
+    for line in history_lines(found):
+        click.echo(f"  {line}")
 
 
 @main.group()

@@ -16,6 +16,8 @@ from pipeline.identifiers import is_valid_ruc
 STAGES = ("demo", "production")
 SOURCE_KINDS = ("files",)
 REQUIRED_KEYS = ("ruc", "name", "stage", "source", "administrator")
+#: what the registry records of an entity's life (`history:`, see `pipeline.promotion`)
+HISTORY_EVENTS = ("promoted",)
 
 
 class RegistryError(ValueError):
@@ -33,6 +35,9 @@ class Entity:
     source: dict[str, Any]
     administrator: dict[str, Any]
     path: Path | None = field(default=None, compare=False)
+    #: what happened to the entity, oldest first (`history:` in its file): each a mapping with
+    #: `event` and `at`, e.g. a promotion and the demo batch it rested on
+    history: tuple[dict[str, Any], ...] = ()
 
     @property
     def source_kind(self) -> str:
@@ -74,7 +79,19 @@ def parse_entity(data: Any, origin: str) -> Entity:
         raise RegistryError(f"{origin}: el correo del administrador {email!r} no es válido "
                             f"(clave administrator.email): {problem}.")
     return Entity(ruc=ruc, name=name, stage=stage, source=dict(source),
-                  administrator={**admin, "email": email})
+                  administrator={**admin, "email": email},
+                  history=_history(data.get("history"), origin))
+
+
+def _history(data: Any, origin: str) -> tuple[dict[str, Any], ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not all(
+            isinstance(e, dict) and e.get("event") in HISTORY_EVENTS and e.get("at")
+            for e in data):
+        raise RegistryError(f"{origin}: el historial (clave history) debe ser una lista de "
+                            f"eventos con las claves event ({', '.join(HISTORY_EVENTS)}) y at.")
+    return tuple(dict(e) for e in data)
 
 
 def email_problem(address: str) -> str | None:
@@ -134,4 +151,6 @@ def entity_file_text(entity: Entity) -> str:
         "source": entity.source,
         "administrator": entity.administrator,
     }
+    if entity.history:
+        data["history"] = [dict(e) for e in entity.history]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -172,3 +172,16 @@ def _seconds(text: str, default: int, name: str) -> int:
         raise SettingsError(f"{name}={text!r} no es válido: indique un número entero de "
                             "segundos (0 para no esperar).")
     return value
+
+
+def in_environment(settings: Settings, environment: str,
+                   environ: dict[str, str] | None = None) -> Settings:
+    """The settings of another environment of the same project (e.g. the demo warehouse an
+    entity's promotion rests on), read from the same environment variables with only
+    VISITAS_ENV changed: its default folders are its own (`var/demo/…`), and any location set
+    explicitly (VISITAS_VAR_DIR, VISITAS_*_URL) is shared, as it is for every command."""
+    if settings.environment == environment:
+        return settings
+    env = dict(os.environ if environ is None else environ)
+    env.update(VISITAS_ENV=environment, VISITAS_HOME=str(settings.root))
+    return Settings.from_env(env)

@@ -40,6 +40,9 @@ VALID = {"ruc": "20131370645", "name": "Ministerio", "stage": "demo",
      r"le falta la arroba"),
     ({"administrator": {"name": "A", "email": "ana@@mef"}}, r"'ana@@mef' no es válido"),
     ({"name": "  "}, r"falta el nombre oficial de la entidad \(clave name\)"),
+    ({"history": {"event": "promoted"}}, r"el historial \(clave history\) debe ser una lista"),
+    ({"history": [{"event": "demoted", "at": "2024-11-04T15:20:07Z"}]},
+     r"con las claves event \(promoted\) y at"),
 ])
 def test_invalid_entity_files_say_what_to_fix(tmp_path, change, message):
     data = {**VALID, **change}
@@ -47,6 +50,21 @@ def test_invalid_entity_files_say_what_to_fix(tmp_path, change, message):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(RegistryError, match=message):
         load_entity(path)
+
+
+def test_history_is_kept_as_written(tmp_path):
+    """A promotion's record (see pipeline.promotion) survives loading and writing back."""
+    from pipeline.registry import entity_file_text
+
+    event = {"event": "promoted", "at": "2024-11-04T15:20:07Z",
+             "demo_batch": {"file": "visitas-2024-10.csv", "sha256": "ab" * 32,
+                            "ingested_at": "2024-11-04T15:02:41Z"}}
+    path = tmp_path / f"{VALID['ruc']}.yaml"
+    path.write_text(yaml.safe_dump({**VALID, "history": [event]}), encoding="utf-8")
+    entity = load_entity(path)
+    assert entity.history == (event,)
+    path.write_text(entity_file_text(entity), encoding="utf-8")
+    assert load_entity(path).history == (event,)
 
 
 def test_file_name_must_be_the_ruc(tmp_path):

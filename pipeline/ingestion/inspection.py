@@ -58,6 +58,36 @@ def entity_batches(settings: Settings, ruc: str) -> list[Batch]:
     return sorted(found, key=lambda b: (b.record["ingestado_en"], b.record["archivo"]))
 
 
+def latest_upload(settings: Settings, ruc: str) -> Batch | None:
+    """The entity's newest batch of visits (by ingestion time), None before its first.
+
+    Withdrawal files (`retiros*`, also those `visitas withdraw` writes) are batches too but
+    say nothing about how the entity records its visits, so they are not uploads here: a
+    clean withdrawal never hides a rejected upload from the promotion gate."""
+    uploads = [b for b in entity_batches(settings, ruc)
+               if b.record.get("tipo", "visitas") == "visitas"]
+    return uploads[-1] if uploads else None
+
+
+def errors_by_type(batch: Batch) -> dict[str, int]:
+    """The batch's error counts by error type (all errors, not only those detailed), from
+    its report.json; empty when it has none or no report."""
+    path = batch.folder / "report.json"
+    if not path.is_file():
+        return {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for task in report.get("tasks", []):
+        for kind, count in task.get("summary", {}).get("erroresPorTipo", {}).items():
+            counts[kind] = counts.get(kind, 0) + int(count)
+    return counts
+
+
+def error_title(kind: str) -> str:
+    """An error type as the administrator's report names it ('Fecha no válida')."""
+    return ERROR_TYPES[kind].title if kind in ERROR_TYPES else kind
+
+
 def find_batch(settings: Settings, ruc: str, ref: str) -> Batch:
     """The batch named by `ref`: its file name, or the start of its sha256 (6 characters at
     least, as `visitas batches` shows 12)."""
@@ -118,5 +148,5 @@ def _codes(errors: str | None) -> list[tuple[str, str]]:
 
 def _reason(code: tuple[str, str]) -> str:
     kind, field = code
-    title = ERROR_TYPES[kind].title if kind in ERROR_TYPES else kind
+    title = error_title(kind)
     return f"{title} («{field}»)" if field else title
