@@ -82,8 +82,7 @@ def _hmac(master: str, label: str, ruc: str) -> bytes:
 
 def access_key_id(master: str, ruc: str) -> str:
     tail = base64.b32encode(_hmac(master, _KEY_ID_LABEL, ruc)).decode("ascii")
-    key = f"{KEY_ID_PREFIX}{ruc}{tail}"[:KEY_ID_LENGTH]
-    return key
+    return f"{KEY_ID_PREFIX}{ruc}{tail}"[:KEY_ID_LENGTH]
 
 
 def secret_access_key(master: str, ruc: str) -> str:
