@@ -38,7 +38,7 @@ _DEBUG = "visitas.debug"
 #: the step each command is in until it says otherwise (`run` follows its headings)
 _COMMAND_STEPS = {"run": "Preparación", "validate": "Validación", "withdraw": "Retiro",
                   "entity": "Registro de entidades", "releases": "Versiones publicadas",
-                  "serve": "Dagster"}
+                  "serve": "Dagster", "access": "Acceso por entidad"}
 
 
 @contextmanager
@@ -109,7 +109,7 @@ class _Visitas(_Group):
                 traceback.print_exc()
             sub = ctx.invoked_subcommand or ""
             step = ctx.meta.get(_STEP) or _COMMAND_STEPS.get(sub, "visitas")
-            again = f"visitas --debug {sub}{' …' if sub in ('entity', 'releases') else ''}"
+            again = f"visitas --debug {sub}{' …' if sub in ('entity', 'releases', 'access') else ''}"
             click.echo(f"✘ {step}: {fault.what}\n  {fault.todo}\n"
                        f"  (Detalle técnico: {again}; código de salida {fault.code}.)", err=True)
             ctx.exit(fault.code)
@@ -767,6 +767,125 @@ def releases_prune(keep_last: int | None, unfinished_hours: int, dry_run: bool,
     if recent:
         click.echo(f"Inconclusas recientes, no se tocan (podrían estar publicándose; se borran "
                    f"pasadas {plural(unfinished_hours, 'hora', 'horas')}): {', '.join(recent)}")
+
+
+@main.group()
+def access() -> None:
+    """Acceso por entidad al almacenamiento S3: cada administrador escribe solo en su carpeta
+    de la zona de aterrizaje y lee solo sus reportes de validación.
+
+    Las credenciales se derivan de una clave maestra, VISITAS_ACCESS_MASTER_KEY (al menos 32
+    caracteres, guardada fuera del repositorio): la misma clave da siempre las mismas
+    credenciales, y cambiarla las cambia todas.
+    """
+
+
+def _access_entity(settings: Settings, ruc: str) -> Entity:
+    found = next((e for e in load_registry(settings.entities_dir, []) if e.ruc == ruc), None)
+    if found is None:
+        raise _Unregistered(ruc, "Revise el RUC con 'visitas entity list'.")
+    return found
+
+
+@access.command("credentials")
+@click.argument("ruc")
+@click.option("--json", "as_json", is_flag=True,
+              help="Imprimir un objeto JSON con access_key_id y secret_access_key.")
+def access_credentials(ruc: str, as_json: bool) -> None:
+    """Mostrar la clave de acceso y el secreto S3 de una entidad, para entregarlos a su
+    administrador por un canal seguro.
+
+    Ejemplos:
+
+    \b
+        visitas access credentials 20999100016
+
+    \b
+        visitas access credentials 20999100016 --json
+    """
+    import json
+
+    from pipeline.access.keys import entity_keys, master_key
+    from pipeline.access.scopes import NotOnS3Error, entity_scope
+
+    settings = _settings()
+    found = _access_entity(settings, ruc)
+    with _step("Configuración"):
+        keys = entity_keys(master_key(), ruc)
+    if as_json:
+        click.echo(json.dumps({"access_key_id": keys.access_key_id,
+                               "secret_access_key": keys.secret_access_key}, indent=2))
+        return
+    click.echo(f"Credenciales S3 de {found.ruc} {found.name}:")
+    click.echo(f"  AWS_ACCESS_KEY_ID={keys.access_key_id}")
+    click.echo(f"  AWS_SECRET_ACCESS_KEY={keys.secret_access_key}")
+    try:
+        scope = entity_scope(settings, ruc)
+    except NotOnS3Error:
+        click.echo("La zona de aterrizaje o los reportes no están en S3 en este entorno "
+                   "(VISITAS_LANDING_URL, VISITAS_REPORTS_URL): estas credenciales sirven "
+                   "cuando lo estén.")
+        return
+    click.echo(f"Con ellas sube sus cargas a {scope.landing.url(ruc)} y lee sus reportes en "
+               f"{scope.reports.url(ruc)}.")
+
+
+@access.command("seaweedfs-config")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="ARCHIVO", help="Dónde escribir el archivo de identidades (JSON).")
+def access_seaweedfs_config(out: Path) -> None:
+    """Escribir el archivo de identidades de un servidor S3 de SeaweedFS (weed s3 -config,
+    weed server -s3.config): una identidad por entidad del entorno, limitada a su carpeta de
+    carga y a sus reportes, y la de la propia pasada (AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY) con todos los permisos. El archivo contiene secretos: se escribe
+    legible solo por su dueño. En production solo entran las entidades en producción:
+    vuelva a generarlo tras cada alta o promoción y reinicie el servidor S3.
+
+    Ejemplo:
+
+    \b
+        VISITAS_LANDING_URL=s3://visitas/carga VISITAS_REPORTS_URL=s3://visitas/reportes \\
+            visitas access seaweedfs-config --out /etc/seaweedfs/s3.json
+    """
+    from pipeline.access.keys import master_key
+    from pipeline.access.scopes import entity_scope
+    from pipeline.access.seaweedfs import identities, pipeline_keys, write_config
+    from pipeline.registry import entities_for
+
+    settings = _settings()
+    with _step("Configuración"):
+        master = master_key()
+        pipeline = pipeline_keys()
+        entities = entities_for(settings.environment, load_registry(settings.entities_dir))
+        scopes = [entity_scope(settings, e.ruc) for e in entities]
+    write_config(out, identities(master, scopes, pipeline))
+    click.echo(f"Identidades de SeaweedFS escritas en {out}: la pasada y "
+               f"{plural(len(scopes), 'entidad', 'entidades')}.")
+
+
+@access.command("aws-policy")
+@click.argument("ruc")
+def access_aws_policy(ruc: str) -> None:
+    """Imprimir la política IAM de AWS equivalente para una entidad: subir a su carpeta de
+    carga (s3:PutObject), leer sus reportes (s3:GetObject) y listar solo esas carpetas
+    (s3:ListBucket con condición s3:prefix). Nada más.
+
+    Ejemplo:
+
+    \b
+        VISITAS_LANDING_URL=s3://visitas/carga VISITAS_REPORTS_URL=s3://visitas/reportes \\
+            visitas access aws-policy 20999100016 > politica.json
+    """
+    import json
+
+    from pipeline.access.aws import entity_policy
+    from pipeline.access.scopes import entity_scope
+
+    settings = _settings()
+    _access_entity(settings, ruc)
+    with _step("Configuración"):
+        policy = entity_policy(entity_scope(settings, ruc))
+    click.echo(json.dumps(policy, indent=2))
 
 
 @main.command()

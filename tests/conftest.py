@@ -71,7 +71,8 @@ def project(tmp_path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("VISITAS_HOME", str(root))
     monkeypatch.setenv("VISITAS_ENV", "local")
     for name in ("VISITAS_VAR_DIR", "VISITAS_LANDING_URL", "VISITAS_RAW_URL",
-                 "VISITAS_PUBLISH_URL", "VISITAS_REPORTS_URL", "VISITAS_DAGSTER_PG_URL"):
+                 "VISITAS_PUBLISH_URL", "VISITAS_REPORTS_URL", "VISITAS_DAGSTER_PG_URL",
+                 "VISITAS_ACCESS_MASTER_KEY"):
         monkeypatch.delenv(name, raising=False)
     return Settings.from_env()
 

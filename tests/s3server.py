@@ -273,13 +273,28 @@ class _EarlyExit(RuntimeError):
     """weed exited during startup, typically because a port was taken meanwhile."""
 
 
-def _start(weed: str, run_dir: Path, timeout: float) -> tuple[subprocess.Popen[bytes], S3Server]:
+@dataclass(frozen=True)
+class Identities:
+    """A given identities file (`-s3.config`) and the key pair in it that has every right
+    (the server is probed with it, and `S3Server.client()` uses it)."""
+
+    path: Path
+    access_key: str
+    secret_key: str = field(repr=False)
+
+
+def _start(weed: str, run_dir: Path, timeout: float,
+           identities: Identities | None = None) -> tuple[subprocess.Popen[bytes], S3Server]:
     for sub in ("data", "logs", "config", "webdav-cache"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    access_key = "AK" + secrets.token_hex(9).upper()
-    secret_key = secrets.token_urlsafe(30)
     s3_config = run_dir / "config" / "s3.json"
-    _write_identities(s3_config, access_key, secret_key)
+    if identities is None:
+        access_key = "AK" + secrets.token_hex(9).upper()
+        secret_key = secrets.token_urlsafe(30)
+        _write_identities(s3_config, access_key, secret_key)
+    else:
+        access_key, secret_key = identities.access_key, identities.secret_key
+        shutil.copyfile(identities.path, s3_config)
     ports = allocate_ports()
     server = S3Server(
         endpoint_url=f"http://{HOST}:{ports['s3.port']}",
@@ -322,16 +337,19 @@ def _start(weed: str, run_dir: Path, timeout: float) -> tuple[subprocess.Popen[b
 
 
 @contextlib.contextmanager
-def seaweedfs(base_dir: Path | None = None, *,
-              startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[S3Server]:
-    """Run `weed mini` for the duration of the block and yield its S3Server."""
+def seaweedfs(base_dir: Path | None = None, *, startup_timeout: float = STARTUP_TIMEOUT,
+              identities: Identities | None = None) -> Iterator[S3Server]:
+    """Run `weed mini` for the duration of the block and yield its S3Server.
+
+    `identities`: start it with this identities file instead of one admin identity of its own.
+    """
     weed = find_weed()
     parent = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=base_dir))
     try:
         for attempt in range(1, START_ATTEMPTS + 1):
             run_dir = parent / f"run{attempt}"
             try:
-                proc, server = _start(weed, run_dir, startup_timeout)
+                proc, server = _start(weed, run_dir, startup_timeout, identities)
                 break
             except _EarlyExit:
                 if attempt == START_ATTEMPTS:
