@@ -51,6 +51,17 @@ class Settings:
     #: batches, the warehouse, the published tree) before giving up (VISITAS_LOCK_WAIT; `visitas
     #: run --esperar`); see `pipeline.locks`
     lock_wait_seconds: int = 600
+    #: the mail server notifications go through (VISITAS_SMTP_URL): `smtp://host[:port]`,
+    #: `smtp+starttls://host[:port]` or `smtps://host[:port]`; empty: no mail is sent
+    smtp_url: str = ""
+    #: the account on it (VISITAS_SMTP_USER, VISITAS_SMTP_PASSWORD): from the environment
+    #: only, never in the URL; the password is never shown in repr or logs
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    #: the sender of every notification (VISITAS_MAIL_FROM), required with `smtp_url`
+    mail_from: str = ""
+    #: who is told when a Dagster run fails (VISITAS_OPERATORS_EMAIL, comma-separated)
+    operators_email: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -60,6 +71,12 @@ class Settings:
         if not isinstance(self.max_upload_mb, int) or self.max_upload_mb <= 0:
             raise SettingsError(f"VISITAS_MAX_UPLOAD_MB={self.max_upload_mb!r} no es válido: "
                                 "indique un número entero de megabytes, p. ej. 512.")
+        if self.smtp_url:
+            # checked here, so a mistyped mail setting stops a run in its first second rather
+            # than leaving every notification pending
+            from pipeline.notifications.smtp import check_mail_settings
+
+            check_mail_settings(self)
         defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish",
                     "reports_url": "reports"}
         for name, sub in defaults.items():
@@ -70,6 +87,11 @@ class Settings:
     def dagster_home(self) -> Path:
         """The Dagster instance's folder (DAGSTER_HOME) of this environment."""
         return self.var_dir / "dagster"
+
+    @property
+    def notifications_dir(self) -> Path:
+        """The notifications' outbox and the record of what was sent (`pipeline.notifications`)."""
+        return self.var_dir / "notificaciones"
 
     @property
     def entities_dir(self) -> Path:
@@ -128,6 +150,13 @@ class Settings:
                                            "VISITAS_MAX_UPLOAD_MB"),
             "lock_wait_seconds": _seconds(env.get("VISITAS_LOCK_WAIT", ""), 600,
                                           "VISITAS_LOCK_WAIT"),
+            "smtp_url": env.get("VISITAS_SMTP_URL", "").strip(),
+            "smtp_user": env.get("VISITAS_SMTP_USER", ""),
+            "smtp_password": env.get("VISITAS_SMTP_PASSWORD", ""),
+            "mail_from": env.get("VISITAS_MAIL_FROM", "").strip(),
+            "operators_email": tuple(a.strip() for a in
+                                     env.get("VISITAS_OPERATORS_EMAIL", "").split(",")
+                                     if a.strip()),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
+from pipeline.notifications.administrators import notify_batches
 from pipeline.registry import load_registry
 
 
@@ -34,6 +35,8 @@ def visit_batches(context: dg.AssetExecutionContext,
         for batch in outcome.new_batches:
             log = context.log.info if batch.status == "published" else context.log.warning
             log(f"{ruc} {batch.name}: {batch.status}\n{batch.summary}")
+    notify_batches(cfg, outcomes, echo=lambda line: (
+        context.log.warning if "aviso:" in line else context.log.info)(line))
     new = [b for o in outcomes for b in o.new_batches]
     rows = [
         f"| {b.entity_ruc} | {b.name} | {b.status} | {b.valid_rows} | {b.rejected_rows} |"
