@@ -112,8 +112,9 @@ def batch_message(settings: Settings, entity: Entity, record: Mapping[str, Any],
                   "publicó no se duplica."]
     message = new_message(settings, [administrator(entity)], subject, "\n".join(lines))
     if html.is_file():
+        # as bytes (base64), so the page arrives exactly as the batch folder holds it
         message.add_attachment(html.read_bytes(), maintype="text", subtype="html",
-                               filename="reporte.html")
+                               filename="reporte.html", params={"charset": "utf-8"})
     elif text.is_file():
         message.add_attachment(text.read_text(encoding="utf-8"), subtype="plain",
                                filename="informe.txt")
