@@ -15,6 +15,8 @@ from pipeline.settings import Settings, SettingsError
 from tests.smtpserver import Mailbox, free_port, smtp_server
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+# the test server takes an account without TLS on purpose, on the loopback only
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 SENDER = "registro-visitas@integridad.gob.pe"
 NORTE = "Carmen Rosa Vílchez Ejemplo <rvl@muniejemplonorte.gob.pe>"
@@ -180,6 +182,24 @@ def test_wrong_password_leaves_the_mail_pending(mail_env, port, monkeypatch):
                                "(535 ")
     assert lines[1].endswith("1 correo queda pendiente y se reintenta en la próxima pasada")
     assert len(list((settings.notifications_dir / "pendientes").glob("promocion-*.eml"))) == 1
+
+
+def test_an_address_refused_for_good_is_not_retried(mail_env, port):
+    from pipeline.notifications.administrators import notify_promotion
+    from pipeline.registry import load_registry
+
+    entity = load_registry(mail_env.entities_dir)[0]
+    box = Mailbox(unknown={entity.administrator["email"]})
+    lines: list[str] = []
+    with smtp_server(box, port):
+        notify_promotion(mail_env, entity, None, echo=lines.append)
+        notify_promotion(mail_env, load_registry(mail_env.entities_dir)[1], None,
+                         echo=lines.append)
+    assert lines[1] == (f"  aviso: el servidor de correo rechazó el correo a {NORTE} (Registro "
+                        "de Visitas en Línea: Municipalidad Distrital de Ejemplo Norte pasó a "
+                        "producción): 550 5.1.1 Usuario desconocido; no se reintenta")
+    assert [m.rcpt_tos for m in box.messages] == [["registro.visitas@minejemplo.gob.pe"]]
+    assert len(list((mail_env.notifications_dir / "rechazados").glob("*.eml"))) == 1
 
 
 def test_starttls_checks_the_server_certificate(mail_env, port, monkeypatch, tmp_path):
