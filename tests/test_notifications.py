@@ -79,7 +79,7 @@ def test_one_mail_per_rejected_batch_to_its_administrator_and_none_on_a_rerun(ma
             "(RUC 20999100016), recibido el ") in body
     assert ("  Filas leídas: 40\n  Filas válidas: 37 (se publican)\n"
             "  Filas rechazadas: 2 (no se publican)\n") in body
-    assert ("Primeros errores:\n"
+    assert ("Errores:\n"
             "  - Fila 35: la hora de salida 11:05 es anterior a la hora de ingreso 15:40.\n"
             "  - Fila 40, «Visitante»: la celda está vacía y la columna es obligatoria.\n") in body
     assert "«visitas-2024-08-correccion.csv»" in body
@@ -322,3 +322,18 @@ def test_dagster_ingestion_mails_the_administrator_once(mail_env, mailbox):
             assert result.success
     assert [(m.message["To"], m.message["Subject"]) for m in mailbox.messages] == [
         (NORTE, PARTIAL_NORTE)]
+
+
+def test_a_long_error_list_is_cut_to_the_first_ten(mail_env, tmp_path):
+    from pipeline.notifications.messages import batch_message
+    from pipeline.registry import load_registry
+
+    entity = load_registry(mail_env.entities_dir)[0]
+    errors = [{"message": f"Fila {n}: la celda está vacía."} for n in range(2, 14)]
+    report = {"stats": {"errors": 30}, "errors": [], "tasks": [{"errors": errors}]}
+    record = {"archivo": "grande.csv", "estado": "partial", "rows": 100, "filas_validas": 70,
+              "filas_rechazadas": 30}
+    body = batch_message(mail_env, entity, record, report, tmp_path).get_content()
+    assert "Primeros errores:\n  - Fila 2: la celda está vacía.\n" in body
+    assert "  - Fila 11: la celda está vacía.\n  … y 20 errores más en el reporte adjunto.\n" in body
+    assert "Fila 12" not in body

@@ -91,9 +91,10 @@ def batch_message(settings: Settings, entity: Entity, record: Mapping[str, Any],
                                                         " (no se publican)"), ""]
     messages, total = error_messages(report)
     if messages:
-        lines += ["Primeros errores:" if total > 1 else "Error:"]
-        lines += [f"  - {m}" for m in messages[:FIRST_ERRORS]]
-        more = total - min(len(messages), FIRST_ERRORS)
+        shown = messages[:FIRST_ERRORS]
+        more = total - len(shown)
+        lines += ["Error:" if total == 1 else "Primeros errores:" if more > 0 else "Errores:"]
+        lines += [f"  - {m}" for m in shown]
         if more > 0:
             lines += [f"  … y {counted(more, 'error más', 'errores más')} en el reporte adjunto."]
         lines += [""]
