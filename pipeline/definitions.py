@@ -8,12 +8,14 @@
 Jobs: `ingest_entity` (one entity's partition), `publish_visits` (consolidate and publish),
 `full_pass` (everything). The `landing_sensor` starts `ingest_entity` for an entity as soon
 as a new file lands; consolidation and publication follow automatically (eager automation,
-evaluated by the `automation` sensor).
+evaluated by the `automation` sensor). The `run_failure_mail` sensor tells the operators by
+e-mail when a run fails.
 """
 
 
 import dagster as dg
 
+from pipeline.assets.alerts import run_failure_mail
 from pipeline.assets.consolidation import visits
 from pipeline.assets.entity_partitions import ENTITY_PARTITIONS
 from pipeline.assets.ingestion import staged_batches_sound, uploads_readable, visit_batches
@@ -62,6 +64,6 @@ defs = dg.Definitions(
     asset_checks=[staged_batches_sound, uploads_readable],
     jobs=[ingest_entity_job, publish_job, full_pass_job],
     schedules=[full_pass_hourly],
-    sensors=[landing_sensor, automation],
+    sensors=[landing_sensor, automation, run_failure_mail],
     resources={"settings": PipelineSettings()},
 )

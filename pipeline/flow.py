@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pipeline import preflight
 from pipeline.consolidation.visitas import ConsolidationOutcome, consolidate
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
+from pipeline.notifications.administrators import notify_batches
 from pipeline.publication.console import outcome_lines
 from pipeline.publication.guard import ReleaseRefused
 from pipeline.publication.publisher import PublicationOutcome, publish
@@ -151,6 +152,7 @@ def run_full_pass(settings: Settings, *, echo: Echo = print, today: dt.date | No
                 echo(f"    lote reparado desde el archivo crudo (sus datos faltaban): {batch.name}")
             for line in batch.summary.splitlines():
                 echo(f"    {line}")
+    notify_batches(settings, outcome.entities, echo=echo)  # never raises for the mail server
     echo("Consolidación")
     outcome.consolidation = consolidate(settings, entities, hold=outcome.failed_sources)
     c = outcome.consolidation

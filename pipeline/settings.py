@@ -55,6 +55,17 @@ class Settings:
     #: (VISITAS_DAGSTER_PG_URL, `postgresql://user:password@host:5432/db`); empty keeps the
     #: instance in SQLite under `dagster_home`. Holds a password: never shown in repr or logs
     dagster_pg_url: str = field(default="", repr=False)
+    #: the mail server notifications go through (VISITAS_SMTP_URL): `smtp://host[:port]`,
+    #: `smtp+starttls://host[:port]` or `smtps://host[:port]`; empty: no mail is sent
+    smtp_url: str = ""
+    #: the account on it (VISITAS_SMTP_USER, VISITAS_SMTP_PASSWORD): from the environment
+    #: only, never in the URL; the password is never shown in repr or logs
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    #: the sender of every notification (VISITAS_MAIL_FROM), required with `smtp_url`
+    mail_from: str = ""
+    #: who is told when a Dagster run fails (VISITAS_OPERATORS_EMAIL, comma-separated)
+    operators_email: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -68,6 +79,12 @@ class Settings:
                 ("postgresql://", "postgres://", "postgresql+psycopg2://")):
             raise SettingsError("VISITAS_DAGSTER_PG_URL no es válido: indique una URL de "
                                 "PostgreSQL, p. ej. postgresql://dagster:clave@127.0.0.1:5432/dagster.")
+        if self.smtp_url:
+            # checked here, so a mistyped mail setting stops a run in its first second rather
+            # than leaving every notification pending
+            from pipeline.notifications.smtp import check_mail_settings
+
+            check_mail_settings(self)
         defaults = {"landing_url": "landing", "raw_url": "raw", "publish_url": "publish",
                     "reports_url": "reports"}
         for name, sub in defaults.items():
@@ -84,6 +101,11 @@ class Settings:
         """Whether the Dagster instance keeps its runs and events in PostgreSQL: demo and
         production with VISITAS_DAGSTER_PG_URL set; local always uses SQLite."""
         return self.environment != "local" and bool(self.dagster_pg_url)
+
+    @property
+    def notifications_dir(self) -> Path:
+        """The notifications' outbox and the record of what was sent (`pipeline.notifications`)."""
+        return self.var_dir / "notificaciones"
 
     @property
     def entities_dir(self) -> Path:
@@ -143,6 +165,13 @@ class Settings:
             "lock_wait_seconds": _seconds(env.get("VISITAS_LOCK_WAIT", ""), 600,
                                           "VISITAS_LOCK_WAIT"),
             "dagster_pg_url": env.get("VISITAS_DAGSTER_PG_URL", "").strip(),
+            "smtp_url": env.get("VISITAS_SMTP_URL", "").strip(),
+            "smtp_user": env.get("VISITAS_SMTP_USER", ""),
+            "smtp_password": env.get("VISITAS_SMTP_PASSWORD", ""),
+            "mail_from": env.get("VISITAS_MAIL_FROM", "").strip(),
+            "operators_email": tuple(a.strip() for a in
+                                     env.get("VISITAS_OPERATORS_EMAIL", "").split(",")
+                                     if a.strip()),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

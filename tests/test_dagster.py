@@ -40,7 +40,7 @@ def test_definitions_load(defs):
         "visit_batches", "visits", "visits_release"}
     assert sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")) == [
         "full_pass", "ingest_entity", "publish_visits"]
-    assert [s.name for s in defs.sensors] == ["landing_sensor", "automation"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor", "automation", "run_failure_mail"]
     assert [s.name for s in defs.schedules] == ["full_pass_hourly"]
     partitions = defs.resolve_assets_def("visit_batches").partitions_def
     assert partitions.get_partition_keys() == SAMPLE_RUCS

@@ -8,6 +8,7 @@ from pipeline.assets.locking import POOLS, writing
 from pipeline.assets.resources import PipelineSettings
 from pipeline.flow import included_entities, not_included
 from pipeline.ingestion.batches import EntityOutcome, ingest_entity
+from pipeline.notifications.administrators import notify_batches
 
 
 @dg.asset(
@@ -41,6 +42,8 @@ def visit_batches(context: dg.AssetExecutionContext,
         for batch in outcome.new_batches:
             log = context.log.info if batch.status == "published" else context.log.warning
             log(f"{ruc} {batch.name}: {batch.status}\n{batch.summary}")
+    notify_batches(cfg, outcomes, echo=lambda line: (
+        context.log.warning if "aviso:" in line else context.log.info)(line))
     new = [b for o in outcomes for b in o.new_batches]
     rows = [
         f"| {b.entity_ruc} | {b.name} | {b.status} | {b.valid_rows} | {b.rejected_rows} |"
