@@ -639,7 +639,7 @@ def entity_promote(ruc: str, as_json: bool) -> None:
     """
     import json
 
-    from pipeline.promotion import Blocked, NotRegistered, promote
+    from pipeline.promotion import Blocked, NotRegistered, Promotion, promote
 
     settings = _settings()
     try:
@@ -652,6 +652,16 @@ def entity_promote(ruc: str, as_json: bool) -> None:
         click.echo(outcome.message(), nl=False)
     if isinstance(outcome, Blocked):
         sys.exit(1)
+    if isinstance(outcome, Promotion) and settings.smtp_url:
+        from pipeline.notifications.administrators import notify_promotion
+
+        b = outcome.batch
+        # the administrator is told; with --json the notice goes to stderr, the JSON stays whole
+        notify_promotion(settings, outcome.entity,
+                         {"archivo": b.file, "ingestado_en": b.ingested_at,
+                          "filas_validas": b.rows - b.rejected_rows},
+                         when=dt.datetime.fromisoformat(outcome.at.replace("Z", "+00:00")),
+                         echo=lambda line: click.echo(line, err=as_json))
 
 
 @entity.command("history")

@@ -337,3 +337,33 @@ def test_a_long_error_list_is_cut_to_the_first_ten(mail_env, tmp_path):
     assert "Primeros errores:\n  - Fila 2: la celda está vacía.\n" in body
     assert "  - Fila 11: la celda está vacía.\n  … y 20 errores más en el reporte adjunto.\n" in body
     assert "Fila 12" not in body
+
+
+def test_visitas_entity_promote_mails_the_administrator_once(mail_env, mailbox, monkeypatch):
+    """The promotion gate and the notification together: a clean demo upload, then
+    `visitas entity promote`, then exactly one e-mail to the entity's administrator."""
+    import shutil
+
+    from tests.projects import SAMPLES
+
+    ruc = "20999300031"
+    landing = mail_env.root / "var" / "demo" / "landing" / ruc
+    landing.mkdir(parents=True)
+    shutil.copy(SAMPLES / ruc / "visitas-2024-10-b.csv", landing / "visitas-2024-10-b.csv")
+    with monkeypatch.context() as env:
+        env.setenv("VISITAS_ENV", "demo")
+        env.setenv("VISITAS_PSEUDONYM_KEY", "k" * 40)
+        env.setenv("VISITAS_PUBLIC_BASE_URL", "https://datos.example.gob.pe/visitas")
+        done = CliRunner().invoke(main, ["run", "--no-samples"])
+    assert done.exit_code == 0, done.output
+    assert mailbox.messages == []  # a clean upload tells nobody
+    promoted = CliRunner().invoke(main, ["entity", "promote", ruc])
+    assert promoted.exit_code == 0, promoted.output
+    [mail] = mailbox.messages
+    assert mail.message["To"] == SUR
+    assert mail.message["Subject"] == ("Registro de Visitas en Línea: Gobierno Regional de "
+                                       "Ejemplo Sur pasó a producción")
+    assert "«visitas-2024-10-b.csv», recibida el " in mail.body
+    assert "con 5 filas válidas y ningún error." in mail.body
+    again = CliRunner().invoke(main, ["entity", "promote", ruc])
+    assert again.exit_code == 0 and len(mailbox.messages) == 1  # already in production
