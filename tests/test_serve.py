@@ -153,7 +153,8 @@ def test_serve_ingests_consolidates_and_publishes_an_upload_on_its_own(tmp_path)
                                 "sensorState { status } } } } }")
         states = {s["name"]: s["sensorState"]["status"]
                   for s in sensors["data"]["sensorsOrError"]["results"]}
-        assert states == {"landing_sensor": "RUNNING", "automation": "RUNNING"}
+        assert states == {"landing_sensor": "RUNNING", "automation": "RUNNING",
+                          "run_failure_mail": "RUNNING"}
 
         # an administrator drops an upload; nobody starts anything
         landing = var / "landing" / RUC
