@@ -2,10 +2,10 @@
 
 The register prescribes the path: the entity's administrator loads its visits into the demo
 environment and validates the results there; only then does the entity load into production.
-So `promote` looks at the entity's latest upload in the demo environment's warehouse (its
-newest visit batch by ingestion time, `pipeline.ingestion.inspection.latest_upload`) and
-promotes only when there is one and it has no errors. Otherwise it changes nothing and says
-what blocks it.
+So `promote` looks at the entity's latest uploads in the demo environment's warehouse (the
+visit batches of its latest ingestion, `pipeline.ingestion.inspection.latest_ingestion`) and
+promotes only when there is one and none of them has errors. Otherwise it changes nothing and
+says what blocks it.
 
 A promotion is recorded in the entity's own registry file, as an entry of its `history:`
 list (when, and which demo batch it rested on: file, sha256, ingestion time), in the same
@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from pipeline.atomic import write_text
-from pipeline.ingestion.inspection import Batch, error_title, errors_by_type, latest_upload
+from pipeline.ingestion.inspection import Batch, error_title, errors_by_type, latest_ingestion
 from pipeline.registry import Entity, RegistryError, load_entity, parse_entity
 from pipeline.settings import Settings, in_environment
 from pipeline.spanish import lima_time, plural
@@ -183,8 +183,11 @@ def check(settings: Settings, entity: Entity) -> DemoBatch | Blocked:
     """The demo batch a promotion of `entity` would rest on, or what blocks it. Reads the
     demo environment's warehouse whatever environment `settings` is of."""
     demo = in_environment(settings, "demo")
-    latest = latest_upload(demo, entity.ruc)
-    batch = DemoBatch.of(latest) if latest is not None else None
+    # One pass may take several uploads: a file with errors among them blocks, even when a
+    # clean one sorts after it, for its errors are still there to fix.
+    taken = [DemoBatch.of(b) for b in latest_ingestion(demo, entity.ruc)]
+    dirty = [b for b in taken if not b.clean]
+    batch = dirty[0] if dirty else (taken[-1] if taken else None)
     if batch is not None and batch.clean:
         return batch
     return Blocked(entity, batch, landing=_landing(demo, entity.ruc))

@@ -112,15 +112,6 @@ def summary_of(folder: Path) -> BatchSummary:
         reportes=[name for name in REPORT_FILES if (folder / name).is_file()])
 
 
-def _order(meta: dict[str, Any]) -> tuple[str, bool, str, str, str]:
-    """Latest last: by staging time; within one ingestion, visit uploads before withdrawal
-    files (the order they are staged in), then in the order consolidation applies batches
-    (`BATCH_ORDER`: smallest name without, then with its extension; checksum)."""
-    name = min(meta.get("nombres", [meta["archivo"]]))
-    return (meta["ingestado_en"], meta.get("tipo") == "retiros", name.rsplit(".", 1)[0], name,
-            meta["sha256"])
-
-
 def latest_summary(settings: Settings, ruc: str) -> BatchSummary | None:
     """The entity's latest staged batch in this environment, or None before its first upload.
 
@@ -129,11 +120,12 @@ def latest_summary(settings: Settings, ruc: str) -> BatchSummary | None:
     last, and of those staged in the same ingestion, the one whose rows apply last.
     """
     from pipeline.ingestion.batches import batch_folders
+    from pipeline.ingestion.inspection import batch_order
 
     records = []
     for folder in batch_folders(settings, ruc):
         try:
-            records.append((_order(json.loads((folder / "batch.json").read_text("utf-8"))),
+            records.append((batch_order(json.loads((folder / "batch.json").read_text("utf-8"))),
                             folder))
         except (OSError, ValueError, KeyError):
             continue  # a damaged record: the next ingestion repairs it or sets it aside

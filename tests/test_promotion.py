@@ -188,3 +188,29 @@ def test_an_unregistered_entity_is_a_usage_mistake(project, command):
     assert done.exit_code == 64
     assert done.output == ("Error: La entidad 20100000006 no está registrada. Revise el RUC "
                            "con 'visitas entity list'.\n")
+
+
+def test_a_clean_file_taken_with_a_dirty_one_does_not_promote(project):
+    """One demo pass takes the sample's October file (2 rows rejected) and its clean
+    correction `-b`, which sorts after it: the correction is the latest batch (ultimo.json),
+    but the October file's errors are still there, so the gate names it and refuses."""
+    root = project.root
+    landing = root / "var" / "demo" / "landing" / RUC
+    landing.mkdir(parents=True)
+    for name in ("visitas-2024-10.csv", "visitas-2024-10-b.csv"):
+        (landing / name).write_bytes((SAMPLES / name).read_bytes())
+    assert _invoke("run", "--entity", RUC, env=DEMO_ENV).exit_code == 0
+    ultimo = json.loads((root / "var" / "demo" / "reports" / RUC / "ultimo.json").read_text())
+    assert (ultimo["archivo"], ultimo["filas_rechazadas"]) == ("visitas-2024-10-b.csv", 0)
+    before = (project.entities_dir / f"{RUC}.yaml").read_bytes()
+    refused = _invoke("entity", "promote", RUC, "--json")
+    assert refused.exit_code == 1, refused.output
+    facts = json.loads(refused.output)
+    assert (facts["motivo"], facts["lote_demo"]["archivo"],
+            facts["lote_demo"]["filas_rechazadas"]) == ("carga_demo_con_errores",
+                                                        "visitas-2024-10.csv", 2)
+    assert (project.entities_dir / f"{RUC}.yaml").read_bytes() == before
+    # `visitas batches` lists them in the same order: the latest last
+    listed = _invoke("batches", RUC, env=DEMO_ENV).output.splitlines()
+    assert [line.split()[2] for line in listed[2:4]] == ["visitas-2024-10.csv",
+                                                         "visitas-2024-10-b.csv"]

@@ -48,14 +48,24 @@ class Batch:
         return STATUS_ES.get(self.record.get("estado", ""), self.record.get("estado", ""))
 
 
+def batch_order(meta: dict[str, Any]) -> tuple[str, bool, str, str, str]:
+    """Latest last: by staging time; within one ingestion, visit uploads before withdrawal
+    files (the order they are staged in), then in the order consolidation applies batches
+    (`BATCH_ORDER`: smallest name without, then with its extension; checksum). Every "latest
+    batch" (`visitas batches`, `ultimo.json`, the promotion gate) is the last in this order."""
+    name = min(meta.get("nombres", [meta["archivo"]]))
+    return (meta["ingestado_en"], meta.get("tipo") == "retiros", name.rsplit(".", 1)[0], name,
+            meta["sha256"])
+
+
 def entity_batches(settings: Settings, ruc: str) -> list[Batch]:
-    """Every staged batch of the entity, oldest ingestion first."""
+    """Every staged batch of the entity, latest last (`batch_order`)."""
     found = []
     for folder in batch_folders(settings, ruc):
         path = folder / "batch.json"
         if path.is_file():
             found.append(Batch(folder, json.loads(path.read_text(encoding="utf-8"))))
-    return sorted(found, key=lambda b: (b.record["ingestado_en"], b.record["archivo"]))
+    return sorted(found, key=lambda b: batch_order(b.record))
 
 
 def latest_upload(settings: Settings, ruc: str) -> Batch | None:
@@ -64,9 +74,23 @@ def latest_upload(settings: Settings, ruc: str) -> Batch | None:
     Withdrawal files (`retiros*`, also those `visitas withdraw` writes) are batches too but
     say nothing about how the entity records its visits, so they are not uploads here: a
     clean withdrawal never hides a rejected upload from the promotion gate."""
-    uploads = [b for b in entity_batches(settings, ruc)
-               if b.record.get("tipo", "visitas") == "visitas"]
+    uploads = _uploads(settings, ruc)
     return uploads[-1] if uploads else None
+
+
+def latest_ingestion(settings: Settings, ruc: str) -> list[Batch]:
+    """The entity's visit batches staged by its latest ingestion (one pass can take several
+    uploads), in `batch_order`; empty before its first."""
+    uploads = _uploads(settings, ruc)
+    if not uploads:
+        return []
+    last = uploads[-1].record["ingestado_en"]
+    return [b for b in uploads if b.record["ingestado_en"] == last]
+
+
+def _uploads(settings: Settings, ruc: str) -> list[Batch]:
+    return [b for b in entity_batches(settings, ruc)
+            if b.record.get("tipo", "visitas") == "visitas"]
 
 
 def errors_by_type(batch: Batch) -> dict[str, int]:
