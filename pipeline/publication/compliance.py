@@ -8,14 +8,18 @@ Computed when a release is cut, in the publisher's DuckDB connection, from:
 * the consolidated `visitas` table: the visits published, their exit times, motives and dates;
 * `visitas_historial`: when the batch that brought each visit arrived (its first publication).
 
-The table is small (entities × months), so it is written whole in each release; its CSV's
-sha256 goes in the manifest, and a release is cut when it changes even if no visit did (a
-file rejected outright changes compliance, not the visits).
+The table is small (entities × months), so it is written whole in each release. Its
+fingerprint goes in the manifest, and a release is cut when it changes even if no visit did (a
+file rejected outright changes compliance, not the visits). The fingerprint leaves out what
+depends only on when batches arrived (`ultima_carga`, `demora_mediana_dias`): re-ingesting
+the same uploads into an empty warehouse (a new machine) gives them new arrival times, and
+must publish nothing new, as it does for the visits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,8 @@ LIMA = ZoneInfo("America/Lima")
 VISIT_DATE_LABELS = (fold("Fecha de Visita"), fold("fecha_visita"))
 #: the motive category the register offers when none of the others applies
 OTHER_MOTIVES = "Otros Motivos"
+#: what depends only on when batches arrived, left out of the fingerprint
+ARRIVAL_COLUMNS = ("demora_mediana_dias", "ultima_carga")
 COLUMNS = ("entidad_ruc", "entidad_nombre", "mes", "visitas_publicadas", "filas_recibidas",
            "filas_rechazadas", "pct_sin_hora_salida", "pct_otros_motivos",
            "demora_mediana_dias", "dias_con_visitas", "ultima_carga")
@@ -81,9 +87,15 @@ class Activity:
         return self.days is None or self.days > threshold
 
 
-def compute(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+def compute(con: duckdb.DuckDBPyConnection, settings: Settings,
+            previous: Path | None = None) -> int:
     """Create the temporary table `cumplimiento` (COLUMNS, in publication order) on `con`, a
-    connection to the consolidated database; return its number of rows."""
+    connection to the consolidated database; return its number of rows.
+
+    `previous`: the previous release's `cumplimiento.parquet`. An entity with published
+    visits but no staged batch left (its source down and its batches gone, its consolidated
+    rows held) keeps the rows received and rejected that release counted: a run that cannot
+    see an entity's uploads does not change what is published about them."""
     install_macros(con)
     entities = _entities(con)
     records = [r for r in batch_records(settings, set(entities)) if r.get("tipo") == "visitas"]
@@ -98,6 +110,8 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                 "filas BIGINT, ultima TIMESTAMPTZ)")
     for record in records:
         _add_rejected(con, settings, record)
+    if previous is not None:
+        _carry(con, previous, set(entities) - {r["entidad_ruc"] for r in records})
     con.execute(f"CREATE OR REPLACE TEMP TABLE _c_publicadas AS {_published_sql(con)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS {_table_sql()}")
     for name in ("_c_entidades", "_c_lotes"):
@@ -178,6 +192,22 @@ def _add_rejected(con: duckdb.DuckDBPyConnection, settings: Settings,
     for month, n in months.items():
         con.execute(f"INSERT INTO _c_rechazadas VALUES ({literal(ruc)}, {literal(month)}, {n}, "
                     f"{ingested}::TIMESTAMPTZ)")
+
+
+def _carry(con: duckdb.DuckDBPyConnection, previous: Path, rucs: set[str]) -> None:
+    """Rows received and rejected of `rucs` (entities without staged batches) as `previous`
+    published them, for those of them with visits still published."""
+    held = sorted(r for (r,) in con.execute("SELECT DISTINCT entidad_ruc FROM visitas").fetchall()
+                  if r in rucs)
+    if not held:
+        return
+    source = (f"(SELECT * FROM read_parquet({path_literal(previous)}) "
+              f"WHERE entidad_ruc IN ({', '.join(literal(r) for r in held)}))")
+    con.execute(f"""INSERT INTO _c_recibidas SELECT entidad_ruc, mes::VARCHAR,
+        filas_recibidas - filas_rechazadas, ultima_carga FROM {source}
+        WHERE filas_recibidas > filas_rechazadas""")
+    con.execute(f"""INSERT INTO _c_rechazadas SELECT entidad_ruc, mes::VARCHAR, filas_rechazadas,
+        ultima_carga FROM {source} WHERE filas_rechazadas > 0""")
 
 
 def _published_sql(con: duckdb.DuckDBPyConnection) -> str:
@@ -266,7 +296,11 @@ def activity(con: duckdb.DuckDBPyConnection, settings: Settings,
     did upload) and the days from it to `now` (Lima dates); longest silence first, entities
     that never uploaded at the top."""
     entities = _entities(con)
-    last: dict[str, dt.datetime] = {}
+    # from the table first: an entity whose batches are gone keeps what the previous
+    # release counted (see `compute`)
+    last: dict[str, dt.datetime] = dict(con.execute(
+        f"SELECT entidad_ruc, max(ultima_carga) FROM {TABLE} GROUP BY ALL "
+        "HAVING max(ultima_carga) IS NOT NULL").fetchall())
     for r in batch_records(settings, set(entities)):
         if r.get("tipo") == "visitas":
             at = dt.datetime.fromisoformat(r["ingestado_en"])
@@ -289,9 +323,10 @@ class StagedTable:
 
 
 def stage(con: duckdb.DuckDBPyConnection, settings: Settings, meta: DatasetMeta,
-          out: Path) -> StagedTable:
-    """Compute the table on `con` and write its CSV, Parquet and schema under `out`."""
-    rows = compute(con, settings)
+          out: Path, previous: Path | None = None) -> StagedTable:
+    """Compute the table on `con` and write its CSV, Parquet and schema under `out`;
+    `previous`: the previous release's Parquet of it (see `compute`)."""
+    rows = compute(con, settings, previous)
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for fmt, query in (("csv", csv_query()), ("parquet", parquet_query())):
@@ -302,5 +337,14 @@ def stage(con: duckdb.DuckDBPyConnection, settings: Settings, meta: DatasetMeta,
     schema.write_bytes(json.dumps(meta.schema, ensure_ascii=False, indent=2).encode("utf-8"))
     files.append((schema, ReleaseFile(schema.name, "json", schema.stat().st_size,
                                       sha256_file(schema))))
-    return StagedTable(rows, files, {"sha256": files[0][1].sha256, "esquema": files[2][1].sha256,
-                                     "filas": rows})
+    return StagedTable(rows, files, {"huella": fingerprint(con),
+                                     "esquema": files[2][1].sha256, "filas": rows})
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256 of the table's rows without the arrival-time columns."""
+    cols = ", ".join(identifier(c) for c in COLUMNS if c not in ARRIVAL_COLUMNS)
+    digest = hashlib.sha256()
+    for row in con.execute(f"SELECT {cols} FROM {TABLE} ORDER BY entidad_ruc, mes").fetchall():
+        digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()

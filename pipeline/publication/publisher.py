@@ -226,7 +226,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         limit_resources(con, settings)
         computed.register(con)
         create_published_view(con, meta, spec, identifier(meta.table), computed.expressions)
-        table = (compliance.stage(con, settings, companion.meta, tmp / "cumplimiento")
+        table = (compliance.stage(con, settings, companion.meta, tmp / "cumplimiento",
+                                  _previous_table(storage, companion.meta, tmp / "prev"))
                  if companion is not None else None)
         plan = _plan(con, storage, meta, spec, computed, created,
                      table.fingerprint if table else None)
@@ -508,6 +509,24 @@ def _reusing(plan: ReleasePlan, local: Path, entry: ReleaseFile) -> StagedFile:
     if same is not None and same.sha256 == entry.sha256:
         return StagedFile(same, local, plan.previous_key(entry.path))
     return StagedFile(entry, local)
+
+
+def _previous_table(storage: Storage, meta: DatasetMeta, dest: Path) -> Path | None:
+    """The newest complete release's Parquet of a table published whole (compliance), read
+    in place on a local disk, else downloaded; None when it has none."""
+    done = complete_releases(storage)
+    if not done:
+        return None
+    path = layout.table_file(meta.table, "parquet")
+    if load_manifest(storage, done[-1]).file(path) is None:
+        return None
+    key = f"{layout.release_dir(done[-1])}/{path}"
+    local = storage.local_path(key)
+    if local is None:
+        local = dest / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        storage.download(key, local)
+    return local
 
 
 def _previous_months(previous: Manifest | None, same_schema: bool) -> dict[str, dict[str, Any]]:
