@@ -91,9 +91,11 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     # copies its descriptor named while the stable files that moved were being replaced.
     assert stable_files(s3_publish) == {f.path: f.sha256 for f in second.files}
     whole = ["visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb"]
+    # visits per entity and month changed; the compliance page names its release
+    compliance = ["cumplimiento.csv", "cumplimiento.parquet", "cumplimiento.html"]
     assert copy_names(s3_publish) == sorted([
         "CAMBIOS.md", "changes.json", "visitas-2024-01.csv", "visitas-2024-01.json",
-        "visitas-2024-01.parquet", *whole])
+        "visitas-2024-01.parquet", *whole, *compliance])
     replaced = latest_copies(s3_publish)
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE visitas SET observacion = 'revisada' WHERE fecha_visita = '2024-02-01'")
@@ -102,7 +104,7 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert stable_files(s3_publish) == {f.path: f.sha256 for f in third.files}
     assert copy_names(s3_publish) == sorted([
         "CAMBIOS.md", "changes.json", "visitas-2024-02.csv", "visitas-2024-02.json",
-        "visitas-2024-02.parquet", *whole])
+        "visitas-2024-02.parquet", *whole, "cumplimiento.html"])
     assert replaced.isdisjoint(latest_copies(s3_publish))
     assert_whole(s3_publish, layout.LATEST)
 
