@@ -46,7 +46,6 @@ from pipeline.duckdb_limits import limit_resources
 from pipeline.publication import (
     changelog,
     compliance,
-    compliance_page,
     environment,
     guard,
     layout,
@@ -241,6 +240,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         staged = _write(con, storage, plan, links, tmp, prev_parquet,
                         connect=lambda path: _connect(path, settings))
         if companion is not None and table is not None:
+            # matplotlib loads in about a second: only when a release is written
+            from pipeline.publication import compliance_page
+
             page = compliance_page.write(con, settings, companion, tmp / "cumplimiento",
                                          version=plan.release_id, created=_iso(plan.created))
             staged.extras += [_reusing(plan, path, entry) for path, entry in [*table.files, page]]
