@@ -22,7 +22,7 @@ from markupsafe import Markup
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
-from pipeline.publication import compliance, layout
+from pipeline.publication import compliance, environment, layout
 from pipeline.publication.compliance import LIMA, Activity
 from pipeline.publication.dataset import DatasetMeta
 from pipeline.publication.index_page import dictionary
@@ -203,6 +203,8 @@ def page(meta: DatasetMeta, rows: list[dict[str, Any]], activity: list[Activity]
                           number(s.days) if s.days is not None else "")
                 for s in activity if s.silent(silence_days)],
         columns=dictionary(meta),
+        demo_notice=(f"{environment.DEMO_MARK}. {environment.DEMO_NOTICE}"
+                     if environment.is_demo(meta) else ""),
     )
 
 

@@ -217,6 +217,7 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     # Compliance is computed from the visits' own warehouse, so it rides with `visitas`.
     companion = compliance.load(settings) if meta.table == "visitas" else None
     if companion is not None:
+        companion = replace(companion, meta=environment.mark(companion.meta, settings.environment))
         meta = replace(meta, companions=(companion.meta,))
     spec = ReleaseSpec.of(meta)
     storage = storage or published_storage(settings)
