@@ -136,6 +136,12 @@ def test_the_demo_release_says_it_is_not_official_everywhere(runs: Runs) -> None
     assert f"<h1>{DEMO_TITLE}</h1>" in page
     assert f"<title>{DEMO_TITLE} — versión " in page
     assert (latest / "CAMBIOS.md").read_text("utf-8").splitlines()[2] == DEMO_TITLE
+    # the compliance dataset and its page too
+    compliance = (latest / "cumplimiento.html").read_text("utf-8")
+    assert 'id="aviso-demo"' in compliance
+    assert "<h1>[DEMO — datos de prueba, no oficiales] Registro de Visitas en Línea: cumplimiento" in compliance
+    table = next(r for r in package["resources"] if r["name"] == "cumplimiento")
+    assert table["title"].startswith("[DEMO — datos de prueba, no oficiales] ")
 
 
 def test_the_production_release_is_marked_production_and_not_demo(runs: Runs) -> None:
@@ -145,6 +151,7 @@ def test_the_production_release_is_marked_production_and_not_demo(runs: Runs) ->
     for name in ("catalog.jsonld", "data.json", "index.html"):
         text = (latest / name).read_text("utf-8")
         assert TITLE in text and "DEMO" not in text and "aviso-demo" not in text, name
+    assert "DEMO" not in (latest / "cumplimiento.html").read_text("utf-8")
 
 
 def test_the_demo_dagster_instance_lives_in_postgresql(runs: Runs,

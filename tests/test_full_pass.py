@@ -21,10 +21,12 @@ TODAY = NOW.date()
 
 RESOURCES = [
     "visitas",  # the monthly CSVs, one multi-part tabular resource
+    "cumplimiento", "cumplimiento.parquet",  # compliance per entity and month, its own schema
     *(f"visitas-json-visitas-2024-{m:02d}.json" for m in (8, 9, 10)),
     *(f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)),
     "visitas.schema.json", "changes.json", "cambios.md",
     "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
+    "cumplimiento.schema.json", "cumplimiento.html",
 ]
 
 

@@ -47,7 +47,10 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         *(f"visitas/{fmt}/visitas-{m}.{fmt}" for fmt in ("csv", "json") for m in MONTHS),
         *(f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet" for m in MONTHS),
         "visitas.schema.json", "changes.json", "CAMBIOS.md", "visitas.duckdb",
-        "visitas-completo.csv.gz", "visitas-completo.parquet"])
+        "visitas-completo.csv.gz", "visitas-completo.parquet",
+        # compliance per entity and month, published beside the visits
+        "cumplimiento.csv", "cumplimiento.parquet", "cumplimiento.schema.json",
+        "cumplimiento.html"])
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
@@ -55,7 +58,8 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     # Only the month that changed is rewritten, in every format, with the changelog and the
     # whole-dataset files (CSV, Parquet, DuckDB: they hold that month too); its year's other
     # months and the schema are copied unchanged.
-    assert sorted(second.written) == ["CAMBIOS.md", "changes.json",
+    assert sorted(second.written) == ["CAMBIOS.md", "changes.json", "cumplimiento.csv",
+                                      "cumplimiento.html", "cumplimiento.parquet",
                                       "visitas-completo.csv.gz", "visitas-completo.parquet",
                                       "visitas.duckdb",
                                       "visitas/csv/visitas-2024-01.csv",
@@ -65,7 +69,7 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         *(f"visitas/{fmt}/visitas-{m}.{fmt}" if fmt != "parquet"
           else f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet"
           for fmt in ("csv", "json", "parquet") for m in ("2023-12", "2024-02")),
-        "visitas.schema.json"])
+        "visitas.schema.json", "cumplimiento.schema.json"])
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
@@ -87,9 +91,11 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     # copies its descriptor named while the stable files that moved were being replaced.
     assert stable_files(s3_publish) == {f.path: f.sha256 for f in second.files}
     whole = ["visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb"]
+    # visits per entity and month changed; the compliance page names its release
+    compliance = ["cumplimiento.csv", "cumplimiento.parquet", "cumplimiento.html"]
     assert copy_names(s3_publish) == sorted([
         "CAMBIOS.md", "changes.json", "visitas-2024-01.csv", "visitas-2024-01.json",
-        "visitas-2024-01.parquet", *whole])
+        "visitas-2024-01.parquet", *whole, *compliance])
     replaced = latest_copies(s3_publish)
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE visitas SET observacion = 'revisada' WHERE fecha_visita = '2024-02-01'")
@@ -98,7 +104,7 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
     assert stable_files(s3_publish) == {f.path: f.sha256 for f in third.files}
     assert copy_names(s3_publish) == sorted([
         "CAMBIOS.md", "changes.json", "visitas-2024-02.csv", "visitas-2024-02.json",
-        "visitas-2024-02.parquet", *whole])
+        "visitas-2024-02.parquet", *whole, "cumplimiento.html"])
     assert replaced.isdisjoint(latest_copies(s3_publish))
     assert_whole(s3_publish, layout.LATEST)
 
@@ -179,7 +185,10 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
         con.execute("ALTER TABLE visitas ADD COLUMN canal_registro VARCHAR")
         con.execute("UPDATE visitas SET canal_registro = 'presencial'")
     second = publish(settings, now=T2, storage=store)
-    assert second.previous == first.version and not second.reused
+    # Every visits file is rewritten; compliance has the same rows and schema as before.
+    assert second.previous == first.version
+    assert second.reused == ["cumplimiento.csv", "cumplimiento.parquet",
+                             "cumplimiento.schema.json"]
     assert second.changes == {"agregadas": 0, "modificadas": 360, "retiradas": 0}
     package = assert_whole(store, layout.LATEST)
     csv = next(r for r in package["resources"] if r["format"] == "csv")

@@ -103,7 +103,7 @@ def test_cli_releases_list_and_prune(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert listed.exit_code == 0, listed.output
     previous = ["-", *ids[:-1]]
     assert listed.output.splitlines() == [
-        f"{'*' if rid == ids[-1] else ' '} {rid}         360 filas    15 archivos  anterior: {before}"
+        f"{'*' if rid == ids[-1] else ' '} {rid}         360 filas    19 archivos  anterior: {before}"
         for rid, before in zip(ids, previous, strict=True)]
     # --keep 1: the newest release, which is also February's, and the newest of January.
     dry = runner.invoke(main, ["releases", "prune", "--keep", "1", "--dry-run"])

@@ -142,7 +142,8 @@ def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> Non
         "visitas-2023-12.csv", "visitas-2024-01.csv"]
     assert not (latest / "visitas" / "parquet" / "anio=2024" / "visitas-2024-02.parquet").exists()
     assert sorted(p.name for p in latest.iterdir()) == [
-        "CAMBIOS.md", "catalog.jsonld", "changes.json", "data.json", "datapackage.json",
+        "CAMBIOS.md", "catalog.jsonld", "changes.json", "cumplimiento.csv", "cumplimiento.html",
+        "cumplimiento.parquet", "cumplimiento.schema.json", "data.json", "datapackage.json",
         "index.html", "objects", "release.json", "visitas", "visitas-completo.csv.gz",
         "visitas-completo.parquet", "visitas.duckdb", "visitas.schema.json"]
 
@@ -152,18 +153,25 @@ def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> Non
     assert table["name"] == "visitas" and table["type"] == "table"
     assert table["path"] == ["visitas/csv/visitas-2023-12.csv", "visitas/csv/visitas-2024-01.csv"]
     assert table["description"].startswith("360 filas en 2 archivos mensuales (2023-12 a 2024-01)")
-    assert [r["path"] for r in package["resources"][1:]] == [
+    # then compliance, a table with its own schema, and its Parquet
+    assert [(r["name"], r["type"]) for r in package["resources"][1:3]] == [
+        ("cumplimiento", "table"), ("cumplimiento.parquet", "file")]
+    assert package["resources"][1]["schema"]["primaryKey"] == ["entidad_ruc", "mes"]
+    assert [r["path"] for r in package["resources"][3:]] == [
         "visitas/json/visitas-2023-12.json", "visitas/json/visitas-2024-01.json",
         "visitas/parquet/anio=2023/visitas-2023-12.parquet",
         "visitas/parquet/anio=2024/visitas-2024-01.parquet",
         "visitas.schema.json", "changes.json", "CAMBIOS.md",
-        "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb"]
+        "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
+        "cumplimiento.schema.json", "cumplimiento.html"]
     frictionless = Path(sys.executable).with_name("frictionless")
     done = subprocess.run([str(frictionless), "validate", "--json", str(latest / layout.DATAPACKAGE)],
                           capture_output=True, text=True, timeout=300)
     report = json.loads(done.stdout)
     assert report["valid"], done.stdout[:2000]
     assert [t["stats"]["rows"] for t in report["tasks"] if t["name"] == "visitas"] == [360]
+    # 3 entities x 2 months
+    assert [t["stats"]["rows"] for t in report["tasks"] if t["name"] == "cumplimiento"] == [6]
 
     # Portals harvest stable download links: data.json and DCAT name latest/'s own paths.
     data = json.loads((latest / layout.DATA_JSON).read_text())

@@ -4,6 +4,7 @@ where ingestion leaves a batch.
     <warehouse>/batches/<RUC>/<sha256>/batch.json           provenance and counts
                                        valid.parquet         normalised valid rows (+ provenance)
                                        withdrawals.parquet   visits withdrawn (a `retiros*.csv`)
+                                       quarantine.parquet    rejected rows as uploaded, with why
 
 The writers are `pipeline.ingestion.batches` and `pipeline.ingestion.withdrawals`; they stage
 each batch in a scratch folder beside its final one and rename it in. Only folders named by a
@@ -22,12 +23,14 @@ import pyarrow.parquet as pq
 from pipeline.ingestion.batches import batch_folders, batches_dir
 from pipeline.settings import Settings
 
-__all__ = ["batch_records", "batches_dir", "staged_files", "unsound_staged_batches"]
+__all__ = ["batch_file", "batch_records", "batches_dir", "staged_files",
+           "unsound_staged_batches"]
 
 BATCH_FILE = "batch.json"
 Kind = Literal["valid", "withdrawals"]
 #: the staged file of each kind of batch
 FILES: dict[str, str] = {"valid": "valid.parquet", "withdrawals": "withdrawals.parquet"}
+QUARANTINE = "quarantine.parquet"
 
 
 def _batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]:
@@ -45,6 +48,14 @@ def batch_records(settings: Settings, rucs: Collection[str] | None = None) -> li
         if rucs is None or meta["entidad_ruc"] in rucs:
             records.append(meta)
     return sorted(records, key=lambda m: (m["entidad_ruc"], m["archivo"], m["sha256"]))
+
+
+def batch_file(settings: Settings, record: dict[str, Any], name: str) -> Path | None:
+    """The data file `name` (`valid.parquet`, `quarantine.parquet`…) of the batch `record`
+    describes, when its record lists it (a record is written last, so what it lists is there)."""
+    if name not in record.get("archivos", {}):
+        return None
+    return batches_dir(settings, record["entidad_ruc"]) / record["sha256"] / name
 
 
 def staged_files(settings: Settings, ruc: str, kind: Kind) -> list[Path]:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.publication import layout
 from pipeline.publication.dataset import DatasetMeta
 from pipeline.publication.manifest import ReleaseFile
 from pipeline.spanish import plural
@@ -80,6 +81,36 @@ def monthly_csv(meta: DatasetMeta, parts: list[ReleaseFile], paths: list[str],
     }
 
 
+def companion_resources(companion: DatasetMeta, files: dict[str, ReleaseFile],
+                        path_of: Callable[[ReleaseFile], str]) -> list[dict[str, Any]]:
+    """A dataset published whole beside the main one (compliance): its CSV as a tabular
+    resource with its own schema, its Parquet described as a file."""
+    out = []
+    csv = files.get(layout.table_file(companion.table, "csv"))
+    if csv is not None:
+        out.append({
+            "$schema": RESOURCE_PROFILE, "name": companion.table, "type": "table",
+            "path": path_of(csv), "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+            "bytes": csv.bytes, "hash": f"sha256:{csv.sha256}",
+            "title": f"{companion.title} — CSV",
+            "description": (f"{companion.description} "
+                            f"{plural(csv.rows or 0, 'fila', 'filas')}."),
+            "dialect": {"delimiter": ",", "quoteChar": '"', "header": True},
+            "schema": companion.schema,
+        })
+    parquet = files.get(layout.table_file(companion.table, "parquet"))
+    if parquet is not None:
+        out.append({
+            "$schema": RESOURCE_PROFILE, "name": resource_name(parquet.path), "type": "file",
+            "path": path_of(parquet), "format": "parquet", "mediatype": parquet.mediatype,
+            "bytes": parquet.bytes, "hash": f"sha256:{parquet.sha256}",
+            "title": f"{companion.title} — Parquet",
+            "description": (f"Las mismas filas y columnas que {companion.table}.csv (esquema en "
+                            f"el recurso «{companion.table}»), en Parquet."),
+        })
+    return out
+
+
 def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, created: str,
                 path_of: Callable[[ReleaseFile], str] = lambda f: f.path,
                 extra: dict[str, Any] | None = None,
@@ -87,7 +118,12 @@ def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, cr
     parts = sorted((f for f in files if f.format == "csv" and f.partition),
                    key=lambda f: f.partition)
     resources = [monthly_csv(meta, parts, [path_of(f) for f in parts], csv_stream)] if parts else []
-    resources += [resource(meta, f, path_of(f)) for f in files if f not in parts]
+    by_path = {f.path: f for f in files}
+    for companion in meta.companions:
+        resources += companion_resources(companion, by_path, path_of)
+    own = _companion_tables(meta)
+    resources += [resource(meta, f, path_of(f)) for f in files
+                  if f not in parts and f.path not in own]
     return {
         "$schema": PROFILE,
         "name": meta.name,
@@ -103,3 +139,7 @@ def datapackage(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, cr
         "resources": resources,
         **(extra or {}),
     }
+
+
+def _companion_tables(meta: DatasetMeta) -> set[str]:
+    return {layout.table_file(c.table, fmt) for c in meta.companions for fmt in ("csv", "parquet")}

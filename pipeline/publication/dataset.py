@@ -23,6 +23,9 @@ class DatasetMeta:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the schema as published when a policy changes it (e.g. personal data); else the file's
     schema_override: dict[str, Any] | None = None
+    #: datasets published in the same release, each with its own schema and resources
+    #: (the compliance table, `cumplimiento`, beside `visitas`)
+    companions: tuple[DatasetMeta, ...] = ()
 
     @property
     def schema(self) -> dict[str, Any]:

@@ -115,6 +115,22 @@ def _descriptions(meta: DatasetMeta) -> dict[str, str]:
         layout.CHANGES: "Filas agregadas, modificadas y retiradas en esta versión, por entidad "
                         "y mes.",
         layout.CHANGES_MD: "Las mismas cifras, para leer.",
+        **{name: text for companion in meta.companions
+           for name, text in _companion_descriptions(companion).items()},
+    }
+
+
+def _companion_descriptions(companion: DatasetMeta) -> dict[str, str]:
+    """The compliance files (`cumplimiento`), as the release page describes them."""
+    return {
+        layout.table_file(companion.table, "csv"): "Cumplimiento de cada entidad por mes: filas "
+                                                   "recibidas y rechazadas, visitas publicadas, "
+                                                   "calidad y demora.",
+        layout.table_file(companion.table, "parquet"): "La misma tabla de cumplimiento, en "
+                                                       "Parquet.",
+        companion.schema_path.name: "Esquema de la tabla de cumplimiento (Table Schema).",
+        layout.COMPLIANCE_PAGE: "Gráficos de cumplimiento por entidad y mes, y las entidades "
+                                "en silencio.",
     }
 
 

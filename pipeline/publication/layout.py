@@ -21,6 +21,8 @@ INDEX = "index.html"
 CHANGES = "changes.json"
 CHANGES_MD = "CAMBIOS.md"
 DUCKDB = "visitas.duckdb"
+#: the compliance page (`pipeline.publication.compliance_page`)
+COMPLIANCE_PAGE = "cumplimiento.html"
 
 
 def month_file(table: str, month: str, fmt: str) -> str:
@@ -48,3 +50,8 @@ def object_key(sha256: str, path: str) -> str:
 def complete_file(table: str, fmt: str) -> str:
     """The whole dataset in one file (`visitas-completo.parquet`, `visitas-completo.csv.gz`)."""
     return f"{table}-completo.{fmt}"
+
+
+def table_file(table: str, fmt: str) -> str:
+    """A small table published whole in each release (`cumplimiento.csv`)."""
+    return f"{table}.{fmt}"

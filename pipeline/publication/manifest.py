@@ -54,6 +54,10 @@ class Manifest:
     #: size and sha256 of the monthly CSVs read as one multi-part resource (see
     #: `pipeline.publication.whole`); None in releases from before it or without rows
     csv_stream: dict[str, Any] | None = None
+    #: fingerprint of the compliance table and sha256 of its schema
+    #: (`pipeline.publication.compliance`): a release is cut when they change, even if no
+    #: visit did; None without compliance
+    compliance: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -6,6 +6,8 @@ Layout of the published tree:
         visitas/csv/visitas-YYYY-MM.csv, visitas/json/visitas-YYYY-MM.json
         visitas/parquet/anio=YYYY/visitas-YYYY-MM.parquet   (hive by year, one file per month)
         visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
+        cumplimiento.csv, cumplimiento.parquet, cumplimiento.schema.json, cumplimiento.html
+                                   compliance per entity and month (`compliance`), whole
         datapackage.json, catalog.jsonld, data.json, index.html
         release.json               the manifest, written last: a release without it is unfinished
     latest/                        the served release's files at the same (stable) paths
@@ -43,6 +45,7 @@ from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
 from pipeline.publication import (
     changelog,
+    compliance,
     environment,
     guard,
     layout,
@@ -211,6 +214,11 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     meta, computed = _apply_personal_data_policy(settings, load_dataset(settings.datasets_dir, dataset))
     # a demo release says so in its title and descriptor (`pipeline.publication.environment`)
     meta = environment.mark(meta, settings.environment)
+    # Compliance is computed from the visits' own warehouse, so it rides with `visitas`.
+    companion = compliance.load(settings) if meta.table == "visitas" else None
+    if companion is not None:
+        companion = replace(companion, meta=environment.mark(companion.meta, settings.environment))
+        meta = replace(meta, companions=(companion.meta,))
     spec = ReleaseSpec.of(meta)
     storage = storage or published_storage(settings)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
@@ -218,7 +226,11 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         limit_resources(con, settings)
         computed.register(con)
         create_published_view(con, meta, spec, identifier(meta.table), computed.expressions)
-        plan = _plan(con, storage, meta, spec, computed, created)
+        table = (compliance.stage(con, settings, companion.meta, tmp / "cumplimiento",
+                                  _previous_table(storage, companion.meta, tmp / "prev"))
+                 if companion is not None else None)
+        plan = _plan(con, storage, meta, spec, computed, created,
+                     table.fingerprint if table else None)
         if plan.unchanged:
             return _keep_serving(storage, plan, settings.public_base_url)
         # Only the months that moved can hold changes (changelog) or losses (guard).
@@ -228,6 +240,13 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
         staged = _write(con, storage, plan, links, tmp, prev_parquet,
                         connect=lambda path: _connect(path, settings))
+        if companion is not None and table is not None:
+            # matplotlib loads in about a second: only when a release is written
+            from pipeline.publication import compliance_page
+
+            page = compliance_page.write(con, settings, companion, tmp / "cumplimiento",
+                                         version=plan.release_id, created=_iso(plan.created))
+            staged.extras += [_reusing(plan, path, entry) for path, entry in [*table.files, page]]
         covered = overview.compute(con, plan.meta, plan.spec)
     done_reading()
     # From here on the release folder fills: if this process is killed, the next run reads
@@ -272,11 +291,15 @@ class ReleasePlan:
     same_schema: bool
     months: dict[str, dict[str, Any]]
     changed_months: list[str]
+    #: the compliance table's fingerprint (None when the project publishes none)
+    compliance: dict[str, Any] | None = None
 
     @property
     def unchanged(self) -> bool:
-        """Same data and schema as the newest release: nothing new to publish."""
-        return self.previous is not None and self.same_schema and not self.changed_months
+        """Same data and schema as the newest release, compliance included: nothing new to
+        publish."""
+        return (self.previous is not None and self.same_schema and not self.changed_months
+                and self.previous.compliance == self.compliance)
 
     @property
     def release_dir(self) -> str:
@@ -325,7 +348,8 @@ class StagedRelease:
 
 
 def _plan(con: duckdb.DuckDBPyConnection, storage: Storage, meta: DatasetMeta, spec: ReleaseSpec,
-          computed: ComputedColumns, created: dt.datetime) -> ReleasePlan:
+          computed: ComputedColumns, created: dt.datetime,
+          compliance_fingerprint: dict[str, Any] | None = None) -> ReleasePlan:
     """Compare the data (`pub`) with the newest complete release: which months changed."""
     done = complete_releases(storage)
     previous = load_manifest(storage, done[-1]) if done else None
@@ -339,7 +363,7 @@ def _plan(con: duckdb.DuckDBPyConnection, storage: Storage, meta: DatasetMeta, s
         # stay unique and sorted.
         release_id = _next_id(release_id)
     return ReleasePlan(meta, spec, release_id, created, previous, shash, same_schema, months,
-                       changed_months)
+                       changed_months, compliance_fingerprint)
 
 
 def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> PublicationOutcome:
@@ -460,12 +484,13 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
     on the release is complete), then latest/ (the pointer last)."""
     previous = plan.previous
     manifest = Manifest(id=plan.release_id, dataset=plan.meta.name,
-                        created=plan.created.isoformat().replace("+00:00", "Z"),
+                        created=_iso(plan.created),
                         previous=previous.id if previous else None, schema_hash=plan.schema_hash,
                         rows=sum(info["rows"] for info in plan.months.values()),
                         # kept in the manifest as a summary per year; files are cut by month
                         months=plan.months, years=year_hashes(plan.months), files=staged.files,
-                        overview=covered, csv_stream=staged.csv_stream)
+                        overview=covered, csv_stream=staged.csv_stream,
+                        compliance=plan.compliance)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
@@ -474,6 +499,37 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         if_absent=True)
     sync_latest(storage, plan.meta, manifest, base_url)
     return manifest
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _reusing(plan: ReleasePlan, local: Path, entry: ReleaseFile) -> StagedFile:
+    """`local` to upload, or, when the previous release holds the same bytes at the same
+    path, that file to copy (so the release summary tells it apart from what changed)."""
+    same = plan.previous_files.get(entry.path) if plan.previous else None
+    if same is not None and same.sha256 == entry.sha256:
+        return StagedFile(same, local, plan.previous_key(entry.path))
+    return StagedFile(entry, local)
+
+
+def _previous_table(storage: Storage, meta: DatasetMeta, dest: Path) -> Path | None:
+    """The newest complete release's Parquet of a table published whole (compliance), read
+    in place on a local disk, else downloaded; None when it has none."""
+    done = complete_releases(storage)
+    if not done:
+        return None
+    path = layout.table_file(meta.table, "parquet")
+    if load_manifest(storage, done[-1]).file(path) is None:
+        return None
+    key = f"{layout.release_dir(done[-1])}/{path}"
+    local = storage.local_path(key)
+    if local is None:
+        local = dest / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        storage.download(key, local)
+    return local
 
 
 def _previous_months(previous: Manifest | None, same_schema: bool) -> dict[str, dict[str, Any]]:
