@@ -186,6 +186,15 @@ def test_a_cli_pass_shows_in_the_dagster_asset_history(project):
 
     from pipeline.cli import main
 
+    from pipeline.dagster_instance import prepare_instance
+
+    # where Dagster was never started, a pass records nothing (and opens no instance)
+    elsewhere = project.root / "otra-carpeta"
+    done = CliRunner().invoke(main, ["run"], env={"VISITAS_VAR_DIR": str(elsewhere)})
+    assert done.exit_code == 0, done.output
+    assert (elsewhere / "publish" / "latest").is_dir() and not (elsewhere / "dagster").exists()
+    # once `visitas serve` has prepared the instance, passes are recorded in it
+    prepare_instance(project)
     done = CliRunner().invoke(main, ["run"])
     assert done.exit_code == 0, done.output
     release = json.loads((project.var_dir / "publish" / "latest" / "release.json").read_text())

@@ -24,7 +24,13 @@ ORIGIN_TAG = "visitas/origen"
 
 
 def record_pass(settings: Settings, outcome: PassOutcome) -> int:
-    """Report the pass's materialisations; how many were recorded."""
+    """Report the pass's materialisations; how many were recorded.
+
+    Only where the environment has a Dagster instance: one kept in PostgreSQL, or one whose
+    folder `visitas serve` has prepared. Where Dagster was never started there is no history
+    to join, and a pass does not pay for opening an instance (about 2.5 s)."""
+    if not has_instance(settings):
+        return 0
     import dagster as dg
 
     from pipeline.dagster_instance import prepare_instance
@@ -62,3 +68,7 @@ def record_pass(settings: Settings, outcome: PassOutcome) -> int:
         for event in events:
             instance.report_runless_asset_event(event)
     return len(events)
+
+
+def has_instance(settings: Settings) -> bool:
+    return settings.dagster_in_postgres or (settings.dagster_home / "dagster.yaml").is_file()
