@@ -185,7 +185,6 @@ def test_a_cli_pass_shows_in_the_dagster_asset_history(project):
     from click.testing import CliRunner
 
     from pipeline.cli import main
-
     from pipeline.dagster_instance import prepare_instance
 
     # where Dagster was never started, a pass records nothing (and opens no instance)
