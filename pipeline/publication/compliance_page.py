@@ -9,6 +9,7 @@ and a browser, a search engine or a screen reader reads every label and value.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 from collections.abc import Callable
@@ -113,7 +114,16 @@ def _heatmap(indicator: Indicator, entities: list[tuple[str, str]], months: list
              cell: Callable[[str, str], Any]) -> Markup:
     """Entities (rows) × months (columns), each cell coloured by the indicator and, when
     there is room, labelled with its value; an empty cell (no visits) grey with a dash."""
-    values = [[cell(ruc, m) for m in months] for ruc, _ in entities]
+    values = tuple(tuple(cell(ruc, m) for m in months) for ruc, _ in entities)
+    return _drawn_heatmap(indicator, tuple(entities), tuple(months), values)
+
+
+# Drawing is most of what a release costs on a small dataset (about 0.15 s a chart); a
+# process that publishes again the same figures (a retried release, a Dagster code server)
+# draws each once. The SVG is a function of these arguments only (fixed hash salt, no date).
+@functools.lru_cache(maxsize=64)
+def _drawn_heatmap(indicator: Indicator, entities: tuple[tuple[str, str], ...],
+                   months: tuple[str, ...], values: tuple[tuple[Any, ...], ...]) -> Markup:
     grid = [[math.nan if v is None else float(v) for v in row] for row in values]
     fig = Figure(figsize=(min(2.5 + 0.62 * len(months), 11), 0.9 + 0.32 * len(entities)))
     ax = fig.add_subplot()
