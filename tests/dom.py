@@ -47,6 +47,25 @@ class Element:
                 found.extend(child.iter(tag))
         return found
 
+    def descendants(self) -> list[Element]:
+        """Every element below this one, in document order."""
+        found = []
+        for child in self.children:
+            if isinstance(child, Element):
+                found.append(child)
+                found.extend(child.descendants())
+        return found
+
+    def after_heading(self, heading: str, tag: str) -> Element:
+        """The first `tag` element after the <h2> or <h3> whose text is `heading`."""
+        seen = False
+        for element in self.descendants():
+            if element.tag in ("h2", "h3") and element.text() == heading:
+                seen = True
+            elif seen and element.tag == tag:
+                return element
+        raise AssertionError(f"no <{tag}> after {heading!r}")
+
     def one(self, tag: str) -> Element:
         """The only element named `tag` below this one."""
         found = self.iter(tag)

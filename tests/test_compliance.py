@@ -14,7 +14,7 @@ import pytest
 from pipeline.flow import run_full_pass
 from pipeline.settings import Settings
 from tests import chromium
-from tests.dom import Element, parse
+from tests.dom import parse
 
 NORTE, NORTE_NAME = "20999100016", "Municipalidad Distrital de Ejemplo Norte"
 SUR, SUR_NAME = "20999300031", "Gobierno Regional de Ejemplo Sur"
@@ -146,26 +146,6 @@ def test_a_file_rejected_whole_publishes_a_release_for_compliance(scenario: Sett
                              "2024-11-02T12:00:00Z"]
 
 
-def _after(dom: Element, heading: str, tag: str) -> Element:
-    """The first `tag` element after the heading `heading`, in document order."""
-    seen = False
-    for element in _walk(dom):
-        if element.tag in ("h2", "h3") and element.text() == heading:
-            seen = True
-        elif seen and element.tag == tag:
-            return element
-    raise AssertionError(f"no <{tag}> after {heading!r}")
-
-
-def _walk(element: Element) -> list[Element]:
-    out = []
-    for child in element.children:
-        if isinstance(child, Element):
-            out.append(child)
-            out.extend(_walk(child))
-    return out
-
-
 def test_compliance_page_as_a_person_sees_it(tmp_path: Path, scenario: Settings) -> None:
     page = scenario.var_dir / "publish" / "latest" / "cumplimiento.html"
     browser = chromium.binary(required=True)  # never skipped, in CI or not
@@ -179,7 +159,7 @@ def test_compliance_page_as_a_person_sees_it(tmp_path: Path, scenario: Settings)
     # Silent: CENTRO never uploaded; SUR's last upload is 22 days old, over the 20 set.
     assert "Entidades sin cargas de visitas en más de 20 días al 1 de noviembre de 2024." in text
     silent = [[td.text() for td in tr.iter("td")]
-              for tr in _after(dom, "Entidades en silencio", "table").one("tbody").iter("tr")]
+              for tr in dom.after_heading("Entidades en silencio", "table").one("tbody").iter("tr")]
     assert silent == [[CENTRO_NAME, CENTRO, "nunca", ""],
                       [SUR_NAME, SUR, "10 de octubre de 2024", "22"]]
     # A chart per indicator, each an inline SVG drawn with the entities and months as text.
@@ -188,14 +168,14 @@ def test_compliance_page_as_a_person_sees_it(tmp_path: Path, scenario: Settings)
                   "Demora mediana de publicación (días)", "Días con visitas"]
     assert [h.text() for h in dom.iter("h3")] == ["Días desde la última carga", *indicators]
     for title in indicators:
-        figure = _after(dom, title, "figure")
+        figure = dom.after_heading(title, "figure")
         labels = [t.text() for t in figure.iter("text")]
         assert len(figure.iter("svg")) == 1, title
         assert NORTE_NAME in labels and SUR_NAME in labels, title
         assert {"ago 2024", "sept 2024", "oct 2024"} <= set(labels), title
-    exit_labels = [t.text() for t in _after(dom, indicators[3], "figure").iter("text")]
+    exit_labels = [t.text() for t in dom.after_heading(indicators[3], "figure").iter("text")]
     assert "100" in exit_labels and "—" in exit_labels  # a month without visits is a dash
-    assert "35" in [t.text() for t in _after(dom, indicators[5], "figure").iter("text")]
+    assert "35" in [t.text() for t in dom.after_heading(indicators[5], "figure").iter("text")]
     # Nothing from the network: no script, stylesheet or image to fetch; links are relative.
     assert not dom.iter("script") and not dom.iter("link") and not dom.iter("img")
     hrefs = [a.attrs["href"] for a in dom.iter("a")]

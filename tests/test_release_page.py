@@ -37,22 +37,7 @@ def rows(table: Element) -> list[list[str]]:
 
 def table_after(dom: Element, heading: str) -> Element:
     """The first <table> after the <h2> (or <h3>) `heading`, in document order."""
-    seen = False
-    for element in _walk(dom):
-        if element.tag in ("h2", "h3") and element.text() == heading:
-            seen = True
-        elif seen and element.tag == "table":
-            return element
-    raise AssertionError(f"no table after {heading!r}")
-
-
-def _walk(element: Element) -> list[Element]:
-    out = []
-    for child in element.children:
-        if isinstance(child, Element):
-            out.append(child)
-            out.extend(_walk(child))
-    return out
+    return dom.after_heading(heading, "table")
 
 
 @pytest.fixture
