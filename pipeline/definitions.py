@@ -3,7 +3,11 @@
     visit_batches (partitioned by entity RUC)   ingest, archive raw batch, validate, stage
         └─ checks: staged_batches_sound (blocking), uploads_readable (warn)
     visits                                      consolidated DuckDB table, one row per visit
-    visits_release                              CSV / JSON / Parquet + datapackage.json
+    visits_release                              CSV / JSON / Parquet + datapackage.json, with
+                                                the tables published whole beside the visits:
+                                                cumplimiento, decisores,
+                                                actos_gestion_intereses and
+                                                indicadores_gestion_intereses
 
 Jobs: `ingest_entity` (one entity's partition), `publish_visits` (consolidate and publish),
 `full_pass` (everything). The `landing_sensor` starts `ingest_entity` for an entity as soon

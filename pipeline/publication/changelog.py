@@ -73,10 +73,14 @@ def _next_month(month: str) -> str:
 
 
 def document(release_id: str, previous: str | None, previous_url: str | None,
-             rows: list[dict[str, Any]]) -> dict[str, Any]:
+             rows: list[dict[str, Any]],
+             tables: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """changes.json. `tables`: the other datasets of the release (published whole), each with
+    its title and rows added, changed and removed (`pipeline.publication.tables.changes`)."""
     totals = {k: sum(r[k] for r in rows) for k in ("agregadas", "modificadas", "retiradas")}
     return {"version": release_id, "version_anterior": previous,
-            "url_version_anterior": previous_url, "totales": totals, "por_entidad_y_mes": rows}
+            "url_version_anterior": previous_url, "totales": totals, "por_entidad_y_mes": rows,
+            **({"otros_conjuntos": tables} if tables else {})}
 
 
 def markdown(title: str, doc: dict[str, Any]) -> str:
@@ -104,8 +108,14 @@ def markdown(title: str, doc: dict[str, Any]) -> str:
         lines += [f"| {_cell(r.get('entidad_nombre'))} | {r['entidad']} | {r['mes']} "
                   f"| {r['agregadas']} | {r['modificadas']} | {r['retiradas']} |"
                   for r in doc["por_entidad_y_mes"]]
-    else:
-        lines.append("Sin cambios en los datos.")
+    others = doc.get("otros_conjuntos") or {}
+    if not doc["por_entidad_y_mes"]:
+        lines.append("Sin cambios en las visitas." if others else "Sin cambios en los datos.")
+    if others:
+        lines += ["", "## Otros conjuntos de esta versión", "",
+                  "| Conjunto | Agregadas | Modificadas | Retiradas |", "|---|---:|---:|---:|"]
+        lines += [f"| {_cell(t.get('titulo') or name)} | {t['agregadas']} | {t['modificadas']} "
+                  f"| {t['retiradas']} |" for name, t in others.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -19,8 +19,6 @@ must publish nothing new, as it does for the visits.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +29,11 @@ import pyarrow as pa
 
 from pipeline.ingestion.staged import QUARANTINE, batch_file, batch_records
 from pipeline.normalization.macros import install_macros
-from pipeline.publication import layout
+from pipeline.publication import tables
 from pipeline.publication.dataset import DatasetMeta, load_dataset
-from pipeline.publication.manifest import ReleaseFile
-from pipeline.publication.writers import write_file
 from pipeline.settings import Settings
 from pipeline.sources.readers.header import fold
 from pipeline.sql import identifier, literal, path_literal
-from pipeline.storage.base import sha256_file
 
 TABLE = "cumplimiento"
 LIMA = ZoneInfo("America/Lima")
@@ -97,7 +92,7 @@ def compute(con: duckdb.DuckDBPyConnection, settings: Settings,
     rows held) keeps the rows received and rejected that release counted: a run that cannot
     see an entity's uploads does not change what is published about them."""
     install_macros(con)
-    entities = _entities(con)
+    entities = published_entities(con)
     records = [r for r in batch_records(settings, set(entities)) if r.get("tipo") == "visitas"]
     con.register("_c_entidades", pa.table({"entidad_ruc": list(entities),
                                            "entidad_nombre": list(entities.values())}))
@@ -124,7 +119,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
                                       "WHERE database_name = current_database()").fetchall()}
 
 
-def _entities(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def published_entities(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """RUC → name of the entities consolidation was given (the run's environment), plus any
     whose visits are in the table under another name (a database built by hand)."""
     found: dict[str, str] = {}
@@ -271,12 +266,10 @@ def _table_sql() -> str:
         ORDER BY g.entidad_ruc, g.mes"""
 
 
-def csv_query() -> str:
-    """The table as its CSV shows it: times in UTC as Table Schema's default datetime
-    (`2024-11-01T12:00:00Z`)."""
-    cols = ["strftime(ultima_carga AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS ultima_carga"
-            if c == "ultima_carga" else identifier(c) for c in COLUMNS]
-    return f"SELECT {', '.join(cols)} FROM {TABLE} ORDER BY entidad_ruc, mes"
+def spec(meta: DatasetMeta) -> tables.WholeTable:
+    """How the table is published (written by `pipeline.publication.tables`)."""
+    return tables.WholeTable(meta, COLUMNS, order_by=("entidad_ruc", "mes"),
+                             key=("entidad_ruc", "mes"), arrival=ARRIVAL_COLUMNS)
 
 
 def parquet_query() -> str:
@@ -295,7 +288,7 @@ def activity(con: duckdb.DuckDBPyConnection, settings: Settings,
     """Each entity's latest upload of visits (any file, even one rejected whole: the entity
     did upload) and the days from it to `now` (Lima dates); longest silence first, entities
     that never uploaded at the top."""
-    entities = _entities(con)
+    entities = published_entities(con)
     # from the table first: an entity whose batches are gone keeps what the previous
     # release counted (see `compute`)
     last: dict[str, dt.datetime] = dict(con.execute(
@@ -312,39 +305,9 @@ def activity(con: duckdb.DuckDBPyConnection, settings: Settings,
     return sorted(found, key=lambda a: (a.days is not None, -(a.days or 0), a.name))
 
 
-@dataclass(frozen=True)
-class StagedTable:
-    """The compliance files of a release, written locally: CSV, Parquet and schema."""
-
-    rows: int
-    files: list[tuple[Path, ReleaseFile]]
-    #: what the manifest keeps to tell whether the next release changes compliance
-    fingerprint: dict[str, Any]
-
-
 def stage(con: duckdb.DuckDBPyConnection, settings: Settings, meta: DatasetMeta,
-          out: Path, previous: Path | None = None) -> StagedTable:
+          out: Path, previous: Path | None = None) -> tables.StagedTable:
     """Compute the table on `con` and write its CSV, Parquet and schema under `out`;
     `previous`: the previous release's Parquet of it (see `compute`)."""
-    rows = compute(con, settings, previous)
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for fmt, query in (("csv", csv_query()), ("parquet", parquet_query())):
-        name = layout.table_file(meta.table, fmt)
-        wf = write_file(con, query, out / name, name, fmt, rows=rows)
-        files.append((wf.path, ReleaseFile(name, fmt, wf.bytes, wf.sha256, rows)))
-    schema = out / meta.schema_path.name
-    schema.write_bytes(json.dumps(meta.schema, ensure_ascii=False, indent=2).encode("utf-8"))
-    files.append((schema, ReleaseFile(schema.name, "json", schema.stat().st_size,
-                                      sha256_file(schema))))
-    return StagedTable(rows, files, {"huella": fingerprint(con),
-                                     "esquema": files[2][1].sha256, "filas": rows})
-
-
-def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """sha256 of the table's rows without the arrival-time columns."""
-    cols = ", ".join(identifier(c) for c in COLUMNS if c not in ARRIVAL_COLUMNS)
-    digest = hashlib.sha256()
-    for row in con.execute(f"SELECT {cols} FROM {TABLE} ORDER BY entidad_ruc, mes").fetchall():
-        digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
-    return digest.hexdigest()
+    compute(con, settings, previous)
+    return tables.write(con, spec(meta), out, previous)

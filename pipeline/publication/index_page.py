@@ -120,17 +120,33 @@ def _descriptions(meta: DatasetMeta) -> dict[str, str]:
     }
 
 
+#: how the release page describes each table published whole beside `visitas`
+COMPANION_TEXTS = {
+    "cumplimiento": ("Cumplimiento de cada entidad por mes: filas recibidas y rechazadas, "
+                     "visitas publicadas, calidad y demora.", "de cumplimiento"),
+    "decisores": ("Decisores de cada entidad, todas las versiones de su registro, con cargo, "
+                  "área y periodo en el cargo.", "de decisores"),
+    "actos_gestion_intereses": ("Actos de gestión de intereses: visitas a decisores con motivo "
+                                "«Gestión de intereses»; se unen con las visitas por id_visita.",
+                                "de actos de gestión de intereses"),
+    "indicadores_gestion_intereses": ("Indicadores por entidad y mes: visitas a decisores, actos "
+                                      "declarados y visitas de organizaciones privadas a "
+                                      "decisores con otro motivo (para mirar, no hallazgos).",
+                                      "de indicadores de gestión de intereses"),
+}
+
+
 def _companion_descriptions(companion: DatasetMeta) -> dict[str, str]:
-    """The compliance files (`cumplimiento`), as the release page describes them."""
+    """The files of a table published whole beside the visits, as the release page
+    describes them."""
+    text, which = COMPANION_TEXTS.get(companion.table, (companion.title, f"«{companion.table}»"))
     return {
-        layout.table_file(companion.table, "csv"): "Cumplimiento de cada entidad por mes: filas "
-                                                   "recibidas y rechazadas, visitas publicadas, "
-                                                   "calidad y demora.",
-        layout.table_file(companion.table, "parquet"): "La misma tabla de cumplimiento, en "
-                                                       "Parquet.",
-        companion.schema_path.name: "Esquema de la tabla de cumplimiento (Table Schema).",
-        layout.COMPLIANCE_PAGE: "Gráficos de cumplimiento por entidad y mes, y las entidades "
-                                "en silencio.",
+        layout.table_file(companion.table, "csv"): text,
+        layout.table_file(companion.table, "parquet"): f"La misma tabla {which}, en Parquet.",
+        companion.schema_path.name: f"Esquema de la tabla {which} (Table Schema).",
+        **({layout.COMPLIANCE_PAGE: "Gráficos de cumplimiento por entidad y mes, y las "
+                                    "entidades en silencio."}
+           if companion.table == "cumplimiento" else {}),
     }
 
 

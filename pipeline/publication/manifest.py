@@ -58,6 +58,9 @@ class Manifest:
     #: (`pipeline.publication.compliance`): a release is cut when they change, even if no
     #: visit did; None without compliance
     compliance: dict[str, Any] | None = None
+    #: the other tables published whole (the lobbying datasets), by table: fingerprint,
+    #: schema sha256 and rows, as for compliance; None in releases without them
+    tables: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -8,6 +8,9 @@ Layout of the published tree:
         visitas.duckdb, visitas.schema.json, changes.json, CAMBIOS.md
         cumplimiento.csv, cumplimiento.parquet, cumplimiento.schema.json, cumplimiento.html
                                    compliance per entity and month (`compliance`), whole
+        decisores.*, actos_gestion_intereses.*, indicadores_gestion_intereses.*
+                                   (CSV, Parquet, schema) the lobbying datasets (`lobbying`),
+                                   whole
         datapackage.json, catalog.jsonld, data.json, index.html
         release.json               the manifest, written last: a release without it is unfinished
     latest/                        the served release's files at the same (stable) paths
@@ -40,7 +43,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline import locks, workdir
+from pipeline import locks, reports, workdir
 from pipeline.consolidation.visitas import database_path
 from pipeline.duckdb_limits import limit_resources
 from pipeline.publication import (
@@ -50,8 +53,10 @@ from pipeline.publication import (
     guard,
     layout,
     leftovers,
+    lobbying,
     overview,
     public_url,
+    tables,
     whole,
 )
 from pipeline.publication.datapackage import datapackage
@@ -218,9 +223,16 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
     companion = compliance.load(settings) if meta.table == "visitas" else None
     if companion is not None:
         companion = replace(companion, meta=environment.mark(companion.meta, settings.environment))
-        meta = replace(meta, companions=(companion.meta,))
+    # So are the lobbying datasets: they match the published visits to each register.
+    lobby = lobbying.load(settings) if meta.table == "visitas" else None
+    if lobby is not None:
+        lobby = lobbying.LobbyingMeta(*(environment.mark(m, settings.environment)
+                                        for m in lobby.metas))
+    meta = replace(meta, companions=(*([companion.meta] if companion else []),
+                                     *(lobby.metas if lobby else ())))
     spec = ReleaseSpec.of(meta)
     storage = storage or published_storage(settings)
+    warnings: list[str] = []
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     with duckdb.connect(str(database or database_path(settings)), read_only=True) as con:
         limit_resources(con, settings)
@@ -229,17 +241,26 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         table = (compliance.stage(con, settings, companion.meta, tmp / "cumplimiento",
                                   _previous_table(storage, companion.meta, tmp / "prev"))
                  if companion is not None else None)
+        whole_tables = (_lobbying(con, settings, storage, lobby, tmp, warnings)
+                        if lobby is not None else [])
         plan = _plan(con, storage, meta, spec, computed, created,
-                     table.fingerprint if table else None)
+                     table.fingerprint if table else None,
+                     {t.spec.table: t.staged.fingerprint for t in whole_tables} or None)
         if plan.unchanged:
-            return _keep_serving(storage, plan, settings.public_base_url)
+            outcome = _keep_serving(storage, plan, settings.public_base_url)
+            outcome.warnings += warnings
+            return outcome
         # Only the months that moved can hold changes (changelog) or losses (guard).
         prev_parquet = _previous_parquet(storage, plan.previous, plan.changed_months,
                                          tmp / "prev")
         unexplained = _guard(con, storage, plan, prev_parquet)
         links = Links(settings.public_base_url, plan.release_id, from_latest=False)
         staged = _write(con, storage, plan, links, tmp, prev_parquet,
-                        connect=lambda path: _connect(path, settings))
+                        connect=lambda path: _connect(path, settings),
+                        table_changes={t.spec.table: {"titulo": t.spec.meta.title, **t.staged.changes}
+                                for t in whole_tables})
+        staged.extras += [_reusing(plan, path, entry)
+                          for t in whole_tables for path, entry in t.staged.files]
         if companion is not None and table is not None:
             # matplotlib loads in about a second: only when a release is written
             from pipeline.publication import compliance_page
@@ -258,7 +279,29 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                               manifest.files, previous=manifest.previous,
                               written=[f.entry.path for f in staged.all if f.source is None],
                               reused=[f.entry.path for f in staged.all if f.source is not None],
-                              changes=staged.changes["totales"], unexplained=unexplained)
+                              changes=staged.changes["totales"], unexplained=unexplained,
+                              warnings=warnings)
+
+
+@dataclass(frozen=True)
+class _WholeTable:
+    spec: tables.WholeTable
+    staged: tables.StagedTable
+
+
+def _lobbying(con: duckdb.DuckDBPyConnection, settings: Settings, storage: Storage,
+              lobby: lobbying.LobbyingMeta, tmp: Path, warnings: list[str]) -> list[_WholeTable]:
+    """Compute and write the lobbying datasets; put each entity's review file in the reports
+    area (a reports area that cannot be written is told, and does not stop the release)."""
+    reviews = lobbying.compute(con, settings)
+    try:
+        lobbying.write_reviews(reports.reports_storage(settings), reviews)
+    except (StorageError, OSError) as exc:
+        warnings.append(f"No se pudieron escribir los archivos {lobbying.REVIEW_FILE} en la "
+                        f"zona de reportes: {exc}. Se escribirán en la próxima publicación.")
+    return [_WholeTable(spec, tables.write(con, spec, tmp / "gestion",
+                                           _previous_table(storage, spec.meta, tmp / "prev")))
+            for spec in lobby.specs()]
 
 
 def _guard(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan,
@@ -293,13 +336,16 @@ class ReleasePlan:
     changed_months: list[str]
     #: the compliance table's fingerprint (None when the project publishes none)
     compliance: dict[str, Any] | None = None
+    #: the other whole tables' fingerprints, by table (None when there are none)
+    tables: dict[str, Any] | None = None
 
     @property
     def unchanged(self) -> bool:
         """Same data and schema as the newest release, compliance included: nothing new to
         publish."""
         return (self.previous is not None and self.same_schema and not self.changed_months
-                and self.previous.compliance == self.compliance)
+                and self.previous.compliance == self.compliance
+                and self.previous.tables == self.tables)
 
     @property
     def release_dir(self) -> str:
@@ -349,7 +395,8 @@ class StagedRelease:
 
 def _plan(con: duckdb.DuckDBPyConnection, storage: Storage, meta: DatasetMeta, spec: ReleaseSpec,
           computed: ComputedColumns, created: dt.datetime,
-          compliance_fingerprint: dict[str, Any] | None = None) -> ReleasePlan:
+          compliance_fingerprint: dict[str, Any] | None = None,
+          table_fingerprints: dict[str, Any] | None = None) -> ReleasePlan:
     """Compare the data (`pub`) with the newest complete release: which months changed."""
     done = complete_releases(storage)
     previous = load_manifest(storage, done[-1]) if done else None
@@ -363,7 +410,7 @@ def _plan(con: duckdb.DuckDBPyConnection, storage: Storage, meta: DatasetMeta, s
         # stay unique and sorted.
         release_id = _next_id(release_id)
     return ReleasePlan(meta, spec, release_id, created, previous, shash, same_schema, months,
-                       changed_months, compliance_fingerprint)
+                       changed_months, compliance_fingerprint, table_fingerprints)
 
 
 def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> PublicationOutcome:
@@ -378,7 +425,8 @@ def _keep_serving(storage: Storage, plan: ReleasePlan, base_url: str) -> Publica
 
 def _write(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan, links: Links,
            tmp: Path, prev_parquet: list[Path],
-           connect: Callable[[Path], duckdb.DuckDBPyConnection]) -> StagedRelease:
+           connect: Callable[[Path], duckdb.DuckDBPyConnection],
+           table_changes: dict[str, dict[str, Any]] | None = None) -> StagedRelease:
     """Write the release's new files locally under `tmp`; unchanged ones are only named.
     `prev_parquet`: the previous release's Parquet of the changed months."""
     new, reused = _write_months(con, plan, tmp / "out")
@@ -386,7 +434,7 @@ def _write(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan, 
     rows = changelog.compute(con, plan.meta, plan.spec, plan.changed_months, prev_parquet)
     prev_link = links.release(previous.id) if previous else None
     changes = changelog.document(plan.release_id, previous.id if previous else None, prev_link,
-                                 rows)
+                                 rows, table_changes)
     extras = _extras(plan.meta, tmp / "extra", changes, previous=plan)
     monthly = _monthly_parts(storage, new + reused, tmp / "partes")
     built = whole.write(plan.meta, sum(info["rows"] for info in plan.months.values()),
@@ -490,7 +538,7 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         # kept in the manifest as a summary per year; files are cut by month
                         months=plan.months, years=year_hashes(plan.months), files=staged.files,
                         overview=covered, csv_stream=staged.csv_stream,
-                        compliance=plan.compliance)
+                        compliance=plan.compliance, tables=plan.tables)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
