@@ -550,6 +550,10 @@ def quarantine(ruc: str, batch: str, csv_path: Path | None, as_json: bool) -> No
     rows = quarantined_rows(found)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif found.record.get("tipo") == "decisores":
+        # a register is taken whole: its report, which names every error (also those of its
+        # header, which no row carries) and what stays in force, says it best
+        click.echo((found.folder / "informe.txt").read_text(encoding="utf-8").rstrip("\n"))
     else:
         click.echo(f"{found.record['archivo']} ({found.sha256[:12]}, {found.status}): "
                    f"{plural(len(rows), 'fila rechazada', 'filas rechazadas')}")

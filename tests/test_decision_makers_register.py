@@ -371,6 +371,16 @@ def test_visitas_batches_lists_the_register(project: Settings) -> None:
     assert rows["visitas-2024-08.csv"] == ["parcial", "40", "37", "2"]
     assert "Registro de decisores vigente: decisores.csv (5 decisores)." in listed
 
+    # why it was rejected: its report, row by row
+    shown = runner.invoke(main, ["quarantine", NORTE, "decisores-2025.csv"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[-1] == (
+        "      Fila 2, «nombre»: la celda está vacía y la columna es obligatoria.")
+    as_json = runner.invoke(main, ["quarantine", NORTE, "decisores-2025.csv", "--json"])
+    assert json.loads(as_json.output) == [{
+        "fila": 2, "motivos": ["Fila 2, «nombre»: la celda está vacía y la columna es "
+                               "obligatoria."], "celdas": {"nombre": ""}}]
+
 
 def test_visitas_validate_a_register(project: Settings, tmp_path: Path) -> None:
     runner = CliRunner()

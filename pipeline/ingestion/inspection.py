@@ -137,6 +137,8 @@ def find_batch(settings: Settings, ruc: str, ref: str) -> Batch:
 
 def quarantined_rows(batch: Batch) -> list[dict[str, Any]]:
     """The batch's rejected rows as uploaded (row number, cells) with why, in Spanish."""
+    if batch.record.get("tipo") == "decisores":
+        return _register_rows(batch)
     path = batch.folder / QUARANTINE
     if not path.is_file():
         return []
@@ -150,6 +152,24 @@ def quarantined_rows(batch: Batch) -> list[dict[str, Any]]:
             cells = {"texto_fila": row["texto_fila"]}
         rows.append({"fila": number, "motivos": reasons, "celdas": cells})
     return rows
+
+
+def _register_rows(batch: Batch) -> list[dict[str, Any]]:
+    """A register's rows with errors, from its report: a register is rejected whole, so it
+    keeps no quarantine, and its report details every error (it is short)."""
+    path = batch.folder / "report.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    rows: dict[int, dict[str, Any]] = {}
+    for task in report.get("tasks", []):
+        for error in task.get("errors", []):
+            number = error.get("rowNumber")
+            if number is None:
+                continue
+            row = rows.setdefault(number, {"fila": number, "motivos": [], "celdas": {}})
+            row["motivos"].append(error["message"])
+            if error.get("fieldName") and "cell" in error:
+                row["celdas"][error["fieldName"]] = error["cell"]
+    return [rows[number] for number in sorted(rows)]
 
 
 def _messages_by_row(report_path: Path) -> dict[int, list[str]]:
