@@ -432,10 +432,21 @@ def register_before(settings: Settings, ruc: str, received: dt.datetime,
 
 def entities_with_register(settings: Settings) -> list[str]:
     """The entities (RUC, sorted) with at least one accepted register."""
-    from pipeline.ingestion.staged import batch_records
+    from pipeline.ingestion.batches import batch_folders
 
-    return sorted({r["entidad_ruc"] for r in batch_records(settings)
-                   if _accepted_data(settings, r) is not None})
+    found: set[str] = set()
+    for folder in batch_folders(settings):
+        # only a register's folder holds its data file: the records of the many batches of
+        # visits are not read
+        if folder.parent.name in found or not (folder / DATA_FILE).is_file():
+            continue
+        try:
+            record = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged record: the next ingestion repairs it or sets it aside
+        if _accepted_data(settings, record) is not None:
+            found.add(record["entidad_ruc"])
+    return sorted(found)
 
 
 def _accepted_data(settings: Settings, record: dict[str, Any]) -> Path | None:
