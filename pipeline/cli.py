@@ -277,7 +277,14 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
 
     \b
         visitas validate datos.csv --schema esquema.json --json
+
+    Un archivo cuyo nombre empieza por «decisores» se valida como registro de decisores de la
+    entidad (columnas Nombre, Cargo, Área, Desde, Hasta), como lo haría la ingesta:
+
+    \b
+        visitas validate decisores-2025.csv --entity 20999100016
     """
+    from pipeline.ingestion.decision_makers import is_register_file
     from pipeline.input_files import UnreadableInput, readable_file
     from pipeline.validation.upload import upload_schemas, validate_file
 
@@ -302,12 +309,19 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
             if entity is None:
                 raise _Unregistered(ruc, "Regístrela con 'visitas entity add' o revise el RUC "
                                          "con 'visitas entity list'.")
-        with _rejected_rows(settings, rejected_path) as sink:
-            report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
-                                   entity=entity, today=today.date() if today else None,
-                                   error_limit=limit_errors, max_bytes=settings.max_upload_bytes,
-                                   sink=sink)
-            written = _write_rejected(report, sink, rejected_path)
+        if is_register_file(file.name):
+            if rejected_path is not None:
+                raise click.UsageError("--rechazadas es para cargas de visitas: un registro de "
+                                       "decisores se acepta o se rechaza entero.")
+            report = _validate_register(settings, file, entity, limit_errors)
+            written = None
+        else:
+            with _rejected_rows(settings, rejected_path) as sink:
+                report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
+                                       entity=entity, today=today.date() if today else None,
+                                       error_limit=limit_errors,
+                                       max_bytes=settings.max_upload_bytes, sink=sink)
+                written = _write_rejected(report, sink, rejected_path)
     if html_path is not None:
         import os
 
@@ -325,6 +339,27 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
                    "No se escribe el archivo de filas rechazadas: el archivo entero debe "
                    "corregirse.")
     sys.exit(report.exit_code)
+
+
+def _validate_register(settings: Settings, file: Path, entity: Entity | None,
+                       limit_errors: int | None) -> Report:
+    """A decision-makers register checked as ingestion would; with the entity, the report
+    says which register would stay in force (the one in force in the entity's environment)."""
+    from pipeline.ingestion.decision_makers import (
+        fallback_text,
+        register_in_force,
+        register_schema,
+        validate_register,
+    )
+    from pipeline.settings import in_environment
+    from pipeline.storage.base import sha256_file
+
+    fallback = "" if entity is None else fallback_text(
+        register_in_force(in_environment(settings, entity.stage), entity.ruc))
+    report, _ = validate_register(file, file.name, register_schema(settings.schemas_dir),
+                                  sha256=sha256_file(file), fallback=fallback,
+                                  error_limit=limit_errors)
+    return report
 
 
 @contextmanager
@@ -440,6 +475,9 @@ def _registered(settings: Settings, ruc: str) -> Entity:
 def batches(ruc: str, as_json: bool) -> None:
     """Listar los lotes de una entidad: cuándo se ingirió cada archivo, su estado y sus filas.
 
+    Los registros de decisores (decisores*) figuran como aceptados o rechazados; el que rige
+    ahora, como vigente.
+
     Ejemplo:
 
     \b
@@ -447,6 +485,7 @@ def batches(ruc: str, as_json: bool) -> None:
     """
     import json
 
+    from pipeline.ingestion.decision_makers import register_in_force
     from pipeline.ingestion.inspection import entity_batches
 
     settings = _settings()
@@ -460,14 +499,20 @@ def batches(ruc: str, as_json: bool) -> None:
         click.echo(f"  Aún no hay lotes: las cargas van en {settings.landing_url}/{ruc}/ y se "
                    "ingieren con 'visitas run'.")
         return
+    in_force = register_in_force(settings, ruc)
     width = max(len(b.record["archivo"]) for b in listed)
     click.echo(f"  {'ingestado (Lima)':<16}  {'archivo':<{width}}  {'sha256':<12}  "
                f"{'estado':<10}  {'filas':>7}  {'válidas':>7}  {'rechazadas':>10}")
     for b in listed:
         r = b.record
+        # of the register's accepted versions, the one in force says so
+        status = "vigente" if in_force and b.sha256 == in_force.sha256 else b.status
         click.echo(f"  {b.ingested:<16}  {r['archivo']:<{width}}  {b.sha256[:12]}  "
-                   f"{b.status:<10}  {r.get('rows', 0):>7}  {r.get('filas_validas', 0):>7}  "
+                   f"{status:<10}  {r.get('rows', 0):>7}  {r.get('filas_validas', 0):>7}  "
                    f"{r.get('filas_rechazadas', 0):>10}")
+    if in_force is not None:
+        click.echo(f"Registro de decisores vigente: {in_force.name} "
+                   f"({plural(len(in_force.members), 'decisor', 'decisores')}).")
     click.echo(f"Filas rechazadas de un lote y por qué: 'visitas quarantine {ruc} <archivo o "
                "sha256>'.")
 
@@ -505,6 +550,10 @@ def quarantine(ruc: str, batch: str, csv_path: Path | None, as_json: bool) -> No
     rows = quarantined_rows(found)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif found.record.get("tipo") == "decisores":
+        # a register is taken whole: its report, which names every error (also those of its
+        # header, which no row carries) and what stays in force, says it best
+        click.echo((found.folder / "informe.txt").read_text(encoding="utf-8").rstrip("\n"))
     else:
         click.echo(f"{found.record['archivo']} ({found.sha256[:12]}, {found.status}): "
                    f"{plural(len(rows), 'fila rechazada', 'filas rechazadas')}")

@@ -4,7 +4,7 @@ uploads, apart from the warehouse (`Settings.reports_url`, VISITAS_REPORTS_URL; 
 
     <RUC>/<sha256>/report.json      Frictionless-shaped report of the batch
                    informe.txt      Spanish summary
-                   reporte.html     the same, as a page (visit uploads)
+                   reporte.html     the same, as a page (visit uploads, registers)
                    rechazadas.csv   the rejected rows to fix and upload again (when some were)
     <RUC>/ultimo.json               summary of the entity's latest batch (see `BatchSummary`)
 
@@ -56,7 +56,8 @@ class BatchSummary:
     archivo: str
     #: the batch: sha256 of the uploaded bytes, also its folder in the reports area
     lote: str
-    #: 'visitas' (an upload of visits) or 'retiros' (a withdrawal file)
+    #: 'visitas' (an upload of visits), 'retiros' (a withdrawal file) or 'decisores' (the
+    #: decision-makers register)
     tipo: str
     #: when the batch was staged (ISO 8601, UTC)
     ingestado_en: str

@@ -55,8 +55,8 @@ def visit_batches(context: dg.AssetExecutionContext,
         metadata={
             "new_batches": len(new),
             "unchanged_batches": sum(len(o.batches) - len(o.new_batches) for o in outcomes),
-            "valid_rows": sum(b.valid_rows for b in new),
-            "rejected_rows": sum(b.rejected_rows for b in new),
+            "valid_rows": sum(o.count("valid_rows") for o in outcomes),
+            "rejected_rows": sum(o.count("rejected_rows") for o in outcomes),
             "unreadable_batches": sum(1 for b in new if not b.readable),
             "source_errors": dg.MetadataValue.json([o.error for o in outcomes if o.error]),
             "skipped_files": dg.MetadataValue.json([

@@ -78,6 +78,8 @@ STICKY_FIELDS = frozenset({"hora_salida"})
 ID_SQL = ("visit_id(_entidad_ruc, visitante_tipo_documento, visitante_numero_documento, "
           "fecha_visita, hora_ingreso)")
 BATCH_ORDER = "_orden_nombre_base, _orden_nombre, _lote"
+#: the kinds of batch (`tipo`) whose rows the visits are computed from
+VISIT_BATCHES = ("visitas", "retiros")
 HISTORY_COLUMNS = ("id_visita, entidad_ruc, lote, archivo, fila, lote_recibido_en, accion, campo, "
                    "valor_anterior, valor_nuevo, orden")
 
@@ -111,10 +113,14 @@ def entity_dir(settings: Settings, ruc: str) -> Path:
 
 
 def _batches(settings: Settings, rucs: set[str]) -> pa.Table:
-    """One row per staged batch with its canonical ordering key (metadata only, not rows)."""
+    """One row per staged batch of visits or withdrawals with its canonical ordering key
+    (metadata only, not rows)."""
     rows: dict[str, list[str]] = {"_entidad_ruc": [], "_lote": [], "_orden_nombre": [],
                                   "_orden_nombre_base": [], "_tipo": []}
     for meta in batch_records(settings, rucs):
+        if meta.get("tipo", "visitas") not in VISIT_BATCHES:
+            # a decision-makers register changes no visit: its upload recomputes nothing
+            continue
         name = min(meta.get("nombres", [meta["archivo"]]))
         rows["_entidad_ruc"].append(meta["entidad_ruc"])
         rows["_lote"].append(meta["sha256"])

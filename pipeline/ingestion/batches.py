@@ -15,6 +15,9 @@ recognised and never processed twice. Staged files live in the warehouse directo
                                           withdrawals.parquet (a `retiros*` file instead of
                                                           valid/quarantine: the visits the
                                                           entity withdraws)
+                                          decisores.parquet (a `decisores*` file instead: the
+                                                          entity's decision-makers register,
+                                                          see `decision_makers`)
 
 Once staged, each batch's reports (report.json, informe.txt, reporte.html, rechazadas.csv)
 are copied to the reports area the entity's administrator reads (`pipeline.reports`).
@@ -33,6 +36,12 @@ from typing import Any
 
 from pipeline import locks, reports, workdir
 from pipeline.atomic import clear_scratch, staged_dir, write_text
+from pipeline.ingestion.decision_makers import (
+    is_register_file,
+    register_before,
+    register_schema,
+    stage_register,
+)
 from pipeline.ingestion.staging import FILES_KEY, ParquetSink, data_files, sound
 from pipeline.ingestion.withdrawals import is_withdrawal_file, stage_withdrawals
 from pipeline.registry import Entity
@@ -61,6 +70,8 @@ class BatchOutcome:
     report: dict[str, Any] | None = None
     #: staged again from the raw archive: its record had lost its data
     repaired: bool = False
+    #: the kind of batch (`KINDS`)
+    kind: str = "visitas"
 
 
 @dataclass
@@ -80,11 +91,23 @@ class EntityOutcome:
         return [b for b in self.batches if b.status != "unchanged"]
 
     def count(self, attr: str) -> int:
-        return sum(getattr(b, attr) for b in self.new_batches)
+        """Rows of the new batches of visits and withdrawals; a register's rows are
+        decision-makers, not visits, and its summary tells them."""
+        return sum(getattr(b, attr) for b in self.new_batches if b.kind != "decisores")
 
 
 #: per entity, the source objects already ingested (see `_seen`)
 SEEN_FILE = "fuente-vista.json"
+#: the kinds of batch (`tipo` in batch.json), in the order one ingestion stages them:
+#: withdrawals after visits, as each is checked against the entity's staged visits, those of
+#: the same run included; the register, which reads no other batch, last
+KINDS = ("visitas", "retiros", "decisores")
+
+
+def upload_kind(name: str) -> str:
+    """The kind of batch an upload named `name` becomes (one of `KINDS`)."""
+    return "retiros" if is_withdrawal_file(name) else "decisores" if is_register_file(name) \
+        else "visitas"
 
 
 def batches_dir(settings: Settings, ruc: str | None = None) -> Path:
@@ -135,33 +158,21 @@ def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
             outcome.error = f"No se pudo leer la fuente de {entity.ruc}: {exc}"
             return outcome
         outcome.skipped = fetched.skipped
-        # withdrawals last: each is checked against the entity's staged visits, those of this
-        # run included
-        for upload in sorted(fetched.uploads, key=lambda u: is_withdrawal_file(u.name)):
+        for upload in sorted(fetched.uploads, key=lambda u: KINDS.index(upload_kind(u.name))):
             target = batches_dir(settings, entity.ruc) / upload.sha256
             if (target / "batch.json").exists():  # sound: `_repair` saw to that
                 meta = _remember_name(target / "batch.json", upload.name)
                 outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
-                                                    "unchanged", rows=meta["rows"]))
+                                                    "unchanged", rows=meta["rows"],
+                                                    kind=meta.get("tipo", "visitas")))
                 continue
             assert upload.path is not None, "only uploads with a staged batch are not copied"
             archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
             if not raw.exists(archive_key):
                 raw.upload(upload.path, archive_key)
-            if is_withdrawal_file(upload.name):
-                ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-                staged = stage_withdrawals(
-                    upload.path, ruc=entity.ruc, name=upload.name, sha256=upload.sha256,
-                    origin=upload.origin, archived=raw.locate(archive_key), size=upload.size,
-                    ingested=ingested, target=target)
-                outcome.batches.append(BatchOutcome(
-                    entity.ruc, upload.name, upload.sha256, staged.status, rows=staged.rows,
-                    valid_rows=staged.accepted, rejected_rows=staged.rejected,
-                    readable=staged.readable, summary=staged.summary, report=staged.report))
-                continue
-            outcome.batches.append(_stage_batch(settings, entity, upload, schemas, target,
-                                                today=today, now=now,
-                                                archived=raw.locate(archive_key)))
+            outcome.batches.append(_stage_upload(settings, entity, upload, schemas, target,
+                                                 today=today, now=now,
+                                                 archived=raw.locate(archive_key)))
     _remember_seen(settings, entity.ruc, fetched.uploads)
     return outcome
 
@@ -231,18 +242,16 @@ def _repair_batch(settings: Settings, entity: Entity, raw: Storage, schemas: lis
     raw.download(key, local)
     upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
                     local.stat().st_size, local)
-    if is_withdrawal_file(name):
-        ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-        staged = stage_withdrawals(local, ruc=entity.ruc, name=name, sha256=sha,
-                                   origin=upload.origin, archived=raw.locate(key),
-                                   size=upload.size, ingested=ingested, target=folder)
-        repaired = BatchOutcome(entity.ruc, name, sha, staged.status, rows=staged.rows,
-                                valid_rows=staged.accepted, rejected_rows=staged.rejected,
-                                readable=staged.readable, summary=staged.summary,
-                                report=staged.report)
-    else:
-        repaired = _stage_batch(settings, entity, upload, schemas, folder, today=today,
-                                now=now, archived=raw.locate(key))
+    received = None
+    if is_register_file(name):
+        # a register's reception is its version's date: repairing it does not make it newer
+        # than the uploads that came after it
+        try:
+            received = dt.datetime.fromisoformat(meta["ingestado_en"])
+        except (KeyError, TypeError, ValueError):
+            received = None
+    repaired = _stage_upload(settings, entity, upload, schemas, folder, today=today, now=now,
+                             archived=raw.locate(key), received=received)
     repaired.repaired = True
     outcome.batches.append(repaired)
 
@@ -293,6 +302,31 @@ def _administrator_files(folder: Path, report: Report) -> None:
         rejected = REJECTED_FILE
     (folder / "reporte.html").write_text(render_html(report, rejected_href=rejected),
                                          encoding="utf-8")
+
+
+def _stage_upload(settings: Settings, entity: Entity, upload: Upload,
+                  schemas: list[TableSchema], target: Path, *, today: dt.date | None,
+                  now: dt.datetime | None, archived: str,
+                  received: dt.datetime | None = None) -> BatchOutcome:
+    """Stage one upload as the batch its name says: visits, withdrawals or the register.
+    `received`: the ingestion time to record, when it is not now (a repaired register)."""
+    kind = upload_kind(upload.name)
+    if kind == "visitas":
+        return _stage_batch(settings, entity, upload, schemas, target, today=today, now=now,
+                            archived=archived)
+    assert upload.path is not None
+    ingested = received or (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    facts = {"ruc": entity.ruc, "name": upload.name, "sha256": upload.sha256,
+             "origin": upload.origin, "archived": archived, "size": upload.size,
+             "ingested": ingested, "target": target}
+    staged = (stage_withdrawals(upload.path, **facts) if kind == "retiros" else
+              stage_register(upload.path, **facts, schema=register_schema(settings.schemas_dir),
+                             previous=register_before(settings, entity.ruc, ingested,
+                                                      upload.sha256)))
+    return BatchOutcome(entity.ruc, upload.name, upload.sha256, staged.status, rows=staged.rows,
+                        valid_rows=staged.accepted, rejected_rows=staged.rejected,
+                        readable=staged.readable, summary=staged.summary, report=staged.report,
+                        kind=kind)
 
 
 def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, target: Path, *,

@@ -12,13 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
-from pipeline.ingestion.batches import batch_folders
+from pipeline.ingestion.batches import KINDS, batch_folders
 from pipeline.settings import Settings
 from pipeline.validation.errors import ERROR_TYPES
 
 LIMA = ZoneInfo("America/Lima")
 #: how each batch status reads in Spanish
 STATUS_ES = {"published": "publicado", "partial": "parcial", "rejected": "rechazado"}
+#: a decision-makers register is taken whole or not at all, and is not published itself
+REGISTER_STATUS_ES = {"published": "aceptado", "rejected": "rechazado"}
 QUARANTINE = "quarantine.parquet"
 #: columns of the quarantine file that are the pipeline's, not the upload's
 _INTERNAL = {"_fila", "texto_fila", "errores"}
@@ -45,17 +47,20 @@ class Batch:
 
     @property
     def status(self) -> str:
-        return STATUS_ES.get(self.record.get("estado", ""), self.record.get("estado", ""))
+        words = REGISTER_STATUS_ES if self.record.get("tipo") == "decisores" else STATUS_ES
+        return words.get(self.record.get("estado", ""), self.record.get("estado", ""))
 
 
-def batch_order(meta: dict[str, Any]) -> tuple[str, bool, str, str, str]:
-    """Latest last: by staging time; within one ingestion, visit uploads before withdrawal
-    files (the order they are staged in), then in the order consolidation applies batches
-    (`BATCH_ORDER`: smallest name without, then with its extension; checksum). Every "latest
-    batch" (`visitas batches`, `ultimo.json`, the promotion gate) is the last in this order."""
+def batch_order(meta: dict[str, Any]) -> tuple[str, int, str, str, str]:
+    """Latest last: by staging time; within one ingestion, by kind in the order they are
+    staged in (visit uploads, withdrawal files, registers: `KINDS`), then in the order
+    consolidation applies batches (`BATCH_ORDER`: smallest name without, then with its
+    extension; checksum). Every "latest batch" (`visitas batches`, `ultimo.json`, the
+    promotion gate) is the last in this order."""
     name = min(meta.get("nombres", [meta["archivo"]]))
-    return (meta["ingestado_en"], meta.get("tipo") == "retiros", name.rsplit(".", 1)[0], name,
-            meta["sha256"])
+    kind = meta.get("tipo", "visitas")
+    rank = KINDS.index(kind) if kind in KINDS else len(KINDS)
+    return (meta["ingestado_en"], rank, name.rsplit(".", 1)[0], name, meta["sha256"])
 
 
 def entity_batches(settings: Settings, ruc: str) -> list[Batch]:
@@ -71,9 +76,10 @@ def entity_batches(settings: Settings, ruc: str) -> list[Batch]:
 def latest_upload(settings: Settings, ruc: str) -> Batch | None:
     """The entity's newest batch of visits (by ingestion time), None before its first.
 
-    Withdrawal files (`retiros*`, also those `visitas withdraw` writes) are batches too but
-    say nothing about how the entity records its visits, so they are not uploads here: a
-    clean withdrawal never hides a rejected upload from the promotion gate."""
+    Withdrawal files (`retiros*`, also those `visitas withdraw` writes) and decision-makers
+    registers (`decisores*`) are batches too but say nothing about how the entity records its
+    visits, so they are not uploads here: a clean withdrawal or register never hides a
+    rejected upload from the promotion gate."""
     uploads = _uploads(settings, ruc)
     return uploads[-1] if uploads else None
 
@@ -131,6 +137,8 @@ def find_batch(settings: Settings, ruc: str, ref: str) -> Batch:
 
 def quarantined_rows(batch: Batch) -> list[dict[str, Any]]:
     """The batch's rejected rows as uploaded (row number, cells) with why, in Spanish."""
+    if batch.record.get("tipo") == "decisores":
+        return _register_rows(batch)
     path = batch.folder / QUARANTINE
     if not path.is_file():
         return []
@@ -144,6 +152,24 @@ def quarantined_rows(batch: Batch) -> list[dict[str, Any]]:
             cells = {"texto_fila": row["texto_fila"]}
         rows.append({"fila": number, "motivos": reasons, "celdas": cells})
     return rows
+
+
+def _register_rows(batch: Batch) -> list[dict[str, Any]]:
+    """A register's rows with errors, from its report: a register is rejected whole, so it
+    keeps no quarantine, and its report details every error (it is short)."""
+    path = batch.folder / "report.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    rows: dict[int, dict[str, Any]] = {}
+    for task in report.get("tasks", []):
+        for error in task.get("errors", []):
+            number = error.get("rowNumber")
+            if number is None:
+                continue
+            row = rows.setdefault(number, {"fila": number, "motivos": [], "celdas": {}})
+            row["motivos"].append(error["message"])
+            if error.get("fieldName") and "cell" in error:
+                row["celdas"][error["fieldName"]] = error["cell"]
+    return [rows[number] for number in sorted(rows)]
 
 
 def _messages_by_row(report_path: Path) -> dict[int, list[str]]:

@@ -4,11 +4,15 @@ where ingestion leaves a batch.
     <warehouse>/batches/<RUC>/<sha256>/batch.json           provenance and counts
                                        valid.parquet         normalised valid rows (+ provenance)
                                        withdrawals.parquet   visits withdrawn (a `retiros*.csv`)
+                                       decisores.parquet     the decision-makers register (a
+                                                             `decisores*.csv`; read it through
+                                                             `pipeline.ingestion.decision_makers`)
                                        quarantine.parquet    rejected rows as uploaded, with why
 
-The writers are `pipeline.ingestion.batches` and `pipeline.ingestion.withdrawals`; they stage
-each batch in a scratch folder beside its final one and rename it in. Only folders named by a
-sha256 are batches: a scratch folder left by an interrupted run is never read.
+The writers are `pipeline.ingestion.batches`, `pipeline.ingestion.withdrawals` and
+`pipeline.ingestion.decision_makers`; they stage each batch in a scratch folder beside its final
+one and rename it in. Only folders named by a sha256 are batches: a scratch folder left by an
+interrupted run is never read.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ def _batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]
 
 
 def batch_records(settings: Settings, rucs: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """Provenance and counts of every staged batch (batch.json), sorted by entity and file."""
+    """Provenance and counts of every staged batch (batch.json), sorted by entity and file;
+    of the `rucs` entities only, when given (only their folders are read)."""
     records = []
-    for folder in _batch_folders(settings):
+    folders = (_batch_folders(settings) if rucs is None else
+               (f for ruc in sorted(rucs) for f in _batch_folders(settings, ruc)))
+    for folder in folders:
         path = folder / BATCH_FILE
         if not path.is_file():
             continue

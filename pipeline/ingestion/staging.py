@@ -24,7 +24,8 @@ VALID_SCHEMA = pa.schema(
 
 
 #: the data files a batch may stage, and the record key that lists them in batch.json
-DATA_FILES = ("valid.parquet", "quarantine.parquet", "withdrawals.parquet")
+DATA_FILES = ("valid.parquet", "quarantine.parquet", "withdrawals.parquet",
+              "decisores.parquet")
 FILES_KEY = "archivos"
 
 

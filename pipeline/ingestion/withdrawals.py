@@ -48,19 +48,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.atomic import staged_dir
+from pipeline.ingestion.short_tables import (
+    cell_issues,
+    header_seen,
+    join,
+    locate,
+    named,
+    quote,
+    read_whole,
+    text_rows,
+)
 from pipeline.ingestion.staging import FILES_KEY, data_files
 from pipeline.normalization import install_macros
 from pipeline.settings import Settings
-from pipeline.sources.readers import (
-    ROW_NUMBER,
-    UPLOAD_SUFFIXES,
-    EncodingMismatch,
-    TableStream,
-    UnreadableUpload,
-    column_names,
-    fold,
-    open_table,
-)
+from pipeline.sources.readers import ROW_NUMBER, TableStream, UnreadableUpload
 from pipeline.spanish import plural
 from pipeline.sql import path_list
 from pipeline.validation.errors import ERROR_TYPES
@@ -94,7 +95,7 @@ COLUMNS_NEEDED = ("El archivo de retiros debe tener la columna «motivo» y, par
 
 def is_withdrawal_file(name: str) -> bool:
     """A `retiros*` file named as a format the upload reader reads (.csv, .txt, .xlsx, .xls…)."""
-    return name.lower().startswith(PREFIX) and Path(name).suffix.lower() in UPLOAD_SUFFIXES
+    return named(name, PREFIX)
 
 
 @dataclass
@@ -238,36 +239,20 @@ def stage_withdrawals(path: Path, *, ruc: str, name: str, sha256: str, origin: s
 
 def _read(path: Path, name: str) -> tuple[TableStream, pa.Table]:
     """The whole file as text cells (withdrawal files are short), with the header's labels."""
-    known = list(COLUMNS)
-    encoding: str | None = None
-    for _ in range(2):
-        stream = open_table(path, name, known, header_search=True, encoding=encoding,
-                            min_known=HEADER_MIN_KNOWN)
-        try:
-            return stream, pa.Table.from_batches(list(stream.batches), schema=stream.schema)
-        except EncodingMismatch as exc:
-            # the sample read as UTF-8 but a later block does not: read it again in the fallback
-            encoding = exc.fallback
-    raise UnreadableUpload("No se pudo determinar la codificación del archivo. "
-                           "Guárdelo como 'CSV UTF-8'.", "encoding-error")
+    return read_whole(path, name, list(COLUMNS), min_known=HEADER_MIN_KNOWN)
 
 
 def _header(labels: list[str], header_row: int) -> tuple[dict[str, int], list[Problem], str]:
     """Column → 0-based position in the file; the problems that reject the whole file, and
     what the summary says about them."""
-    by_fold = {fold(column): column for column in COLUMNS}
-    found: dict[str, list[int]] = {}
-    for index, label in enumerate(labels):
-        column = by_fold.get(fold(label))
-        if column is not None:
-            found.setdefault(column, []).append(index)
+    found = locate(labels, COLUMNS)
     problems: list[Problem] = []
     messages: list[str] = []
     for column, indexes in found.items():
         if len(indexes) > 1:
             # which of the two is meant cannot be guessed
             text = (f"La columna «{column}» aparece más de una vez en el encabezado (columnas "
-                    f"{_join([str(i + 1) for i in indexes])}): deje una sola.")
+                    f"{join([str(i + 1) for i in indexes])}): deje una sola.")
             problems.append(Problem("duplicate-label", text, column=column,
                                     cell=labels[indexes[1]], column_number=indexes[1] + 1))
             messages.append(text)
@@ -280,10 +265,7 @@ def _header(labels: list[str], header_row: int) -> tuple[dict[str, int], list[Pr
             "missing-label", "Falta la columna «id_visita» (o bien «documento», «fecha_visita» y "
             "«hora_ingreso») en el encabezado.", column="id_visita"))
     if missing:
-        named = [f"«{label.strip()}»" for label in labels if label.strip()]
-        seen = (f"El encabezado, en la fila {header_row}, tiene: {', '.join(named)}." if named
-                else f"El encabezado, en la fila {header_row}, está vacío.")
-        messages.append(f"{COLUMNS_NEEDED} {seen}")
+        messages.append(f"{COLUMNS_NEEDED} {header_seen(labels, header_row)}")
         problems.extend(missing)
     return {column: indexes[0] for column, indexes in found.items()}, problems, " ".join(messages)
 
@@ -291,39 +273,26 @@ def _header(labels: list[str], header_row: int) -> tuple[dict[str, int], list[Pr
 def _rows(stream: TableStream, table: pa.Table, positions: dict[str, int]) -> list[_Row]:
     """Every row with something written in it, in file order, with the reader's own findings
     (cells too many, XLSX cells without a value) already noted."""
-    width = stream.width
-    columns = [table.column(name).to_pylist() for name in column_names(width)]
     rows: list[_Row] = []
-    for j, number in enumerate(table.column(ROW_NUMBER).to_pylist()):
-        cells = [column[j] for column in columns]
-        if any(c.strip() for c in cells):  # a blank row names no visit
-            rows.append(_row(number, cells, positions))
-    for ragged in stream.ragged:
-        if not any(c.strip() for c in ragged.cells):
-            continue
-        # fewer cells than labels: the missing ones are empty, as a spreadsheet shows them;
-        # empty cells past the last label (trailing delimiters) are nothing
-        cells = ragged.cells[:width] + [""] * (width - len(ragged.cells))
-        row = _row(ragged.number, cells, positions)
-        if any(c.strip() for c in ragged.cells[width:]):
+    for line in text_rows(stream, table):  # a blank row names no visit
+        row = _row(line.number, line.cells, positions)
+        if line.extra:
             row.extra = _extra_cells_text(stream)
         rows.append(row)
-    by_position = {index: column for column, index in positions.items()}
     by_number = {row.number: row for row in rows}
-    for issue in stream.issues:
-        column = by_position.get(issue.column - 1)
+    for issue, column in cell_issues(stream, positions):
         row = by_number.get(issue.row)
-        if column is None or row is None:
-            continue  # a column the withdrawal does not read
+        if row is None:
+            continue
         label = stream.labels[issue.column - 1].strip()
-        text = (f"la celda de la columna «{label}» tiene la fórmula «{_quote(issue.text)}» sin "
+        text = (f"la celda de la columna «{label}» tiene la fórmula «{quote(issue.text)}» sin "
                 "valor calculado (ábrala en Excel, recalcule y guarde el archivo)"
                 if issue.kind == "formula-without-value" else
                 f"la celda de la columna «{label}» muestra el error de Excel «{issue.text}» "
                 "(corrija la fórmula o el dato que lo produce)")
         row.issues.append(Problem(issue.kind, text, column=column, cell=issue.text,
                                   row=issue.row, column_number=issue.column))
-    return sorted(rows, key=lambda r: r.number)
+    return rows
 
 
 def _row(number: int, cells: list[str], positions: dict[str, int]) -> _Row:
@@ -380,7 +349,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None
             else:
                 problems.append(row.problem(
                     "constraint-error", "id_visita",
-                    f"el id_visita «{_quote(cells['id_visita'])}» no es válido (el identificador "
+                    f"el id_visita «{quote(cells['id_visita'])}» no es válido (el identificador "
                     "publicado tiene 16 caracteres: dígitos y letras de la a a la f)"))
         elif has_key_columns and (any(cells[c] for c in KEY_COLUMNS) or not has_id_column):
             missing = [c for c in KEY_COLUMNS if not cells[c]]
@@ -388,8 +357,8 @@ def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None
                 verb = "falta" if len(missing) == 1 else "faltan"
                 problems.append(row.problem(
                     "constraint-error", missing[0],
-                    f"{verb} {_join([KEY_NAMES[c] for c in missing])} para identificar la visita"))
-            document = _quote(cells["documento"])
+                    f"{verb} {join([KEY_NAMES[c] for c in missing])} para identificar la visita"))
+            document = quote(cells["documento"])
             if cells["documento"] and doc_type is None:
                 problems.append(row.problem(
                     "unknown-document-type", "documento",
@@ -405,12 +374,12 @@ def _resolve(con: duckdb.DuckDBPyConnection, rows: list[_Row], ruc: str) -> None
             if cells["fecha_visita"] and not date_ok:
                 problems.append(row.problem(
                     "invalid-date", "fecha_visita",
-                    f"«{_quote(cells['fecha_visita'])}» no es una fecha de visita válida (use "
+                    f"«{quote(cells['fecha_visita'])}» no es una fecha de visita válida (use "
                     "DD/MM/AAAA, por ejemplo 05/08/2024)"))
             if cells["hora_ingreso"] and not time_ok:
                 problems.append(row.problem(
                     "invalid-time", "hora_ingreso",
-                    f"«{_quote(cells['hora_ingreso'])}» no es una hora de ingreso válida (use "
+                    f"«{quote(cells['hora_ingreso'])}» no es una hora de ingreso válida (use "
                     "HH:MM de 24 horas, por ejemplo 14:30)"))
             if not problems:
                 row.visit = by_key
@@ -452,9 +421,9 @@ def _match(con: duckdb.DuckDBPyConnection, rows: list[_Row], target: Path) -> No
         elif (row.cells["id_visita"] or "").strip():
             row.problems.append(row.problem(
                 "unknown-visit", "id_visita", "ninguna visita de la entidad tiene el id_visita "
-                f"«{_quote(row.cells['id_visita'] or '')}»"))
+                f"«{quote(row.cells['id_visita'] or '')}»"))
         else:
-            document, date, time = (_quote(row.cells[c] or "") for c in KEY_COLUMNS)
+            document, date, time = (quote(row.cells[c] or "") for c in KEY_COLUMNS)
             row.problems.append(row.problem(
                 "unknown-visit", "documento", f"ninguna visita de la entidad tiene el documento "
                 f"«{document}», la fecha de visita «{date}» y la hora de ingreso «{time}»"))
@@ -589,13 +558,3 @@ def _head(withdrawn: int, repeated: list[_Row], unmatched: int, errors: int) -> 
 def _rows_text(n: int) -> str:
     return "1 fila" if n == 1 else f"{n} filas"
 
-
-def _join(items: list[str]) -> str:
-    """'a', 'a y b', 'a, b y c'."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} y {items[-1]}"
-
-
-def _quote(text: str, limit: int = 60) -> str:
-    """A cell as quoted in a sentence: a long one is cut."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"

@@ -67,6 +67,7 @@ def batch_message(settings: Settings, entity: Entity, record: Mapping[str, Any],
     """The administrator's e-mail about a batch that was rejected, whole or in part."""
     name = str(record.get("archivo", ""))
     withdrawal = record.get("tipo") == "retiros"
+    register = record.get("tipo") == "decisores"
     rows, valid = int(record.get("rows") or 0), int(record.get("filas_validas") or 0)
     rejected = int(record.get("filas_rechazadas") or 0)
     readable = bool(record.get("legible", True))
@@ -81,8 +82,16 @@ def batch_message(settings: Settings, entity: Entity, record: Mapping[str, Any],
     lines = [_greeting(entity), "",
              f"El archivo «{name}» de {entity.name} (RUC {entity.ruc}){received} se validó "
              "con este resultado:", ""]
-    if not readable:
+    if not readable and register:
+        lines += ["  No se pudo leer como registro de decisores: no se registra ningún decisor "
+                  "y sigue vigente el registro anterior, si la entidad tiene uno.", ""]
+    elif not readable:
         lines += ["  No se pudo leer como tabla: ninguna de sus filas se publica.", ""]
+    elif register:
+        # a register is taken whole: the rows without errors are not registered either
+        lines += [f"  Filas leídas: {rows}", f"  Filas con errores: {rejected}",
+                  "  El registro se rechaza entero: no se registra ningún decisor y sigue "
+                  "vigente el registro anterior, si la entidad tiene uno.", ""]
     else:
         accepted = "Retiros aplicados" if withdrawal else "Filas válidas"
         lines += [f"  Filas leídas: {rows}",

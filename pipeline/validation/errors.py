@@ -128,6 +128,23 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "documento (un dígito o una letra después de los 8 dígitos), debe ser el correcto. "
               "El carné de extranjería tiene de 9 a 12 dígitos (solo números); el pasaporte, de 6 "
               "a 12 letras o dígitos; el CDI y el DMI, de 4 a 15 letras, dígitos o guiones."),
+    # --- the decision-makers register (`pipeline.ingestion.decision_makers`)
+    # A register replaces the one in force whole, so an empty one would silently leave the
+    # entity without decision-makers: it is refused like a file without its columns.
+    ErrorType("empty-register", "Registro sin decisores",
+              "El registro no tiene ninguna fila de decisores debajo del encabezado.",
+              "Escriba una fila por cada persona con capacidad de decisión pública. Cada carga "
+              "reemplaza entera a la anterior: para dar de baja a alguien escriba la fecha en "
+              "«Hasta» en lugar de borrar su fila.", "table"),
+    ErrorType("end-before-start", "«Hasta» anterior a «Desde»",
+              "Fila {rowNumber}, «{fieldName}»: la fecha {cell} es anterior a la de «desde», "
+              "{note}.",
+              "Corrija «Desde» o «Hasta»; deje «Hasta» vacía mientras la persona siga en el "
+              "cargo."),
+    ErrorType("overlapping-period", "Periodos superpuestos",
+              "Fila {rowNumber}: {note}.",
+              "Una persona ocupa un mismo cargo en periodos que no se cruzan: corrija las "
+              "fechas, o deje una sola fila si es el mismo periodo."),
 ]}
 
 
