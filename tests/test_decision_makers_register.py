@@ -222,8 +222,9 @@ HEADER = "Nombre,Cargo,Área,Desde,Hasta\n"
                  "Mori  Tello Luis Enrique,Gerente,GERENCIA DE SERVICIOS A LA CIUDAD,30/06/2024,\n",
         f"1 error en 1 fila; {IN_FORCE}.",
         [(4, "overlapping-period", "desde",
-          "Fila 4: el periodo de «Mori Tello Luis Enrique» como «Gerente» (del 30/06/2024 en "
-          "adelante) se superpone con el de la fila 2 (del 02/01/2023 al 30/06/2024).")],
+          "Fila 4: el periodo de «Mori Tello Luis Enrique» como «Gerente» en «GERENCIA DE "
+          "SERVICIOS A LA CIUDAD» (del 30/06/2024 en adelante) se superpone con el de la fila 2 "
+          "(del 02/01/2023 al 30/06/2024).")],
         id="overlap"),
     pytest.param(
         HEADER + "SALAZAR MONTOYA EDGAR RAÚL,ALCALDE,ALCALDÍA,01/03/2024,01/02/2024\n",
@@ -345,12 +346,16 @@ def test_a_register_does_not_change_the_published_visits(tmp_path: Path) -> None
     outcome = run_full_pass(settings, echo=lines.append, today=TODAY, now=LATER)
 
     assert "    ✔ decisores.csv: registro de decisores aceptado: 5 decisores." in lines
-    # the register is no upload of visits: nothing is recomputed, nothing published anew
+    # the register is no upload of visits: nothing is recomputed, the visits and compliance
+    # stay as they were; the new release publishes the register (dataset `decisores`)
     assert outcome.consolidation is not None
     assert outcome.consolidation.recomputed_entities == []
     assert published_rows(latest) == before
     assert (latest / "cumplimiento.csv").read_bytes() == compliance
-    assert complete_releases(publish) == releases
+    assert complete_releases(publish)[:-1] == releases
+    changes = json.loads((latest / "changes.json").read_text(encoding="utf-8"))
+    assert changes["totales"] == {"agregadas": 0, "modificadas": 0, "retiradas": 0}
+    assert changes["otros_conjuntos"]["decisores"]["agregadas"] == 5
 
 
 def test_visitas_batches_lists_the_register(project: Settings) -> None:

@@ -16,7 +16,7 @@ checked against its Table Schema, `schemas/decisores-registro.schema.json` (whic
 are required, how long, which are dates), with dates in the formats visit uploads accept (the
 `parse_date` normalisation macro). Then the register's own rules: `Hasta` is not before
 `Desde`, and one person (name with case, accents and spaces folded, as `person_name` and
-`fold_text` read it) holds one post in periods that do not overlap. An empty register is
+`fold_text` read it) holds one post (a cargo in an area) in periods that do not overlap. An empty register is
 refused too: it would silently leave the entity without decision-makers.
 
 Each upload states the whole list as of its date, so a register with any error is rejected
@@ -260,11 +260,13 @@ def _check_rows(rows: list[TextRow], positions: dict[str, int], schema: TableSch
             **{c: pa.array([row.cells[positions[c]] for row in rows], pa.string())
                for c in columns}}))
         # texts as written with whitespace normalised; dates in every format uploads accept;
-        # the person and the post folded (case, accents, spaces; 'APELLIDOS, NOMBRES')
+        # the person and the post (cargo in its area: two homonyms may each be "DIRECTOR" of
+        # another office) folded (case, accents, spaces; 'APELLIDOS, NOMBRES')
         found = con.execute(f"""
             SELECT {', '.join(f'parse_date({c})' if c in dates else f'clean_text({c})'
                               for c in columns)},
-                   fold_text(person_name(nombre)), fold_text(cargo)
+                   fold_text(person_name(nombre)),
+                   fold_text(cargo) || ' | ' || coalesce(fold_text(area), '')
             FROM lines ORDER BY _i""").fetchall()
     unread = {(issue.row, column): issue for issue, column in issues}
     checked: list[_Row] = []
@@ -312,8 +314,9 @@ def _cell_error(f: Field, row: int, column: int, raw: str, value: object,
 
 
 def _overlaps(rows: list[_Row], positions: dict[str, int]) -> None:
-    """One person holds one post in periods that do not overlap (both ends are days in the
-    post). Each overlap is reported once, on the later row of the file, naming the earlier."""
+    """One person holds one post (a cargo in an area) in periods that do not overlap (both
+    ends are days in the post). Each overlap is reported once, on the later row of the file,
+    naming the earlier."""
     groups: dict[tuple[str, str], list[_Row]] = {}
     for row in rows:
         if not row.errors and row.person and row.post:
@@ -326,9 +329,14 @@ def _overlaps(rows: list[_Row], positions: dict[str, int]) -> None:
                         "overlapping-period", rowNumber=later.number, fieldName="desde",
                         fieldNumber=positions["desde"] + 1, cell=later.raw["desde"],
                         note=(f"el periodo de «{later.values['nombre']}» como "
-                              f"«{later.values['cargo']}» ({_period(later)}) se superpone con "
+                              f"«{later.values['cargo']}»{_in_area(later)} ({_period(later)}) "
+                              "se superpone con "
                               f"el de la fila {earlier.number} ({_period(earlier)})")))
                     break
+
+
+def _in_area(row: _Row) -> str:
+    return f" en «{row.values['area']}»" if row.values.get("area") else ""
 
 
 def _overlap(a: _Row, b: _Row) -> bool:

@@ -62,7 +62,7 @@ def _order(spec: WholeTable) -> str:
 def csv_query(con: duckdb.DuckDBPyConnection, spec: WholeTable) -> str:
     """The table as its CSV shows it: timestamps in UTC as Table Schema's default datetime
     (`2024-11-01T12:00:00Z`)."""
-    types = dict(con.execute(f"SELECT column_name, data_type FROM (DESCRIBE {identifier(spec.table)})")
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {identifier(spec.table)})")
                  .fetchall())
     cols = [f"strftime({identifier(c)} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS {identifier(c)}"
             if types.get(c, "").startswith("TIMESTAMP WITH TIME ZONE") else identifier(c)
