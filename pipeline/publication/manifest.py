@@ -58,6 +58,9 @@ class Manifest:
     #: (`pipeline.publication.compliance`): a release is cut when they change, even if no
     #: visit did; None without compliance
     compliance: dict[str, Any] | None = None
+    #: what the release says of itself as a version of each dataset it publishes, by dataset
+    #: name (`pipeline.publication.published.Version`); empty in releases cut before it
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         data = asdict(self)
