@@ -37,6 +37,8 @@ PRODUCTION_RUCS = ["20999100016", "20999200029"]
 DEMO_TITLE = ("[DEMO — datos de prueba, no oficiales] Registro de Visitas en Línea: visitas a "
               "funcionarios y servidores públicos")
 TITLE = "Registro de Visitas en Línea: visitas a funcionarios y servidores públicos"
+DEMO_COMPLIANCE_TITLE = ("[DEMO — datos de prueba, no oficiales] Registro de Visitas en Línea: "
+                         "cumplimiento de las entidades")
 
 
 @contextmanager
@@ -123,11 +125,14 @@ def test_the_demo_release_says_it_is_not_official_everywhere(runs: Runs) -> None
     assert package["x-entorno"] == "demo"
     assert package["description"].startswith(
         "Publicación del entorno de demostración: sus datos son de prueba, no son oficiales")
+    # the catalogue and each of its datasets (visits, then compliance)
     catalog = json.loads((latest / "catalog.jsonld").read_text("utf-8"))
-    titles = {node["@type"]: node["dct:title"]["@value"] for node in catalog["@graph"]}
-    assert titles == {"dcat:Catalog": f"Catálogo: {DEMO_TITLE}", "dcat:Dataset": DEMO_TITLE}
+    titles = [(node["@type"], node["dct:title"]["@value"]) for node in catalog["@graph"]
+              if "dct:title" in node]
+    assert titles == [("dcat:Catalog", f"Catálogo: {DEMO_TITLE}"), ("dcat:Dataset", DEMO_TITLE),
+                      ("dcat:Dataset", DEMO_COMPLIANCE_TITLE)]
     data_json = json.loads((latest / "data.json").read_text("utf-8"))
-    assert [d["title"] for d in data_json["dataset"]] == [DEMO_TITLE]
+    assert [d["title"] for d in data_json["dataset"]] == [DEMO_TITLE, DEMO_COMPLIANCE_TITLE]
     page = (latest / "index.html").read_text("utf-8")
     assert ('<p class="demo" role="alert" id="aviso-demo">DEMO — datos de prueba, no '
             "oficiales. Publicación del entorno de demostración: sus datos son de prueba, no "

@@ -60,15 +60,19 @@ def test_dcat_catalog_parses_and_carries_the_properties(two_releases_s3: tuple[S
     for directory in ("latest", f"releases/{second}"):
         graph = rdflib.Graph().parse(data=storage.read_bytes(f"{directory}/catalog.jsonld"),
                                      format="json-ld")
-        datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
-        assert len(datasets) == 1
-        ds = datasets[0]
-        assert str(ds) == f"{BASE}/{directory}/#dataset"
+        # one dataset per published dataset (visits and compliance), each named the same in
+        # every document of every release; the release is a version of it
+        ds = rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#registro-visitas")
+        assert set(graph.subjects(RDF.type, DCAT.Dataset)) == {
+            ds, rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#cumplimiento-registro-visitas")}
         assert (None, DCAT.dataset, ds) in graph
         for prop in (DCTERMS.license, DCTERMS.modified, DCTERMS.conformsTo, DCAT.version,
                      OWL.versionInfo, DCTERMS.title, DCTERMS.publisher):
             assert graph.value(ds, prop) is not None, prop
-        assert str(graph.value(ds, DCAT.previousVersion)) == f"{BASE}/releases/{first}/#dataset"
+        current = graph.value(ds, DCAT.hasCurrentVersion)
+        assert str(current) == f"{BASE}/releases/{second}/catalog.jsonld#registro-visitas"
+        assert str(graph.value(current, DCAT.previousVersion)) == (
+            f"{BASE}/releases/{first}/catalog.jsonld#registro-visitas")
         dists = list(graph.objects(ds, DCAT.distribution))
         data_files = [f for f in manifest["files"] if f["partition"]]
         by_url = {str(graph.value(d, DCAT.downloadURL)): d for d in dists}

@@ -246,9 +246,10 @@ def named_by_latest(storage: Storage) -> set[str]:
     named = {p for r in package["resources"]
              for p in (r["path"] if isinstance(r["path"], list) else [r["path"]])}
     data = json.loads(storage.read_bytes(f"{layout.LATEST}/{layout.DATA_JSON}"))
-    named |= {d["downloadURL"] for d in data["dataset"][0]["distribution"]}
+    named |= {d["downloadURL"] for dataset in data["dataset"] for d in dataset["distribution"]}
     catalog = json.loads(storage.read_bytes(f"{layout.LATEST}/{layout.CATALOG}"))
-    named |= {d["dcat:downloadURL"]["@id"] for d in catalog["@graph"][1]["dcat:distribution"]}
+    named |= {d["dcat:downloadURL"]["@id"] for node in catalog["@graph"]
+              for d in node.get("dcat:distribution", [])}
     page = storage.read_bytes(f"{layout.LATEST}/{layout.INDEX}").decode()
     named |= {h for h in re.findall(r'href="([^"#]+)"', page) if "://" not in h and ".." not in h}
     return {f"{layout.LATEST}/{p.removeprefix('./')}" for p in named}

@@ -79,10 +79,14 @@ class EntityRow:
 
 
 def schema_org(meta: DatasetMeta, files: list[ReleaseFile], *, version: str, modified: str,
-               link: Link, coverage: tuple[str, str] | None = None) -> dict[str, Any]:
+               link: Link, coverage: tuple[str, str] | None = None,
+               identity: tuple[str, str] | None = None) -> dict[str, Any]:
+    """`identity`: the dataset's stable identifier and landing page (the same at every
+    release, as in the catalogues), so search engines keep one entry for it."""
     return {
         "@context": "https://schema.org/",
         "@type": "Dataset",
+        **({"identifier": identity[0], "url": identity[1]} if identity else {}),
         "name": meta.title,
         "description": meta.description,
         "keywords": meta.keywords,
@@ -192,7 +196,7 @@ def _entities(overview: dict[str, Any]) -> list[EntityRow]:
 
 
 def index_html(meta: DatasetMeta, manifest: Manifest, *, link: Link, previous_link: str | None,
-               totals: dict[str, int]) -> str:
+               totals: dict[str, int], identity: tuple[str, str] | None = None) -> str:
     overview = manifest.overview
     coverage = (overview["desde"], overview["hasta"]) if overview.get("desde") else None
     formats, months, others = downloads(meta, manifest, link)
@@ -208,7 +212,8 @@ def index_html(meta: DatasetMeta, manifest: Manifest, *, link: Link, previous_li
         entity_count=counted(len(entities), "entidad", "entidades"),
         coverage=(long_date(coverage[0]), long_date(coverage[1])) if coverage else None,
         dataset_ld=schema_org(meta, manifest.files, version=manifest.id,
-                              modified=manifest.created, link=link, coverage=coverage),
+                              modified=manifest.created, link=link, coverage=coverage,
+                              identity=identity),
         licence_link=meta.licence["path"],
         licence_title=meta.licence.get("title", meta.licence["name"]),
         previous=manifest.previous,

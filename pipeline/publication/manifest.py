@@ -61,6 +61,9 @@ class Manifest:
     #: the other tables published whole (the lobbying datasets), by table: fingerprint,
     #: schema sha256 and rows, as for compliance; None in releases without them
     tables: dict[str, Any] | None = None
+    #: what the release says of itself as a version of each dataset it publishes, by dataset
+    #: name (`pipeline.publication.published.Version`); empty in releases cut before it
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -56,6 +56,7 @@ from pipeline.publication import (
     lobbying,
     overview,
     public_url,
+    published,
     tables,
     whole,
 )
@@ -63,6 +64,7 @@ from pipeline.publication.datapackage import datapackage
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.publication.dcat import catalog, data_json
 from pipeline.publication.index_page import index_html
+from pipeline.publication.links import Links
 from pipeline.publication.manifest import Manifest, ReleaseFile
 from pipeline.publication.months import (
     ReleaseSpec,
@@ -136,32 +138,6 @@ def load_manifest(storage: Storage, release_id: str) -> Manifest:
 def served_release(storage: Storage) -> Manifest | None:
     key = f"{layout.LATEST}/{layout.MANIFEST}"
     return Manifest.from_json(storage.read_bytes(key)) if storage.exists(key) else None
-
-
-class Links:
-    """Download links: absolute under VISITAS_PUBLIC_BASE_URL, else relative to the document.
-
-    A release's own documents link to its immutable files; latest/'s documents link to the
-    stable paths under latest/, which name the current release's files at every release.
-    """
-
-    def __init__(self, base_url: str, release_id: str, *, from_latest: bool) -> None:
-        self.base = base_url.rstrip("/")
-        self.release_id = release_id
-        self.from_latest = from_latest
-
-    def release(self, release_id: str | None = None) -> str:
-        rid = release_id or self.release_id
-        if self.base:
-            return f"{self.base}/{layout.release_dir(rid)}/"
-        if self.from_latest:
-            return f"../{layout.release_dir(rid)}/"
-        return "./" if rid == self.release_id else f"../{rid}/"
-
-    def __call__(self, path: str) -> str:
-        if self.from_latest:
-            return (f"{self.base}/{layout.LATEST}/" if self.base else "./") + path
-        return self.release() + path
 
 
 def verify(storage: Storage, key: str, size: int, sha256: str | None) -> None:
@@ -269,12 +245,15 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                                          version=plan.release_id, created=_iso(plan.created))
             staged.extras += [_reusing(plan, path, entry) for path, entry in [*table.files, page]]
         covered = overview.compute(con, plan.meta, plan.spec)
+        spans = published.spans(
+            con, plan.meta, (covered["desde"], covered["hasta"]) if covered["desde"] else None,
+            {f.entry.path: f.local for f in staged.all if f.local is not None})
     done_reading()
     # From here on the release folder fills: if this process is killed, the next run reads
     # the note and removes the unfinished release.
     leftovers.note_release(tmp, storage, plan.release_id)
     _upload(storage, plan, staged)
-    manifest = _commit(storage, plan, staged, links, settings.public_base_url, covered)
+    manifest = _commit(storage, plan, staged, links, settings.public_base_url, covered, spans)
     return PublicationOutcome(storage.locate(layout.LATEST), manifest.id, manifest.rows,
                               manifest.files, previous=manifest.previous,
                               written=[f.entry.path for f in staged.all if f.source is None],
@@ -527,18 +506,24 @@ def _verify_staged(storage: Storage, key: str, f: StagedFile) -> None:
 
 
 def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: Links,
-            base_url: str, covered: dict[str, Any]) -> Manifest:
+            base_url: str, covered: dict[str, Any],
+            spans: dict[str, tuple[str, str]]) -> Manifest:
     """Complete the verified release, then serve it: its descriptors, its manifest (from now
-    on the release is complete), then latest/ (the pointer last)."""
+    on the release is complete), then latest/ (the pointer last). `spans`: the period each
+    dataset's rows cover."""
     previous = plan.previous
-    manifest = Manifest(id=plan.release_id, dataset=plan.meta.name,
-                        created=_iso(plan.created),
+    created = _iso(plan.created)
+    versions = published.record(
+        plan.meta, staged.files, release_id=plan.release_id, created=created, previous=previous,
+        first_release=_first_release(storage, previous), totals=staged.changes["totales"],
+        covered=spans)
+    manifest = Manifest(id=plan.release_id, dataset=plan.meta.name, created=created,
                         previous=previous.id if previous else None, schema_hash=plan.schema_hash,
                         rows=sum(info["rows"] for info in plan.months.values()),
                         # kept in the manifest as a summary per year; files are cut by month
                         months=plan.months, years=year_hashes(plan.months), files=staged.files,
                         overview=covered, csv_stream=staged.csv_stream,
-                        compliance=plan.compliance, tables=plan.tables)
+                        compliance=plan.compliance, tables=plan.tables, datasets=versions)
     rdir = plan.release_dir
     for name, body, ctype in release_documents(plan.meta, manifest, links,
                                                staged.changes["totales"]):
@@ -547,6 +532,16 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
                         if_absent=True)
     sync_latest(storage, plan.meta, manifest, base_url)
     return manifest
+
+
+def _first_release(storage: Storage, previous: Manifest | None) -> Manifest | None:
+    """The oldest complete release, whose time stands for a dataset's first publication when
+    the previous release was cut before versions were recorded (None otherwise: the
+    previous release's record says it)."""
+    if previous is None or previous.datasets:
+        return None
+    done = complete_releases(storage)
+    return load_manifest(storage, done[0]) if done else None
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -685,19 +680,16 @@ def package_json(meta: DatasetMeta, manifest: Manifest,
 def release_documents(meta: DatasetMeta, manifest: Manifest, links: Links,
                       totals: dict[str, int]) -> list[tuple[str, bytes, str]]:
     """datapackage.json, catalog.jsonld, data.json and index.html of a release, in that order."""
-    modified = manifest.created
-    schema_path = meta.schema_path.name
     previous = links.release(manifest.previous) if manifest.previous else None
-    listed = [f for f in manifest.files if f.partition or f.format == "duckdb"]
     return [
         (layout.DATAPACKAGE, package_json(meta, manifest), JSON_TYPE),
-        (layout.CATALOG, _json(catalog(meta, listed, version=manifest.id, modified=modified,
-                                       link=links, previous_link=previous,
-                                       schema_path=schema_path)), "application/ld+json"),
-        (layout.DATA_JSON, _json(data_json(meta, listed, version=manifest.id, modified=modified,
-                                           link=links, schema_path=schema_path)), JSON_TYPE),
+        (layout.CATALOG, _json(catalog(meta, manifest, links, totals)), "application/ld+json"),
+        (layout.DATA_JSON, _json(data_json(meta, manifest, links, totals)), JSON_TYPE),
         (layout.INDEX, index_html(meta, manifest, link=links, previous_link=previous,
-                                  totals=totals).encode("utf-8"), "text/html; charset=utf-8"),
+                                  totals=totals,
+                                  identity=(links.identifier(meta.name),
+                                            links.stable(layout.INDEX))).encode("utf-8"),
+         "text/html; charset=utf-8"),
     ]
 
 
