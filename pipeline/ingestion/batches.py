@@ -61,6 +61,8 @@ class BatchOutcome:
     report: dict[str, Any] | None = None
     #: staged again from the raw archive: its record had lost its data
     repaired: bool = False
+    #: the layout of the entity's mapping the file was read with ('' without one)
+    layout: str = ""
 
 
 @dataclass
@@ -167,6 +169,12 @@ def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
 
 
 BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
+#: what `_stage_batch` itself writes in a visit batch's record; any other key is provenance the
+#: source handed over (`Upload.provenance`), kept when the batch is staged again
+RECORD_KEYS = frozenset({"tipo", "entidad_ruc", "archivo", "nombres", "origen", "archivo_crudo",
+                         "sha256", "bytes", "ingestado_en", "formato", "estado", "legible",
+                         "rows", "filas_validas", "filas_rechazadas", "filas_sin_visitas",
+                         FILES_KEY, "correspondencia"})
 
 
 def batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]:
@@ -230,7 +238,8 @@ def _repair_batch(settings: Settings, entity: Entity, raw: Storage, schemas: lis
     local = workdir / f"reparar-{sha[:12]}-{name}"
     raw.download(key, local)
     upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
-                    local.stat().st_size, local)
+                    local.stat().st_size, local,
+                    provenance={k: v for k, v in meta.items() if k not in RECORD_KEYS})
     if is_withdrawal_file(name):
         ingested = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         staged = stage_withdrawals(local, ruc=entity.ruc, name=name, sha256=sha,
@@ -305,7 +314,8 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
         try:
             report = validate_file(upload.path, upload.name, schemas, entity=entity,
                                    sha256=upload.sha256, size=upload.size, today=today,
-                                   max_bytes=settings.max_upload_bytes, sink=sink)
+                                   max_bytes=settings.max_upload_bytes, sink=sink,
+                                   mapping=entity.mapping)
         except BaseException:
             sink.close(keep_valid=False)
             raise
@@ -342,9 +352,14 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             "filas_sin_visitas": report.placeholder_rows,
             FILES_KEY: files,
         }
+        if report.layout:  # the layout of the entity's mapping it was read with
+            meta["correspondencia"] = report.layout
+        # where else the rows came from (a backfill's original path, a query's cursor range)
+        meta.update(upload.provenance)
         (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                             encoding="utf-8")
     return BatchOutcome(entity.ruc, upload.name, upload.sha256, status, rows=report.rows,
                         valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
                         placeholder_rows=report.placeholder_rows, readable=report.readable,
-                        summary=report.summary_es(), report=report.to_dict())
+                        summary=report.summary_es(), report=report.to_dict(),
+                        layout=report.layout)
