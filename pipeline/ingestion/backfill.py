@@ -44,6 +44,7 @@ from pipeline.spanish import counted, number, plural
 from pipeline.storage import open_storage
 from pipeline.storage.base import sha256_file
 from pipeline.validation.errors import ERROR_TYPES
+from pipeline.validation.upload import NO_LAYOUT_WARNING
 
 #: the value of `ingesta` in the record of a batch a backfill staged
 BACKFILL = "backfill"
@@ -181,7 +182,7 @@ class BackfillOutcome:
             lines.append(f"{plural(len(skipped), 'archivo omitido', 'archivos omitidos')}:")
             lines.extend(f"  {f.path}: {f.reason}" for f in skipped)
         lines.extend(f"✘ {problem}" for problem in self.report_problems)
-        if any(f.status == "staged" for f in self.files):
+        if any(f.status == "staged" and f.valid_rows for f in self.files):
             lines.append("Los lotes nuevos quedan listos: la próxima pasada (visitas run) los "
                          "consolida y publica.")
         return "\n".join(lines)
@@ -257,7 +258,10 @@ def _fill(item: BackfillFile, meta: dict[str, Any], folder: Path) -> None:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         task = report["tasks"][0]
         item.errors_by_type = dict(task["summary"]["erroresPorTipo"])
-        if not item.readable and task["errors"]:
+        no_layout = [w for w in task["warnings"] if w.startswith(NO_LAYOUT_WARNING)]
+        if not item.readable and no_layout:
+            item.reason = no_layout[0]
+        elif not item.readable and task["errors"]:
             item.reason = task["errors"][0]["message"]
     except (OSError, ValueError, KeyError, IndexError):
         pass
@@ -366,9 +370,10 @@ def _run(settings: Settings, entity: Entity, files: list[tuple[Path, str]],
         item.__dict__.update(result.__dict__)
         mark = "✔" if result.readable and not result.rejected_rows else "✘"
         layout = f" (formato «{result.layout}»)" if result.layout else ""
-        say(f"  {mark} [{done}/{total}] {item.path}{layout}: "
-            f"{counted(result.rows, 'fila', 'filas')}, "
-            f"{counted(result.rejected_rows, 'rechazada', 'rechazadas')}")
+        what = (f"{counted(result.rows, 'fila', 'filas')}, "
+                f"{counted(result.rejected_rows, 'rechazada', 'rechazadas')}"
+                if result.readable else "rechazado entero")
+        say(f"  {mark} [{done}/{total}] {item.path}{layout}: {what}")
 
 
 __all__ = ["BACKFILL", "BackfillFile", "BackfillOutcome", "backfill", "collect"]

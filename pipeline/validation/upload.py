@@ -399,16 +399,21 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
         report.add(ReportError(exc.error_type, note=str(exc)))
 
 
+#: how the report says that no layout of the entity's mapping fits a file
+NO_LAYOUT_WARNING = ("El encabezado del archivo no corresponde a ningún formato de la "
+                     "correspondencia de la entidad ni a un formato de carga.")
+
+
 def _no_layout(stream: TableStream, choice: Choice, report: Report) -> None:
     """No layout of the entity fits the file's header: its rows are counted and rejected,
     and the report names, for the layout that came closest, the headers it lacks."""
     report.warnings.extend(stream.notes)
     report.labels = list(stream.labels)
-    name, lacks = min(choice.missing.items(), key=lambda kv: len(kv[1]))
+    name, lacks = min(choice.missing.items(), key=lambda kv: (-choice.present[kv[0]],
+                                                            len(kv[1])))
     others = len(choice.missing) - 1
     report.warnings.append(
-        "El encabezado del archivo no corresponde a ningún formato de la correspondencia de la "
-        f"entidad ni a un formato de carga. El más cercano es «{name}», al que "
+        f"{NO_LAYOUT_WARNING} El más cercano es «{name}», al que "
         f"{'le falta' if len(lacks) == 1 else 'le faltan'} "
         + ", ".join(f"«{c}»" for c in lacks)
         + (f" ({plural(others, 'otro formato', 'otros formatos')} también se "

@@ -38,6 +38,8 @@ class Choice:
     layout: Layout | None = None
     as_is: bool = False
     missing: dict[str, list[str]] = field(default_factory=dict)
+    #: per layout, how many of its headers the file has
+    present: dict[str, int] = field(default_factory=dict)
 
     @property
     def fits(self) -> bool:
@@ -58,14 +60,16 @@ def choose_layout(labels: list[str], mapping: SourceMapping) -> Choice:
     """The first declared layout whose `when_headers` the file has all of; else the file as
     it is when it already is an upload layout; else what each layout lacks."""
     missing: dict[str, list[str]] = {}
+    present: dict[str, int] = {}
     for layout in mapping.layouts:
         lacks = layout.missing_headers(labels)
         if not lacks:
             return Choice(layout=layout)
         missing[layout.name] = lacks
+        present[layout.name] = len(layout.when_headers) - len(lacks)
     if holds_upload_layout(labels):
         return Choice(as_is=True)
-    return Choice(missing=missing)
+    return Choice(missing=missing, present=present)
 
 
 @dataclass
