@@ -315,3 +315,25 @@ def test_without_a_mapping_pages_and_json_are_read_as_always(tmp_path):
     report = validate_file(page, "retiros-2024.xls", SCHEMAS, mapping=entity(
         {"mapping": {"Visitante": "Visitante"}}).mapping)
     assert report.unreadable
+
+
+def test_records_extracted_by_a_source_go_through_the_mapping(tmp_path):
+    """What a source that extracts records (an API, a database) hands to ingestion."""
+    from pipeline.sources.records import records_upload
+
+    rows = [{"dia": dt.date(2024, 8, 5), "hora": dt.time(9, 30), "nombre": "QUISPE, ROSA",
+             "dni": "01234567", "funcionario": "VARGAS ELSA", "motivo": None}]
+    upload = records_upload(RUC, rows, tmp_path, "consulta-0001.json",
+                            origin="postgresql://sistema/visitas",
+                            provenance={"cursor_desde": 1, "cursor_hasta": 1})
+    again = records_upload(RUC, rows, tmp_path, "consulta-0001b.json", origin="x")
+    assert upload.sha256 == again.sha256  # the same records: the same batch
+    assert upload.provenance == {"cursor_desde": 1, "cursor_hasta": 1}
+    report, valid = staged(tmp_path, upload.path, {"mapping": {
+        "fecha_visita": {"column": "dia", "date_format": "%Y-%m-%d"}, "hora_ingreso": "hora",
+        "visitante_nombre": "nombre", "visitante_tipo_documento": {"value": "DNI"},
+        "visitante_numero_documento": "dni", "funcionario_nombre": "funcionario",
+        "motivo": {"column": "motivo", "default": "Otros Motivos"}}})
+    assert report.valid, report.flatten()
+    assert (valid[0]["fecha_visita"], valid[0]["hora_ingreso"], valid[0]["visitante_nombre"]) \
+        == (dt.date(2024, 8, 5), dt.time(9, 30), "QUISPE ROSA")
