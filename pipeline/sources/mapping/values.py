@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from pipeline.sources.mapping.language import FieldRule, value_key
 
@@ -45,6 +45,7 @@ def _english_months(text: str) -> str:
     return _WORD.sub(lambda m: months.get(m.group(0).lower().rstrip("."), m.group(0)), plain)
 
 
+@lru_cache(maxsize=65_536)  # the same time of day, the same date, on many rows of a history
 def _strptime(text: str, fmt: str) -> dt.datetime | None:
     try:
         return dt.datetime.strptime(text, fmt)
@@ -64,8 +65,12 @@ def parse_with(text: str, formats: tuple[str, ...], family: str) -> str | None:
             candidate = _english_months(candidate)
             fmt = fmt.replace("%B", "%b")
         parts = candidate.split()
-        tries = [" ".join(parts[:i]) for i in range(len(parts), 0, -1)] if family == "date" \
-            else [" ".join(parts[-i:]) for i in range(len(parts), 0, -1)]
+        # as many words as the format has first (one strptime in the usual case), then the
+        # others, longest first
+        wanted = len(fmt.split())
+        counts = [wanted] if wanted <= len(parts) else []
+        counts += [i for i in range(len(parts), 0, -1) if i != wanted]
+        tries = [" ".join(parts[:i] if family == "date" else parts[-i:]) for i in counts]
         for attempt in tries:
             moment = _strptime(attempt, fmt)
             if moment is None:

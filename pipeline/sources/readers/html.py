@@ -89,6 +89,8 @@ def _decodes(path: Path, encoding: str) -> bool:
 def _text(element: etree._Element) -> str:
     """A cell's text as a browser shows it: whitespace runs (line breaks, `<br>`) as one
     space, no leading or trailing space."""
+    if len(element) == 0:  # no markup inside, as in nearly every cell: no tree walk
+        return " ".join((element.text or "").split())
     return " ".join(" ".join(element.itertext()).split())
 
 
@@ -96,15 +98,15 @@ def _cells(row: etree._Element) -> list[str]:
     """The row's cells; a cell spanning several columns is followed by empty ones, so the
     columns after it stay in place."""
     cells: list[str] = []
-    for cell in row:
-        if not isinstance(cell.tag, str) or cell.tag not in ("td", "th"):
-            continue
+    for cell in row.iterchildren("td", "th"):
         cells.append(_text(cell))
-        try:
-            span = int(cell.get("colspan", "1"))
-        except ValueError:
-            span = 1
-        cells.extend([""] * (min(max(span, 1), 1000) - 1))
+        span = cell.get("colspan")
+        if span is not None and span.strip() != "1":
+            try:
+                extra = min(max(int(span), 1), 1000) - 1
+            except ValueError:
+                extra = 0
+            cells.extend([""] * extra)
     return cells
 
 
@@ -213,7 +215,7 @@ def _batches(rows: Iterator[tuple[str, list[str] | str, int]], stream: TableStre
         if width > 1 and len(filled) == 1:
             block.append(filled[0])
             continue
-        if [fold(c) for c in cells[:width]] == header:
+        if fold(cells[0]) == header[0] and [fold(c) for c in cells[:width]] == header:
             continue  # the header again: a later table's, a printed page's
         if block:
             stream.titles.append((number, " ".join(block)))

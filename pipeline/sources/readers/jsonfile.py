@@ -77,15 +77,18 @@ def find_records(data: Any, keys: tuple[str, ...] = ()) -> tuple[list[Any], str]
 
 def cell(value: Any) -> str:
     """A JSON value as text, as written in the file; null is empty."""
+    kind = type(value)
+    if kind is str:
+        return value
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return json.dumps(value)  # as JSON writes it (1e+20, not 1e20)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
