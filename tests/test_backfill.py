@@ -77,6 +77,7 @@ def test_a_drifting_history_backfills_exactly(history):
     for path in corpus.files:
         record = by_name[path.name]
         assert record["ingesta"] == "backfill"
+        assert record["fuente"] == "files"
         assert record["ruta_original"] == str(path.resolve())
         assert record["origen"] == str(path.resolve())
     layouts = {r["archivo"]: r["correspondencia"] for r in records}
@@ -205,3 +206,23 @@ def test_backfill_of_an_unregistered_entity_is_refused(project, tmp_path):
     result = CliRunner().invoke(main, ["backfill", "20999400044", str(tmp_path)])
     assert result.exit_code == 64
     assert "La entidad 20999400044 no está registrada" in result.output
+
+
+def test_a_backfilled_batch_that_lost_its_data_is_staged_again_with_its_provenance(history):
+    from pipeline.ingestion.batches import ingest_entity
+    from pipeline.registry import load_registry
+
+    settings, corpus, _folder = history
+    one = next(p for p in corpus.files if p.suffix == ".json")
+    result = CliRunner().invoke(main, ["backfill", RUC, str(one), "--today", TODAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    [batch] = list(batch_folders(settings, RUC))
+    before = json.loads((batch / "batch.json").read_text("utf-8"))
+    (batch / "valid.parquet").unlink()
+    entity = next(e for e in load_registry(settings.entities_dir) if e.ruc == RUC)
+    outcome = ingest_entity(settings, entity, today=TODAY)
+    assert [b.repaired for b in outcome.batches] == [True]
+    after = json.loads((batch / "batch.json").read_text("utf-8"))
+    for key in ("ingesta", "ruta_original", "origen", "correspondencia", "fuente", "filas_validas"):
+        assert after[key] == before[key], key
+    assert len(pq.read_table(batch / "valid.parquet")) == before["filas_validas"]

@@ -171,8 +171,8 @@ def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
 BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
 #: what `_stage_batch` itself writes in a visit batch's record; any other key is provenance the
 #: source handed over (`Upload.provenance`), kept when the batch is staged again
-RECORD_KEYS = frozenset({"tipo", "entidad_ruc", "archivo", "nombres", "origen", "archivo_crudo",
-                         "sha256", "bytes", "ingestado_en", "formato", "estado", "legible",
+RECORD_KEYS = frozenset({"tipo", "entidad_ruc", "archivo", "nombres", "fuente", "origen",
+                         "archivo_crudo", "sha256", "bytes", "ingestado_en", "formato", "estado", "legible",
                          "rows", "filas_validas", "filas_rechazadas", "filas_sin_visitas",
                          FILES_KEY, "correspondencia"})
 
@@ -338,6 +338,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             # every name these bytes arrived under: consolidation orders batches by the
             # smallest, so the order cannot depend on which copy happened to arrive first
             "nombres": [upload.name],
+            "fuente": entity.source_kind,  # the kind of source the rows came through
             "origen": upload.origin,
             "archivo_crudo": archived,
             "sha256": upload.sha256,

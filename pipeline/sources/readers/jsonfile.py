@@ -114,7 +114,9 @@ def open_json(path: Path, record_keys: tuple[str, ...] = ()) -> TableStream:
         rows = [dict(zip(labels, r, strict=False)) for r in records[1:]]
         first_row = 2
     elif all(isinstance(r, dict) for r in records):
-        rows = [_flatten(r) for r in records]
+        # most systems return flat records: flattened only when a value is an object
+        rows = [_flatten(r) if any(type(v) is dict for v in r.values()) else r
+                for r in records]
         labels = list(dict.fromkeys(k for r in rows for k in r))
     else:
         raise UnreadableUpload("Los registros del JSON deben ser objetos ({\"clave\": valor, "
