@@ -269,13 +269,21 @@ def _fill(item: BackfillFile, meta: dict[str, Any], folder: Path) -> None:
         item.reason = "el archivo no se pudo leer"
 
 
+def _worker(temp_dir: Path, threads: int) -> None:
+    """Set up a worker process: its validation database spills under the working folder and
+    uses its share of the cores (one process per core: no process waits for another's
+    threads)."""
+    from pipeline.validation.connection import use_temp_dir, validation_cursor
+
+    use_temp_dir(temp_dir)
+    validation_cursor().execute(f"SET threads = {threads}")
+
+
 def _stage_one(settings: Settings, entity: Entity, path: str, item: BackfillFile,
                size: int, today: dt.date | None, now: dt.datetime | None) -> BackfillFile:
     """Archive and stage one file (in a worker process)."""
-    from pipeline.validation.connection import use_temp_dir
     from pipeline.validation.upload import upload_schemas
 
-    use_temp_dir(settings.temp_dir)
     target = batches_dir(settings, entity.ruc) / item.sha256
     if (target / "batch.json").exists():  # staged meanwhile by a run that was interrupted
         return _from_record(target, item)
@@ -316,8 +324,10 @@ def backfill(settings: Settings, entity: Entity, paths: Iterable[Path], *,
         open_storage(settings.raw_url, base_dir=settings.root).clear_abandoned_scratch(
             f"{entity.ruc}/")
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers,
-                                                    mp_context=context) as pool:
+        threads = max(1, default_workers() // workers)
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_worker,
+                initargs=(settings.temp_dir, threads)) as pool:
             try:
                 _run(settings, entity, files, pool, outcome, say, today, now)
             except BaseException:
