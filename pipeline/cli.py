@@ -38,7 +38,8 @@ _DEBUG = "visitas.debug"
 #: the step each command is in until it says otherwise (`run` follows its headings)
 _COMMAND_STEPS = {"run": "Preparación", "validate": "Validación", "withdraw": "Retiro",
                   "entity": "Registro de entidades", "releases": "Versiones publicadas",
-                  "serve": "Dagster", "access": "Acceso por entidad"}
+                  "serve": "Dagster", "access": "Acceso por entidad",
+                  "backfill": "Carga histórica"}
 
 
 @contextmanager
@@ -263,6 +264,10 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
              today: dt.datetime | None) -> None:
     """Validar una carga como lo haría el entorno demo, sin publicar nada.
 
+    Con --entity se aplica además la correspondencia de la entidad (source.mapping o
+    source.layouts de su registro): sirve para probar un archivo de su historial antes de
+    cargarlo con visitas backfill.
+
     Sale con 0 si es válida, 1 si tiene errores (también un encabezado sin las columnas
     obligatorias o un archivo de otra entidad), 2 si no se puede leer como tabla (el
     archivo o, con --schema, el esquema) y 64 si --entity no es una entidad registrada.
@@ -320,7 +325,8 @@ def validate(file: Path, ruc: str | None, schema_path: Path | None, as_json: boo
                 report = validate_file(file, file.name, upload_schemas(settings.schemas_dir),
                                        entity=entity, today=today.date() if today else None,
                                        error_limit=limit_errors,
-                                       max_bytes=settings.max_upload_bytes, sink=sink)
+                                       max_bytes=settings.max_upload_bytes, sink=sink,
+                                       mapping=entity.mapping if entity else None)
                 written = _write_rejected(report, sink, rejected_path)
     if html_path is not None:
         import os
@@ -389,6 +395,64 @@ def _write_rejected(report: Report, sink: RejectedRows | None, path: Path | None
 
     sink.close()
     return write_csv(report, sink.path, path)
+
+
+@main.command()
+@click.argument("ruc")
+@click.argument("paths", nargs=-1, required=True, metavar="RUTA...",
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--procesos", "workers", type=click.IntRange(min=1), default=None,
+              metavar="N", help="Archivos procesados a la vez, cada uno en su proceso (por "
+                                "defecto, uno por núcleo).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Imprimir el reporte final en JSON (archivos, filas y errores por formato).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Fecha de referencia para 'fecha en el futuro' (por defecto, hoy).")
+@_wait_option
+def backfill(ruc: str, paths: tuple[Path, ...], workers: int | None, as_json: bool,
+             today: dt.datetime | None, wait: int | None) -> None:
+    """Cargar el historial de una entidad: carpetas o archivos exportados de su sistema.
+
+    Cada archivo (CSV, XLSX, XLS, ODS y, si la entidad declara una correspondencia, páginas
+    HTML y JSON) se lee con la correspondencia de la entidad (source.mapping o
+    source.layouts en su archivo de registro; vea docs/fuentes.md) y queda como un lote, igual
+    que una carga: archivado tal como es, validado, con sus filas rechazadas en cuarentena y su
+    procedencia (ruta original). La próxima pasada (visitas run) los consolida y publica.
+
+    Usa todos los núcleos. Se puede interrumpir y repetir: lo ya cargado no se vuelve a
+    procesar ni se duplica. Termina con un reporte por formato: archivos y filas aceptadas y
+    rechazadas, y por qué. Sale con 0 si todos los archivos se cargaron (aunque tengan filas
+    rechazadas), 1 si alguno se rechazó entero o no se pudo procesar, 64 si la entidad no
+    está registrada y 75 si otro proceso escribe los lotes de la entidad.
+
+    Ejemplos:
+
+    \b
+        visitas backfill 20131370645 historial/
+
+    \b
+        visitas backfill 20131370645 2015/ 2016/visitas-enero.html --procesos 2 --json
+    """
+    import json
+
+    from pipeline.flow import included_entities
+    from pipeline.ingestion.backfill import backfill as run_backfill
+
+    _release_on_sigterm()
+    settings = _with_wait(_settings(), wait)
+    with _step("Configuración"):
+        entity = next((e for e in included_entities(settings, []) if e.ruc == ruc), None)
+    if entity is None:
+        if any(e.ruc == ruc for e in load_registry(settings.entities_dir, [])):
+            raise click.UsageError(_not_included(settings, [ruc]))  # demo-stage in production
+        raise _Unregistered(ruc, "Regístrela con 'visitas entity add' o revise el RUC con "
+                                 "'visitas entity list'.")
+    outcome = run_backfill(settings, entity, list(paths), workers=workers,
+                           today=today.date() if today else None,
+                           echo=None if as_json else click.echo)
+    click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2) if as_json
+               else outcome.report_es())
+    sys.exit(outcome.exit_code)
 
 
 @main.command()

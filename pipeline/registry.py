@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from pipeline.identifiers import is_valid_ruc
+from pipeline.sources.mapping.language import MappingError, SourceMapping, parse_source
 
 STAGES = ("demo", "production")
-SOURCE_KINDS = ("files",)
 REQUIRED_KEYS = ("ruc", "name", "stage", "source", "administrator")
 #: what the registry records of an entity's life (`history:`, see `pipeline.promotion`)
 HISTORY_EVENTS = ("promoted",)
@@ -38,6 +38,10 @@ class Entity:
     #: what happened to the entity, oldest first (`history:` in its file): each a mapping with
     #: `event` and `at`, e.g. a promotion and the demo batch it rested on
     history: tuple[dict[str, Any], ...] = ()
+    #: how the entity's own files or records become an upload layout (`source.mapping` or
+    #: `source.layouts`, checked when the registry is loaded); None: uploads in an upload
+    #: layout, read exactly as they always were
+    mapping: SourceMapping | None = field(default=None, compare=False)
 
     @property
     def source_kind(self) -> str:
@@ -61,11 +65,10 @@ def parse_entity(data: Any, origin: str) -> Entity:
         raise RegistryError(f"{origin}: la etapa {stage!r} (clave stage) no es válida; use "
                             "'demo' o 'production'.")
     source = data["source"] or {}
-    if not isinstance(source, dict) or source.get("kind", "files") not in SOURCE_KINDS:
-        raise RegistryError(
-            f"{origin}: el tipo de fuente (clave source.kind) debe ser uno de: "
-            f"{', '.join(SOURCE_KINDS)}."
-        )
+    try:
+        mapping = parse_source(source)
+    except MappingError as exc:
+        raise RegistryError(f"{origin}: {exc}") from exc
     name = str(data["name"]).strip()
     if not name:
         raise RegistryError(f"{origin}: falta el nombre oficial de la entidad (clave name).")
@@ -80,7 +83,7 @@ def parse_entity(data: Any, origin: str) -> Entity:
                             f"(clave administrator.email): {problem}.")
     return Entity(ruc=ruc, name=name, stage=stage, source=dict(source),
                   administrator={**admin, "email": email},
-                  history=_history(data.get("history"), origin))
+                  history=_history(data.get("history"), origin), mapping=mapping)
 
 
 def _history(data: Any, origin: str) -> tuple[dict[str, Any], ...]:

@@ -72,6 +72,8 @@ class BatchOutcome:
     repaired: bool = False
     #: the kind of batch (`KINDS`)
     kind: str = "visitas"
+    #: the layout of the entity's mapping the file was read with ('' without one)
+    layout: str = ""
 
 
 @dataclass
@@ -178,6 +180,12 @@ def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
 
 
 BATCH_FOLDER = re.compile(r"[0-9a-f]{64}")
+#: what `_stage_batch` itself writes in a visit batch's record; any other key is provenance the
+#: source handed over (`Upload.provenance`), kept when the batch is staged again
+RECORD_KEYS = frozenset({"tipo", "entidad_ruc", "archivo", "nombres", "fuente", "origen",
+                         "archivo_crudo", "sha256", "bytes", "ingestado_en", "formato", "estado", "legible",
+                         "rows", "filas_validas", "filas_rechazadas", "filas_sin_visitas",
+                         FILES_KEY, "correspondencia"})
 
 
 def batch_folders(settings: Settings, ruc: str | None = None) -> Iterator[Path]:
@@ -241,7 +249,8 @@ def _repair_batch(settings: Settings, entity: Entity, raw: Storage, schemas: lis
     local = workdir / f"reparar-{sha[:12]}-{name}"
     raw.download(key, local)
     upload = Upload(entity.ruc, name, str(meta.get("origen", raw.locate(key))), sha,
-                    local.stat().st_size, local)
+                    local.stat().st_size, local,
+                    provenance={k: v for k, v in meta.items() if k not in RECORD_KEYS})
     received = None
     if is_register_file(name):
         # a register's reception is its version's date: repairing it does not make it newer
@@ -339,7 +348,8 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
         try:
             report = validate_file(upload.path, upload.name, schemas, entity=entity,
                                    sha256=upload.sha256, size=upload.size, today=today,
-                                   max_bytes=settings.max_upload_bytes, sink=sink)
+                                   max_bytes=settings.max_upload_bytes, sink=sink,
+                                   mapping=entity.mapping)
         except BaseException:
             sink.close(keep_valid=False)
             raise
@@ -362,6 +372,7 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             # every name these bytes arrived under: consolidation orders batches by the
             # smallest, so the order cannot depend on which copy happened to arrive first
             "nombres": [upload.name],
+            "fuente": entity.source_kind,  # the kind of source the rows came through
             "origen": upload.origin,
             "archivo_crudo": archived,
             "sha256": upload.sha256,
@@ -376,9 +387,14 @@ def _stage_batch(settings: Settings, entity: Entity, upload: Upload, schemas, ta
             "filas_sin_visitas": report.placeholder_rows,
             FILES_KEY: files,
         }
+        if report.layout:  # the layout of the entity's mapping it was read with
+            meta["correspondencia"] = report.layout
+        # where else the rows came from (a backfill's original path, a query's cursor range)
+        meta.update(upload.provenance)
         (scratch / "batch.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                             encoding="utf-8")
     return BatchOutcome(entity.ruc, upload.name, upload.sha256, status, rows=report.rows,
                         valid_rows=report.valid_rows, rejected_rows=report.rejected_rows,
                         placeholder_rows=report.placeholder_rows, readable=report.readable,
-                        summary=report.summary_es(), report=report.to_dict())
+                        summary=report.summary_es(), report=report.to_dict(),
+                        layout=report.layout)

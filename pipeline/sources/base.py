@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.registry import Entity
-from pipeline.settings import Settings
+if TYPE_CHECKING:  # the registry reads the mapping language of this package
+    from pipeline.registry import Entity
+    from pipeline.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class Upload:
     path: Path | None
     #: what identifies this copy in the source without reading it (see `Seen`)
     seen: tuple[str, int, str] | None = None
+    #: what else the batch's record (batch.json) keeps of where the rows came from, merged
+    #: into it as given: a backfill's original path; for a source that extracts records (an
+    #: API, a database), the query or URL and the cursor range it covered
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 #: (key, size, version) of an object in a source → the sha256 of its bytes, as ingested

@@ -89,6 +89,17 @@ ERROR_TYPES: dict[str, ErrorType] = {e.type: e for e in [
               "no imprimible ({note}).",
               "Elimine el carácter: suele venir de copiar datos desde otro sistema o de un "
               "archivo dañado."),
+    # --- values of an entity's own system, read through its mapping (docs/fuentes.md)
+    ErrorType("date-format-mismatch", "Fecha en otro formato",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una fecha en el formato que la "
+              "correspondencia de la entidad declara ({note}).",
+              "Corrija el valor en el sistema de origen, o agregue su formato a date_format en "
+              "la correspondencia de la entidad (vea docs/fuentes.md)."),
+    ErrorType("time-format-mismatch", "Hora en otro formato",
+              "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una hora en el formato que la "
+              "correspondencia de la entidad declara ({note}).",
+              "Corrija el valor en el sistema de origen, o agregue su formato a time_format en "
+              "la correspondencia de la entidad (vea docs/fuentes.md)."),
     # --- domain rules of the register
     ErrorType("invalid-date", "Fecha inexistente",
               "Fila {rowNumber}, «{fieldName}»: «{cell}» no es una fecha válida.",

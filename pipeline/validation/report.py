@@ -92,6 +92,8 @@ class Report:
     #: the header as the file has it, and the column (1-based) each field was read from
     labels: list[str] = field(default_factory=list)
     field_columns: dict[str, int] = field(default_factory=dict)
+    #: the layout of the entity's mapping the file was read with ('' without one)
+    layout: str = ""
 
     @property
     def valid(self) -> bool:
@@ -172,6 +174,7 @@ class Report:
                     "filasRepetidas": self.duplicate_rows,
                     "erroresOmitidos": max(0, self.error_count - len(self.errors)),
                     "erroresOmitidosPorTipo": self.omitted_by_type(),
+                    **({"formatoFuente": self.layout} if self.layout else {}),
                 },
             }],
         }

@@ -28,6 +28,7 @@ from pipeline.normalization.project import (
     VISITOR_FIELD,
     project,
 )
+from pipeline.sources.mapping import Choice, SourceMapping, applies_to, choose_layout, mapped_stream
 from pipeline.sources.readers import (
     EncodingMismatch,
     TableStream,
@@ -161,7 +162,7 @@ class UploadHook:
             "rowNumber": i.row, "type": i.kind,
             "fieldName": fields.get(i.column, self.stream.labels[i.column - 1]
                                     if i.column <= self.stream.width else ""),
-            "fieldNumber": i.column, "cell": i.text, "note": ""} for i in taken])
+            "fieldNumber": i.column, "cell": i.text, "note": i.note} for i in taken])
 
     def _controls(self, chunk: pa.Table) -> pa.Table:
         """One rule for control characters, wherever they are in the file."""
@@ -308,8 +309,14 @@ def _without(errors: pa.Table, earlier: pa.Table) -> pa.Table:
 def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
                   entity: EntityRef | None = None, sha256: str = "", size: int | None = None,
                   today: dt.date | None = None, error_limit: int | None = None,
-                  max_bytes: int | None = None, sink: RowSink | None = None) -> Report:
+                  max_bytes: int | None = None, sink: RowSink | None = None,
+                  mapping: SourceMapping | None = None) -> Report:
     """Read, validate and normalise one uploaded file. Never raises for bad content: it reports.
+
+    With the entity's `mapping` (its registration's `source.mapping` or `source.layouts`), the
+    file is read in the entity's own shape (web pages and JSON too) through the layout its
+    header fits, whatever source it came from (see `pipeline.sources.mapping`); withdrawal and
+    decision-makers files keep their own formats.
 
     When the whole file is rejected (unreadable, a required column missing, another
     entity's file) the sink may have received rows already: the report says so
@@ -329,7 +336,8 @@ def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
         try:
             _validate(path, filename, schemas, report, entity=entity,
                       today=today or dt.date.today(), max_bytes=max_bytes, sink=sink,
-                      encoding=encoding)
+                      encoding=encoding,
+                      mapping=mapping if mapping is not None and applies_to(filename) else None)
         except EncodingMismatch as exc:
             # bytes beyond the sample are not UTF-8: the file is read again as the fallback
             encoding = exc.fallback
@@ -347,7 +355,8 @@ def validate_file(path: Path, filename: str, schemas: list[TableSchema], *,
 
 def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Report, *,
               entity: EntityRef | None, today: dt.date, max_bytes: int | None,
-              sink: RowSink | None, encoding: str | None) -> None:
+              sink: RowSink | None, encoding: str | None,
+              mapping: SourceMapping | None = None) -> None:
     if max_bytes is not None and report.bytes > max_bytes:
         report.add(ReportError("source-error", note=(
             f"El archivo pesa {report.bytes / 2**20:,.0f} MB y el máximo admitido es "
@@ -355,7 +364,19 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
             "y súbalas por separado.")))
         return
     try:
-        stream = open_table(path, filename, known_labels(schemas), encoding=encoding)
+        if mapping is None:
+            stream = open_table(path, filename, known_labels(schemas), encoding=encoding)
+        else:
+            stream = open_table(path, filename, [*known_labels(schemas), *mapping.known_labels],
+                                encoding=encoding, extended=True,
+                                record_keys=mapping.record_keys)
+            choice = choose_layout(stream.labels, mapping)
+            if not choice.fits:
+                _no_layout(stream, choice, report)
+                return
+            if choice.layout is not None:
+                stream = mapped_stream(stream, choice.layout, filename)
+                report.layout = choice.layout.name
         report.warnings.extend(stream.notes)  # the sheet read, a format other than the name's
         schema = choose_schema(stream.labels, schemas)
         report.schema = schema.name
@@ -376,6 +397,33 @@ def _validate(path: Path, filename: str, schemas: list[TableSchema], report: Rep
         hook.finish(report)
     except UnreadableUpload as exc:
         report.add(ReportError(exc.error_type, note=str(exc)))
+
+
+#: how the report says that no layout of the entity's mapping fits a file
+NO_LAYOUT_WARNING = ("El encabezado del archivo no corresponde a ningún formato de la "
+                     "correspondencia de la entidad ni a un formato de carga.")
+
+
+def _no_layout(stream: TableStream, choice: Choice, report: Report) -> None:
+    """No layout of the entity fits the file's header: its rows are counted and rejected,
+    and the report names, for the layout that came closest, the headers it lacks."""
+    report.warnings.extend(stream.notes)
+    report.labels = list(stream.labels)
+    name, lacks = min(choice.missing.items(), key=lambda kv: (-choice.present[kv[0]],
+                                                            len(kv[1])))
+    others = len(choice.missing) - 1
+    report.warnings.append(
+        f"{NO_LAYOUT_WARNING} El más cercano es «{name}», al que "
+        f"{'le falta' if len(lacks) == 1 else 'le faltan'} "
+        + ", ".join(f"«{c}»" for c in lacks)
+        + (f" ({plural(others, 'otro formato', 'otros formatos')} también se "
+           f"{'probó' if others == 1 else 'probaron'})" if others else "")
+        + ". Revise el archivo o agregue su formato a source.layouts (vea docs/fuentes.md).")
+    for label in lacks:
+        report.add(ReportError("missing-label", fieldName=label,
+                               note=f"columna que el formato «{name}» necesita"))
+    report.rows = sum(b.num_rows for b in stream.batches) + len(stream.ragged)
+    report.rejected_rows = report.rows
 
 
 def finish(report: Report) -> None:

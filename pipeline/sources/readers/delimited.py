@@ -20,7 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipeline.sources.readers.header import MIN_KNOWN, SEARCH_ROWS, column_names, find_header
+from pipeline.sources.readers.header import (
+    MIN_KNOWN,
+    SEARCH_ROWS,
+    column_names,
+    find_header,
+    title_text,
+)
 from pipeline.sources.readers.table import (
     ROW_NUMBER,
     EncodingMismatch,
@@ -111,6 +117,8 @@ def open_delimited(path: Path, known_labels: list[str], *, header_search: bool =
     labels = records[index]
     stream = TableStream(labels=labels, header_row=index + 1, file_format="csv",
                          batches=iter(()), encoding=encoding, delimiter=delimiter)
+    if title := title_text(records[:index]):
+        stream.titles.append((index + 2, title))
     stream.batches = _batches(path, stream)
     return stream
 

@@ -31,6 +31,11 @@ def known_hits(row: Sequence[str], known: set[str]) -> int:
     return sum(1 for cell in row if len(cell) <= longest and fold(cell) in known)
 
 
+def title_text(rows: Iterable[Sequence[str]]) -> str:
+    """Title rows above a header as one line of text: their non-empty cells, in order."""
+    return " ".join(" ".join(str(c).split()) for row in rows for c in row if str(c).strip())
+
+
 def find_header(rows: Iterable[Sequence[str]], known: Iterable[str],
                 min_known: int = MIN_KNOWN) -> tuple[int, int]:
     """(index, known labels found) of the first row holding at least `min_known` known labels.

@@ -22,14 +22,23 @@ XLS = "xls"
 ODS = "ods"
 SPREADSHEETS = (XLSX, XLS, ODS)
 EMPTY_FILE = "empty"
+#: read only where an entity's source declares a mapping (`open_table(..., extended=True)`):
+#: web pages holding tables (spreadsheets saved as HTML) and JSON records
+HTML = "html"
+JSON = "json"
 
 #: what the name promises, by suffix
 KIND_BY_SUFFIX = {".csv": TEXT, ".txt": TEXT, ".tsv": TEXT, ".xlsx": XLSX, ".xlsm": XLSX,
                   ".xls": XLS, ".ods": ODS}
 #: a kind as named in a sentence ("es …")
+#: and the further suffixes of the extended formats
+EXTENDED_SUFFIXES = {".html": HTML, ".htm": HTML, ".json": JSON}
 DESCRIPTIONS = {TEXT: "un archivo de texto delimitado (CSV)", XLSX: "un libro de Excel (.xlsx)",
                 XLS: "un libro de Excel 97-2003 (.xls)",
-                ODS: "una hoja de cálculo de OpenDocument (.ods)"}
+                ODS: "una hoja de cálculo de OpenDocument (.ods)",
+                HTML: "una página web (HTML)", JSON: "un archivo JSON"}
+#: what a web page is said to be where web pages are not read
+HTML_NOT_READ = "una página web (HTML), no una hoja de cálculo"
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MAGIC = (
@@ -75,8 +84,12 @@ def sniff(path: Path) -> Sniffed:
         return Sniffed(TEXT, DESCRIPTIONS[TEXT])
     start = head.removeprefix(codecs.BOM_UTF8).lstrip()[:1024].lower()
     if start.startswith((b"<!doctype html", b"<html")) or b"<table" in start:
-        # what several registers and web systems export under an .xls name
-        return Sniffed("other", "una página web (HTML), no una hoja de cálculo")
+        # what several registers and web systems export under an .xls name; read only where
+        # the entity's source declares a mapping (see `open_table`)
+        return Sniffed(HTML, HTML_NOT_READ)
+    if start[:1] in (b"[", b"{"):
+        # JSON records (an API's response saved to a file); elsewhere read as text, as before
+        return Sniffed(JSON, DESCRIPTIONS[TEXT])
     if start.startswith(b"<?xml"):
         if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
             return Sniffed("other", "una hoja de cálculo XML de Excel 2003")
@@ -110,6 +123,9 @@ def _zip(path: Path) -> Sniffed:
     return Sniffed("other", "un archivo comprimido (.zip)")
 
 
-def expected_kind(filename: str) -> str | None:
+def expected_kind(filename: str, extended: bool = False) -> str | None:
     """The kind the file's name promises; None for a suffix no reader is named after."""
-    return KIND_BY_SUFFIX.get(Path(filename).suffix.lower())
+    suffix = Path(filename).suffix.lower()
+    if extended and suffix in EXTENDED_SUFFIXES:
+        return EXTENDED_SUFFIXES[suffix]
+    return KIND_BY_SUFFIX.get(suffix)

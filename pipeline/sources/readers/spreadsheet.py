@@ -28,6 +28,7 @@ from pipeline.sources.readers.header import (
     find_header,
     fold,
     known_hits,
+    title_text,
 )
 from pipeline.sources.readers.sniff import XLSX
 from pipeline.sources.readers.table import (
@@ -130,6 +131,8 @@ def open_workbook(path: Path, kind: str, known_labels: list[str], *,
         labels.pop()
     stream = TableStream(labels=labels, header_row=first_row + sheet.header + 1,
                          file_format=kind, batches=iter(()), sheet=sheet.name)
+    if title := title_text(sheet.top[:sheet.header]):
+        stream.titles.append((first_row + sheet.header + 2, title))
     if len(metadata) > 1:
         stream.notes.append(_sheet_note(sheet, [m.name for m in metadata], chosen is not None))
     body = _chain(sheet.top[sheet.header + 1:], sheet.rest)

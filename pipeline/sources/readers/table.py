@@ -54,6 +54,7 @@ class CellIssue:
     column: int  # 1-based position in the file
     kind: str  # error type
     text: str  # what the cell holds (the formula, the error code)
+    note: str = ""  # what the message adds (the date format a value did not match)
 
 
 @dataclass
@@ -66,7 +67,7 @@ class TableStream:
 
     labels: list[str]
     header_row: int
-    file_format: str  # 'csv' | 'xlsx' | 'xls' | 'ods'
+    file_format: str  # 'csv' | 'xlsx' | 'xls' | 'ods' | 'html' | 'json'
     batches: Iterator[pa.RecordBatch]
     encoding: str | None = None
     delimiter: str | None = None
@@ -77,6 +78,10 @@ class TableStream:
     notes: list[str] = field(default_factory=list)
     ragged: list[RaggedRow] = field(default_factory=list)
     issues: list[CellIssue] = field(default_factory=list)
+    #: the title rows in force, as (first row they apply to, their text), in row order: the
+    #: rows above the header, and in a web page each title between its tables. A mapping may
+    #: read a date from them; they grow while the stream is consumed
+    titles: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def width(self) -> int:
