@@ -220,3 +220,36 @@ def test_the_datasets_are_in_the_datapackage_and_the_changelog(scenario: dict[st
     release = json.loads((folder / "release.json").read_text(encoding="utf-8"))
     assert changes["version"] == release["id"]
     assert changes["otros_conjuntos"]["actos_gestion_intereses"]["agregadas"] == 2
+
+
+def test_each_lobbying_dataset_is_in_the_catalogue_and_passes_the_shapes(
+        scenario: dict[str, Any]) -> None:
+    """With rows, each lobbying dataset is its own dcat:Dataset with the period it covers,
+    and the catalogue has no violation of DCAT-AP 3.0.0's shapes (shapes.ttl, range.ttl)."""
+    import pyshacl
+    import rdflib
+    from rdflib.namespace import DCAT, DCTERMS, RDF
+
+    from tests.test_publication_harvest import validators
+
+    folder = latest(scenario["settings"])
+    body = (folder / "catalog.jsonld").read_bytes()
+    graph = rdflib.Graph().parse(data=body, format="json-ld",
+                                 publicID=(folder / "catalog.jsonld").as_uri())
+    periods = {}
+    for dataset in graph.subjects(RDF.type, DCAT.Dataset):
+        temporal = graph.value(dataset, DCTERMS.temporal)
+        periods[str(dataset).rsplit("#", 1)[1]] = tuple(
+            str(graph.value(temporal, DCAT[p])) for p in ("startDate", "endDate"))
+    assert periods == {
+        "registro-visitas": ("2024-10-01", "2024-10-16"),
+        "cumplimiento-registro-visitas": ("2024-10", "2024-10"),
+        "decisores-registro-visitas": ("2023-01-01", "2024-10-16"),
+        "actos-gestion-intereses": ("2024-10-01", "2024-10-16"),
+        "indicadores-gestion-intereses": ("2024-10", "2024-10"),
+    }
+    shapes = rdflib.Graph()
+    for name in ("shapes.ttl", "range.ttl"):
+        shapes.parse(validators() / "dcat-ap-3.0.0" / name, format="turtle")
+    conforms, _results, text = pyshacl.validate(graph, shacl_graph=shapes)
+    assert conforms, text

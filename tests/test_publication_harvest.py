@@ -259,6 +259,11 @@ def test_data_packages_are_valid_for_frictionless(harvest: Harvest) -> None:
         assert report.valid, (folder, report.flatten(["type", "note"])[:10])
 
 
+#: the lobbying datasets, published (empty) in every release beside the visits
+LOBBYING = {"decisores-registro-visitas", "actos-gestion-intereses",
+            "indicadores-gestion-intereses"}
+
+
 def _local(h: Harvest, url: str) -> Path:
     assert url.startswith(f"{BASE}/"), url
     return h.root / url.removeprefix(f"{BASE}/")
@@ -285,8 +290,11 @@ def test_what_portals_show_and_search_by(harvest: Harvest) -> None:
             if str(dataset).endswith("#registro-visitas"):
                 assert (start, end) == (manifest["overview"]["desde"],
                                         manifest["overview"]["hasta"])
-            else:  # compliance: months of visit
+            elif str(dataset).endswith("#cumplimiento-registro-visitas"):  # months of visit
                 assert (start, end) == ("2023-12", "2024-02")
+            else:  # the lobbying datasets: no entity has a register here, no rows, no period
+                assert str(dataset).rsplit("#", 1)[1] in LOBBYING
+                assert temporal is None
             assert graph.value(dataset, DCTERMS.spatial) == rdflib.URIRef(f"{EU}/country/PER")
             assert list(graph.objects(dataset, DCAT.theme)) == [
                 rdflib.URIRef(f"{EU}/data-theme/GOVE")]
@@ -330,23 +338,23 @@ def test_a_companion_is_a_dataset_of_its_own_without_code_for_it(harvest: Harves
     both catalogues, from its own YAML metadata: here a third table, invented for the test."""
     visitas = load_dataset(ROOT / "datasets", "visitas")
     compliance = load_dataset(ROOT / "datasets", "cumplimiento")
-    invented = replace(compliance, name="decisores-registro-visitas", table="decisores",
-                       title="Registro de Visitas en Línea: sujetos con capacidad de decisión",
-                       description="Quiénes deciden en cada entidad.",
+    invented = replace(compliance, name="sanciones-registro-visitas", table="sanciones",
+                       title="Registro de Visitas en Línea: sanciones por no registrar visitas",
+                       description="Sanciones impuestas a cada entidad.",
                        extra={"themes": ["JUST"]})
     meta = replace(visitas, companions=(compliance, invented))
     manifest = Manifest.from_json((harvest.root / "latest" / layout.MANIFEST).read_bytes())
-    manifest.files += [ReleaseFile("decisores.csv", "csv", 10, "a" * 64, rows=2),
-                       ReleaseFile("decisores.parquet", "parquet", 20, "b" * 64, rows=2)]
+    manifest.files += [ReleaseFile("sanciones.csv", "csv", 10, "a" * 64, rows=2),
+                       ReleaseFile("sanciones.parquet", "parquet", 20, "b" * 64, rows=2)]
     manifest.datasets = {}  # as a release that recorded no versions: told from its files
     links = Links(BASE, manifest.id, from_latest=True)
     graph = rdflib.Graph().parse(data=json.dumps(catalog(meta, manifest, links)),
                                  format="json-ld")
-    dataset = rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#decisores-registro-visitas")
+    dataset = rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#sanciones-registro-visitas")
     assert len(set(graph.subjects(RDF.type, DCAT.Dataset))) == 3
     assert {str(graph.value(d, DCAT.downloadURL))
             for d in graph.objects(dataset, DCAT.distribution)} == {
-        f"{BASE}/latest/decisores.csv", f"{BASE}/latest/decisores.parquet"}
+        f"{BASE}/latest/sanciones.csv", f"{BASE}/latest/sanciones.parquet"}
     # its own theme, the main dataset's frequency where its YAML says nothing
     assert list(graph.objects(dataset, DCAT.theme)) == [rdflib.URIRef(f"{EU}/data-theme/JUST")]
     assert graph.value(dataset, DCTERMS.accrualPeriodicity) == rdflib.URIRef(
