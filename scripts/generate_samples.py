@@ -12,6 +12,7 @@ Output (relative to ``--out``, the repository root by default)::
 
     datasets/entities/<RUC>.yaml          one per sample entity
     datasets/samples/<RUC>/visitas-*.csv|xlsx
+    datasets/samples/<RUC>/decisores.csv  the entity's decision-makers register
     datasets/samples/MANIFEST.json        encodings, row counts, invalid/placeholder rows
 
 The output depends only on ``--seed``: running the script twice gives identical files.
@@ -1044,6 +1045,21 @@ def write(out: Path, relative: str, content: bytes) -> None:
     path.write_bytes(content)
 
 
+#: since when the sample decision-makers hold their posts (before every sample visit)
+REGISTER_SINCE = "01/01/2023"
+
+
+def register_csv(entity: Entity) -> bytes:
+    """The entity's decision-makers register: its officials who may attend lobbying acts,
+    in office since `REGISTER_SINCE`, as an administrator would write it (`Hasta` blank)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Nombre", "Cargo", "Área", "Desde", "Hasta"])
+    writer.writerows([o.name, o.post, o.area, REGISTER_SINCE, ""]
+                     for o in entity.officials if o.decision_maker)
+    return out.getvalue().encode("utf-8")
+
+
 def generate(out: Path, seed: int = DEFAULT_SEED) -> list[Path]:
     """Write every sample file under ``out`` and return their paths."""
     written: list[str] = []
@@ -1055,6 +1071,10 @@ def generate(out: Path, seed: int = DEFAULT_SEED) -> list[Path]:
     for upload in uploads:
         relative = f"datasets/samples/{upload.entity.ruc}/{upload.file}"
         write(out, relative, upload.content())
+        written.append(relative)
+    for entity in ENTITIES:
+        relative = f"datasets/samples/{entity.ruc}/decisores.csv"
+        write(out, relative, register_csv(entity))
         written.append(relative)
     manifest = {
         "description": (

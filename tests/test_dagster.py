@@ -64,7 +64,8 @@ def test_full_pass_job_over_every_partition_in_one_run(defs, project, instance):
     assert checks == {"staged_batches_sound": True, "uploads_readable": True}
     package = json.loads((project.var_dir / "publish/latest/datapackage.json").read_text("utf-8"))
     assert [r["path"] for r in package["resources"] if r["format"] == "csv"] == [
-        [f"visitas/csv/visitas-2024-{m:02d}.csv" for m in (8, 9, 10)], "cumplimiento.csv"]
+        [f"visitas/csv/visitas-2024-{m:02d}.csv" for m in (8, 9, 10)], "cumplimiento.csv",
+        "decisores.csv", "actos_gestion_intereses.csv", "indicadores_gestion_intereses.csv"]
 
 
 def test_one_partition_then_publish(defs, project, instance):

@@ -22,10 +22,16 @@ TODAY = NOW.date()
 RESOURCES = [
     "visitas",  # the monthly CSVs, one multi-part tabular resource
     "cumplimiento", "cumplimiento.parquet",  # compliance per entity and month, its own schema
+    # the datasets published whole (docs/decisores.md), each a CSV and a Parquet resource
+    "decisores", "decisores.parquet",
+    "actos_gestion_intereses", "actos_gestion_intereses.parquet",
+    "indicadores_gestion_intereses", "indicadores_gestion_intereses.parquet",
     *(f"visitas-json-visitas-2024-{m:02d}.json" for m in (8, 9, 10)),
     *(f"visitas-parquet-anio-2024-visitas-2024-{m:02d}.parquet" for m in (8, 9, 10)),
     "visitas.schema.json", "changes.json", "cambios.md",
     "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
+    "decisores.schema.json", "actos_gestion_intereses.schema.json",
+    "indicadores_gestion_intereses.schema.json",
     "cumplimiento.schema.json", "cumplimiento.html",
 ]
 
@@ -203,10 +209,14 @@ def test_full_pass_against_real_s3(project, s3_env, s3_bucket, manifest):
         data = resource_bytes(publish, "latest", resource)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         assert resource["bytes"] == len(data)
-    # Raw uploads are archived byte for byte under <RUC>/<sha256>/<name>.
+    # Raw uploads are archived byte for byte under <RUC>/<sha256>/<name>: the visit uploads of
+    # the manifest and each entity's decision-makers register.
     raw = open_storage(settings.raw_url)
     expected = {}
-    for f in manifest["files"]:
-        data = (project.samples_dir / f["path"]).read_bytes()
-        expected[f"{f['ruc']}/{hashlib.sha256(data).hexdigest()}/{f['file']}"] = data
+    uploads = [f["path"] for f in manifest["files"]]
+    uploads += [f"{ruc}/decisores.csv" for ruc in ("20999100016", "20999200029", "20999300031")]
+    for path in uploads:
+        data = (project.samples_dir / path).read_bytes()
+        ruc, name = path.split("/")
+        expected[f"{ruc}/{hashlib.sha256(data).hexdigest()}/{name}"] = data
     assert {o.key: raw.read_bytes(o.key) for o in raw.list("")} == expected

@@ -25,6 +25,12 @@ T1 = dt.datetime(2024, 2, 1, 12, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 T3 = dt.datetime(2024, 3, 2, 12, 0, tzinfo=dt.UTC)
 MONTHS = ("2023-12", "2024-01", "2024-02")  # the 360 visits of write_table
+#: the datasets published whole in every release (docs/decisores.md): with no entity's
+#: decision-makers register in write_table's database, each holds just its header
+LOBBYING_FILES = [f"{table}.{ext}"
+                  for table in ("decisores", "actos_gestion_intereses",
+                                "indicadores_gestion_intereses")
+                  for ext in ("csv", "parquet", "schema.json")]
 
 pytestmark = pytest.mark.s3
 
@@ -50,7 +56,7 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         "visitas-completo.csv.gz", "visitas-completo.parquet",
         # compliance per entity and month, published beside the visits
         "cumplimiento.csv", "cumplimiento.parquet", "cumplimiento.schema.json",
-        "cumplimiento.html"])
+        "cumplimiento.html", *LOBBYING_FILES])
 
     expected = change_table(db)
     second = publish(settings, now=T2, storage=s3_publish)
@@ -69,7 +75,9 @@ def test_two_releases_with_a_change(tmp_path: Path, s3_publish: S3Storage) -> No
         *(f"visitas/{fmt}/visitas-{m}.{fmt}" if fmt != "parquet"
           else f"visitas/parquet/anio={m[:4]}/visitas-{m}.parquet"
           for fmt in ("csv", "json", "parquet") for m in ("2023-12", "2024-02")),
-        "visitas.schema.json", "cumplimiento.schema.json"])
+        "visitas.schema.json", "cumplimiento.schema.json",
+        # no entity has a decision-makers register: those datasets stay empty, unchanged
+        *LOBBYING_FILES])
     assert second.changes == {"agregadas": 4, "modificadas": 5, "retiradas": 3}
     changes = json.loads(s3_publish.read_bytes(f"releases/{second.version}/changes.json"))
     got = {(r["entidad"], r["mes"]): {k: r[k] for k in ("agregadas", "modificadas", "retiradas")}
@@ -185,9 +193,10 @@ def test_a_new_column_is_published_without_code_changes(tmp_path: Path) -> None:
         con.execute("ALTER TABLE visitas ADD COLUMN canal_registro VARCHAR")
         con.execute("UPDATE visitas SET canal_registro = 'presencial'")
     second = publish(settings, now=T2, storage=store)
-    # Every visits file is rewritten; compliance has the same rows and schema as before.
+    # Every visits file is rewritten; compliance has the same rows and schema as before, and
+    # the lobbying datasets (empty: no register) have their own fixed columns.
     assert second.previous == first.version
-    assert second.reused == ["cumplimiento.csv", "cumplimiento.parquet",
+    assert second.reused == [*LOBBYING_FILES, "cumplimiento.csv", "cumplimiento.parquet",
                              "cumplimiento.schema.json"]
     assert second.changes == {"agregadas": 0, "modificadas": 360, "retiradas": 0}
     package = assert_whole(store, layout.LATEST)

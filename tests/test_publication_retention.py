@@ -102,8 +102,10 @@ def test_cli_releases_list_and_prune(tmp_path: Path, monkeypatch: pytest.MonkeyP
     listed = runner.invoke(main, ["releases", "list"])
     assert listed.exit_code == 0, listed.output
     previous = ["-", *ids[:-1]]
+    # 28 files: the 19 of the visits and compliance, and CSV, Parquet and schema of each of
+    # the 3 datasets published whole (decisores, actos and indicadores de gestión de intereses)
     assert listed.output.splitlines() == [
-        f"{'*' if rid == ids[-1] else ' '} {rid}         360 filas    19 archivos  anterior: {before}"
+        f"{'*' if rid == ids[-1] else ' '} {rid}         360 filas    28 archivos  anterior: {before}"
         for rid, before in zip(ids, previous, strict=True)]
     # --keep 1: the newest release, which is also February's, and the newest of January.
     dry = runner.invoke(main, ["releases", "prune", "--keep", "1", "--dry-run"])

@@ -142,10 +142,15 @@ def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> Non
         "visitas-2023-12.csv", "visitas-2024-01.csv"]
     assert not (latest / "visitas" / "parquet" / "anio=2024" / "visitas-2024-02.parquet").exists()
     assert sorted(p.name for p in latest.iterdir()) == [
-        "CAMBIOS.md", "catalog.jsonld", "changes.json", "cumplimiento.csv", "cumplimiento.html",
-        "cumplimiento.parquet", "cumplimiento.schema.json", "data.json", "datapackage.json",
-        "index.html", "objects", "release.json", "visitas", "visitas-completo.csv.gz",
-        "visitas-completo.parquet", "visitas.duckdb", "visitas.schema.json"]
+        "CAMBIOS.md", "actos_gestion_intereses.csv", "actos_gestion_intereses.parquet",
+        "actos_gestion_intereses.schema.json", "catalog.jsonld", "changes.json",
+        "cumplimiento.csv", "cumplimiento.html", "cumplimiento.parquet",
+        "cumplimiento.schema.json", "data.json", "datapackage.json", "decisores.csv",
+        "decisores.parquet", "decisores.schema.json", "index.html",
+        "indicadores_gestion_intereses.csv", "indicadores_gestion_intereses.parquet",
+        "indicadores_gestion_intereses.schema.json", "objects", "release.json", "visitas",
+        "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
+        "visitas.schema.json"]
 
     # The descriptor names the stable paths; the monthly CSVs are one multi-part resource.
     package = json.loads((latest / layout.DATAPACKAGE).read_text())
@@ -157,12 +162,18 @@ def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> Non
     assert [(r["name"], r["type"]) for r in package["resources"][1:3]] == [
         ("cumplimiento", "table"), ("cumplimiento.parquet", "file")]
     assert package["resources"][1]["schema"]["primaryKey"] == ["entidad_ruc", "mes"]
-    assert [r["path"] for r in package["resources"][3:]] == [
+    # then the datasets published whole, each a table and its Parquet
+    lobbying = ("decisores", "actos_gestion_intereses", "indicadores_gestion_intereses")
+    assert [(r["name"], r["type"], r["path"]) for r in package["resources"][3:9]] == [
+        (name, kind, f"{table}.{ext}") for table in lobbying
+        for name, kind, ext in ((table, "table", "csv"), (f"{table}.parquet", "file", "parquet"))]
+    assert [r["path"] for r in package["resources"][9:]] == [
         "visitas/json/visitas-2023-12.json", "visitas/json/visitas-2024-01.json",
         "visitas/parquet/anio=2023/visitas-2023-12.parquet",
         "visitas/parquet/anio=2024/visitas-2024-01.parquet",
         "visitas.schema.json", "changes.json", "CAMBIOS.md",
         "visitas-completo.csv.gz", "visitas-completo.parquet", "visitas.duckdb",
+        *(f"{table}.schema.json" for table in lobbying),
         "cumplimiento.schema.json", "cumplimiento.html"]
     frictionless = Path(sys.executable).with_name("frictionless")
     done = subprocess.run([str(frictionless), "validate", "--json", str(latest / layout.DATAPACKAGE)],
@@ -172,6 +183,9 @@ def test_latest_names_the_current_release_at_stable_paths(tmp_path: Path) -> Non
     assert [t["stats"]["rows"] for t in report["tasks"] if t["name"] == "visitas"] == [360]
     # 3 entities x 2 months
     assert [t["stats"]["rows"] for t in report["tasks"] if t["name"] == "cumplimiento"] == [6]
+    # no entity of write_table has a decision-makers register: each holds just its header
+    assert [len((latest / f"{table}.csv").read_text().splitlines()) for table in lobbying] == [
+        1, 1, 1]
 
     # Portals harvest stable download links: data.json and DCAT name latest/'s own paths.
     data = json.loads((latest / layout.DATA_JSON).read_text())

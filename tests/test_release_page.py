@@ -72,7 +72,17 @@ def test_index_shows_what_a_journalist_needs(tmp_path: Path, published: Settings
             ["septiembre de 2024", "40", "CSV 16 kB", "JSON 31 kB", "Parquet 9,3 kB"],
             ["octubre de 2024", "38", "CSV 16 kB", "JSON 31 kB", "Parquet 9,2 kB"]]
         others = {r[0]: r for r in rows(table_after(dom, "Otros archivos"))}
-        assert others["CAMBIOS.md"][1:3] == ["Markdown", "486 bytes"]
+        assert list(others) == [
+            "visitas.schema.json", "changes.json", "CAMBIOS.md", "visitas-completo.csv.gz",
+            "visitas-completo.parquet", "visitas.duckdb",
+            *(f"{table}.{ext}" for table in ("decisores", "actos_gestion_intereses",
+                                             "indicadores_gestion_intereses")
+              for ext in ("csv", "parquet", "schema.json")),
+            "cumplimiento.csv", "cumplimiento.parquet", "cumplimiento.schema.json",
+            "cumplimiento.html"]
+        # the visits per entity and month, then the section on the other datasets: the sample
+        # registers (12 decision-makers) and the acts and indicators they give, all new
+        assert others["CAMBIOS.md"][1:3] == ["Markdown", "834 bytes"]
         assert others["visitas.duckdb"][1] == "DuckDB"
         assert re.fullmatch(r"\d+ kB", others["visitas.duckdb"][2])
         assert others["visitas-completo.csv.gz"][3] == ("Todos los meses en un solo CSV, "
@@ -140,8 +150,11 @@ def test_chromium_paints_the_charts(tmp_path: Path, published: Settings) -> None
     """The bars are painted at their size, in the charts' colour."""
     page = published.var_dir / "publish" / "latest" / "index.html"
     browser = chromium.binary(required=True)
+    # Tall enough for both charts below the downloads and the other files (among them the
+    # nine of decisores, actos and indicadores de gestión de intereses): the entity chart
+    # ends about 2650 px down the page.
     image = png.decode(chromium.screenshot(browser, tmp_path / "profile", page.as_uri(),
-                                           width=1000, height=2200))
+                                           width=1000, height=3000))
     dom = parse(page.read_text("utf-8"))
     bars = [r for svg in dom.iter("svg") for r in svg.iter("rect")]
     assert len(bars) == 6

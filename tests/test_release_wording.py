@@ -103,9 +103,9 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
     seed_sample_uploads(project, included_entities(project))
     first = published_lines(project, NOW)
     listed = [line for line in first if re.match(r"    [+=] ", line)]
-    assert len(listed) == 19 and all(line.startswith("    + ") for line in listed)
+    assert len(listed) == 28 and all(line.startswith("    + ") for line in listed)
     assert re.fullmatch(r"  versión \S+ \(primera\): 115 visitas publicadas en .+/latest/", first[0])
-    assert first[1] == "  19 archivos escritos (+)"
+    assert first[1] == "  28 archivos escritos (+)"
     # Withdraw one visit of October: only that month's files, and the changelog, change.
     rows = list(csv.DictReader((project.var_dir / "publish" / "latest" / "visitas" / "csv" /
                                 "visitas-2024-10.csv").open(encoding="utf-8")))
@@ -116,9 +116,13 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
     listed = [line for line in second if re.match(r"    [+=] ", line)]
     written = sorted(line.split()[1] for line in listed if line.startswith("    + "))
     reused = sorted(line.split()[1] for line in listed if line.startswith("    = "))
-    # compliance: one visit fewer published in October (its page names the new release)
-    assert written == ["CAMBIOS.md", "changes.json", "cumplimiento.csv", "cumplimiento.html",
-                       "cumplimiento.parquet", "visitas-completo.csv.gz",
+    # compliance: one visit fewer published in October (its page names the new release);
+    # the visit withdrawn was a lobbying act: one act fewer
+    assert written == ["CAMBIOS.md", "actos_gestion_intereses.csv",
+                       "actos_gestion_intereses.parquet", "changes.json", "cumplimiento.csv",
+                       "cumplimiento.html", "cumplimiento.parquet",
+                       "indicadores_gestion_intereses.csv",
+                       "indicadores_gestion_intereses.parquet", "visitas-completo.csv.gz",
                        "visitas-completo.parquet", "visitas.duckdb",
                        "visitas/csv/visitas-2024-10.csv",
                        "visitas/json/visitas-2024-10.json",
@@ -127,11 +131,14 @@ def test_run_counts_every_file_it_lists(project: Settings) -> None:
                                for m in ("08", "09")),
                              *(f"visitas/parquet/anio=2024/visitas-2024-{m}.parquet"
                                for m in ("08", "09")),
-                             "cumplimiento.schema.json", "visitas.schema.json"])
+                             "cumplimiento.schema.json", "visitas.schema.json",
+                             "actos_gestion_intereses.schema.json", "decisores.csv",
+                             "decisores.parquet", "decisores.schema.json",
+                             "indicadores_gestion_intereses.schema.json"])
     previous = re.search(r"versión (\S+) \(primera\)", first[0]).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(rf"  versión \S+: 114 visitas publicadas en .+/latest/ \(anterior: "
                         rf"{previous}; 0 agregadas, 0 modificadas, 1 retirada\)", second[0])
-    assert second[1] == (f"  11 archivos escritos (+), 8 copiados sin cambios de la versión "
+    assert second[1] == (f"  15 archivos escritos (+), 13 copiados sin cambios de la versión "
                          f"{previous} (=)")
 
 

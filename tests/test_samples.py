@@ -191,13 +191,17 @@ def test_run_publishes_exactly_the_visits_the_manifest_promises(run_on_samples) 
     assert day == date(2024, 8, 21)
     assert not [r for r in rows if r["fecha_visita"] == day]
     # What the operator reads: per entity, valid and rejected rows as the manifest counts them.
+    # Each entity's batches are its visit uploads and its decision-makers register
+    # (decisores.csv, 4 decision-makers each), which adds no visit rows.
     lines = output.splitlines()
     for ruc, name, batches, valid, rejected in [
-            (NORTE, NAMES[NORTE], "1 lote nuevo", 37, 2),
-            (CENTRO, NAMES[CENTRO], "1 lote nuevo", 40, 0),
-            (SUR, NAMES[SUR], "2 lotes nuevos", 43, 2)]:
+            (NORTE, NAMES[NORTE], "2 lotes nuevos", 37, 2),
+            (CENTRO, NAMES[CENTRO], "2 lotes nuevos", 40, 0),
+            (SUR, NAMES[SUR], "3 lotes nuevos", 43, 2)]:
         assert (f"  {ruc} {name}: {batches} (0 sin cambios), {valid} filas válidas,"
                 f" {rejected} rechazadas") in lines
+    assert [line for line in lines if "decisores.csv:" in line] == [
+        "    ✔ decisores.csv: registro de decisores aceptado: 4 decisores."] * 3
     assert ("  115 visitas de 3 entidades (120 filas en lotes, 5 cambios en el historial,"
             " 0 visitas retiradas)") in lines
     assert lines[-1].startswith("Resumen: 3 entidades, 0 con fuente caída, 0 lotes rechazados;")

@@ -138,7 +138,7 @@ def test_a_batch_that_cannot_be_repaired_is_set_aside_and_reported(project) -> N
 
     seed_sample_uploads(project, included_entities(project))
     run_full_pass(project, echo=lambda _: None)
-    record = next(r for r in batch_records(project) if r["filas_validas"])
+    record = next(r for r in batch_records(project) if r["tipo"] == "visitas" and r["filas_validas"])
     ruc, sha = record["entidad_ruc"], record["sha256"]
     folder = project.var_dir / "warehouse" / "batches" / ruc / sha
     (folder / "valid.parquet").write_bytes(b"cortado")  # cut short

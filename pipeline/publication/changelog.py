@@ -108,7 +108,9 @@ def markdown(title: str, doc: dict[str, Any]) -> str:
         lines += [f"| {_cell(r.get('entidad_nombre'))} | {r['entidad']} | {r['mes']} "
                   f"| {r['agregadas']} | {r['modificadas']} | {r['retiradas']} |"
                   for r in doc["por_entidad_y_mes"]]
-    others = doc.get("otros_conjuntos") or {}
+    # the other datasets that changed (an empty one that stays empty says nothing)
+    others = {name: t for name, t in (doc.get("otros_conjuntos") or {}).items()
+              if t["agregadas"] or t["modificadas"] or t["retiradas"]}
     if not doc["por_entidad_y_mes"]:
         lines.append("Sin cambios en las visitas." if others else "Sin cambios en los datos.")
     if others:

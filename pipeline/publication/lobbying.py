@@ -25,7 +25,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,6 +34,7 @@ import pyarrow as pa
 
 from pipeline.consolidation.decision_makers import Matcher, Official, VisitRef
 from pipeline.ingestion.decision_makers import (
+    DecisionMaker,
     RegisterVersion,
     entities_with_register,
     register_versions,
@@ -40,6 +42,7 @@ from pipeline.ingestion.decision_makers import (
 from pipeline.publication import compliance, tables
 from pipeline.publication.dataset import DatasetMeta, load_dataset
 from pipeline.settings import Settings
+from pipeline.sql import path_literal
 from pipeline.storage import Storage
 
 DECISION_MAKERS = "decisores"
@@ -126,18 +129,44 @@ class Review:
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def compute(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Review]:
+def compute(con: duckdb.DuckDBPyConnection, settings: Settings,
+            previous: Path | None = None) -> list[Review]:
     """Create the temporary tables `decisores`, `actos_gestion_intereses` and
     `indicadores_gestion_intereses` on `con` (which has the published view `pub`); return the
-    review of every entity with a register in force."""
+    review of every entity with a register in force.
+
+    `previous`: the previous release's `decisores.parquet`. A published register never
+    disappears: an entity none of whose register batches is staged any more (the warehouse
+    was cleaned, a new machine) keeps the versions that release published."""
     names = compliance.published_entities(con)
     versions = {ruc: register_versions(settings, ruc) for ruc in entities_with_register(settings)}
     versions = {ruc: found for ruc, found in versions.items() if found}
+    if previous is not None:
+        for ruc, found in published_versions(con, previous).items():
+            versions.setdefault(ruc, found)
     _decision_makers(con, versions, names)
     _match(con, {ruc: found[-1] for ruc, found in versions.items()})
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ACTS} AS {_acts_sql()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {INDICATORS} AS {_indicators_sql()}")
     return [Review(ruc, _review_rows(con, ruc)) for ruc in sorted(versions)]
+
+
+def published_versions(con: duckdb.DuckDBPyConnection,
+                       path: Path) -> dict[str, list[RegisterVersion]]:
+    """The register versions a release published (its `decisores.parquet`), by entity, oldest
+    first: what an entity keeps when its register batches are gone."""
+    found: dict[str, dict[int, RegisterVersion]] = {}
+    rows = con.execute(f"""SELECT entidad_ruc, version_registro, recibido, nombre, cargo,
+                                  coalesce(area, ''), desde, hasta
+                           FROM read_parquet({path_literal(path)})
+                           ORDER BY entidad_ruc, version_registro, nombre, cargo, desde""")
+    for ruc, number, received, name, post, area, start, end in rows.fetchall():
+        versions = found.setdefault(ruc, {})
+        version = versions.get(number) or RegisterVersion(
+            ruc, "", f"{DECISION_MAKERS}.parquet", received, ())
+        member = DecisionMaker(name, post, area, start, end, len(version.members) + 1)
+        versions[number] = replace(version, members=(*version.members, member))
+    return {ruc: [v for _, v in sorted(versions.items())] for ruc, versions in found.items()}
 
 
 def _decision_makers(con: duckdb.DuckDBPyConnection, versions: dict[str, list[RegisterVersion]],

@@ -272,14 +272,15 @@ def _lobbying(con: duckdb.DuckDBPyConnection, settings: Settings, storage: Stora
               lobby: lobbying.LobbyingMeta, tmp: Path, warnings: list[str]) -> list[_WholeTable]:
     """Compute and write the lobbying datasets; put each entity's review file in the reports
     area (a reports area that cannot be written is told, and does not stop the release)."""
-    reviews = lobbying.compute(con, settings)
+    previous = {spec.table: _previous_table(storage, spec.meta, tmp / "prev")
+                for spec in lobby.specs()}
+    reviews = lobbying.compute(con, settings, previous[lobbying.DECISION_MAKERS])
     try:
         lobbying.write_reviews(reports.reports_storage(settings), reviews)
     except (StorageError, OSError) as exc:
         warnings.append(f"No se pudieron escribir los archivos {lobbying.REVIEW_FILE} en la "
                         f"zona de reportes: {exc}. Se escribirán en la próxima publicación.")
-    return [_WholeTable(spec, tables.write(con, spec, tmp / "gestion",
-                                           _previous_table(storage, spec.meta, tmp / "prev")))
+    return [_WholeTable(spec, tables.write(con, spec, tmp / "gestion", previous[spec.table]))
             for spec in lobby.specs()]
 
 
