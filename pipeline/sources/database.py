@@ -224,6 +224,29 @@ def _connect(dialect: Dialect, target: Target, settings: Settings) -> duckdb.Duc
 # ------------------------------------------------------------------------------ the records
 
 
+#: DuckDB types whose values pass to JSON as they are
+NATIVE = ("VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+          "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "BLOB")
+#: the native cursor value, read beside the rendered columns
+CURSOR_COLUMN = "_cursor_de_extraccion"
+
+
+def rendered(name: str, kind: str) -> str:
+    """The DuckDB expression that renders one column as `_cell` would, done by DuckDB: a
+    Python datetime per value costs more than the whole rest of the extraction."""
+    from pipeline.sql import identifier
+
+    column = identifier(name)
+    if kind.startswith("TIMESTAMP"):
+        # Lima's wall-clock time for a timestamp with time zone (the session's TimeZone)
+        return (f"CASE WHEN microsecond({column}) % 1000000 = 0 "
+                f"THEN strftime({column}, '%Y-%m-%d %H:%M:%S') "
+                f"ELSE strftime({column}, '%Y-%m-%d %H:%M:%S.%f') END AS {column}")
+    if kind in NATIVE:
+        return column
+    return f"CAST({column} AS VARCHAR) AS {column}"
+
+
 def _plain_column(array: pa.Array) -> list[Any]:
     """One column as the JSON values a mapping reads (see `_cell`)."""
     import pyarrow as pa
@@ -352,11 +375,12 @@ class Extraction:
         self._chunk = []
 
 
-def _batches(con: duckdb.DuckDBPyConnection, dialect: Dialect, sql: str
+def _batches(con: duckdb.DuckDBPyConnection, dialect: Dialect, sql: str, select: str
              ) -> Iterator[pa.RecordBatch]:
     from pipeline.sql import literal
 
-    result = con.execute(f"SELECT * FROM {dialect.query_function}('fuente', {literal(sql)})")
+    result = con.execute(f"SELECT {select} FROM "
+                         f"{dialect.query_function}('fuente', {literal(sql)})")
     yield from result.to_arrow_reader(ARROW_ROWS)
 
 
@@ -441,12 +465,14 @@ class DatabaseSource:
     def _extract(self, con: duckdb.DuckDBPyConnection, entity: Entity, dialect: Dialect,
                  origin: str, source: dict[str, Any], since: Any, state: dict[str, Any],
                  workdir: Path) -> Fetched:
-        from pipeline.sql import literal
+        from pipeline.sql import identifier, literal
 
         base = _base(dialect, source)
         probe = f"SELECT * FROM ({base}) AS fuente LIMIT 0"
-        columns = [d[0] for d in con.execute(
-            f"SELECT * FROM {dialect.query_function}('fuente', {literal(probe)})").description]
+        described = con.execute(
+            f"SELECT * FROM {dialect.query_function}('fuente', {literal(probe)})").description
+        columns = [d[0] for d in described]
+        types = [str(d[1]) for d in described]
         by_fold = {c.lower(): c for c in columns}
         cursor = by_fold.get(str(source["cursor"]).lower())
         if cursor is None:
@@ -466,12 +492,12 @@ class DatabaseSource:
         query = Query(dialect, base, cursor, order, since)
         extraction = Extraction(entity, dialect, origin, query, state, workdir,
                                 int(source.get("batch_rows") or BATCH_ROWS))
-        position = columns.index(cursor)
-        for batch in _batches(con, dialect, query.text()):
-            cursors = batch.column(position).to_pylist()
-            plain = [_plain_column(batch.column(i)) for i in range(batch.num_columns)]
-            names = batch.schema.names
-            records = [dict(zip(names, row, strict=True)) for row in zip(*plain, strict=True)]
+        select = ", ".join([*(rendered(c, t) for c, t in zip(columns, types, strict=True)),
+                            f"{identifier(cursor)} AS {CURSOR_COLUMN}"])
+        for batch in _batches(con, dialect, query.text(), select):
+            cursors = batch.column(len(columns)).to_pylist()
+            plain = [_plain_column(batch.column(i)) for i in range(len(columns))]
+            records = [dict(zip(columns, row, strict=True)) for row in zip(*plain, strict=True)]
             extraction.add(records, cursors)
         extraction.flush()
         return extraction.fetched
