@@ -2,7 +2,10 @@
 process of its own, measured: rows, seconds and the process's peak resident memory over its
 peak before the extraction (interpreter, DuckDB and the extension loaded, connected once).
 
-    python -m benchmarks._sql_extract KIND URL [BATCH_ROWS]    → one JSON line on stdout
+    python -m benchmarks._sql_extract KIND URL [BATCH_ROWS [STATE]]  → one JSON line on stdout
+
+With STATE (a cursor.json), the extraction starts from the cursor kept there, if any, and
+keeps where it ended there, as ingestion would once its batches are staged.
 
 Used by the bounded-memory test (tests/test_sources_database.py) and `benchmarks/sql.py`.
 """
@@ -21,6 +24,7 @@ import yaml
 from benchmarks._host import peak_rss_mib
 from pipeline.registry import parse_entity
 from pipeline.settings import Settings
+from pipeline.sources.cursor import write_state
 from pipeline.sources.database import BATCH_ROWS, DatabaseSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +43,8 @@ source:
 """
 
 
-def measure(kind: str, url: str, batch_rows: int = BATCH_ROWS) -> dict[str, float]:
+def measure(kind: str, url: str, batch_rows: int = BATCH_ROWS,
+            state: Path | None = None) -> dict[str, float]:
     os.environ[ENV] = url
 
     def entity(what: str):
@@ -55,10 +60,12 @@ def measure(kind: str, url: str, batch_rows: int = BATCH_ROWS) -> dict[str, floa
         DatabaseSource(base / "vacio.json", settings).fetch(empty, base)
         baseline = peak_rss_mib()
         started = time.perf_counter()
-        fetched = DatabaseSource(base / "cursor.json", settings).fetch(
+        fetched = DatabaseSource(state or base / "cursor.json", settings).fetch(
             entity("table: control_visitas"), base)
         seconds = time.perf_counter() - started
         peak = peak_rss_mib()
+        if state is not None and fetched.uploads:
+            write_state(state, fetched.checkpoints[fetched.uploads[-1].sha256])
         rows = sum(u.provenance["filas_extraidas"] for u in fetched.uploads)
         size = sum(u.size for u in fetched.uploads)
     return {"rows": rows, "batches": len(fetched.uploads), "seconds": seconds,
@@ -68,4 +75,5 @@ def measure(kind: str, url: str, batch_rows: int = BATCH_ROWS) -> dict[str, floa
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    print(json.dumps(measure(args[0], args[1], *(int(a) for a in args[2:3]))))
+    print(json.dumps(measure(args[0], args[1], int(args[2]) if len(args) > 2 else BATCH_ROWS,
+                             Path(args[3]) if len(args) > 3 else None)))
