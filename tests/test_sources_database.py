@@ -354,3 +354,54 @@ def test_a_large_table_is_extracted_within_bounded_memory(database):
     assert measured["rows"] == LARGE and measured["batches"] == LARGE // 50_000
     assert measured["growth_mib"] < GROWTH_BOUND_MIB, measured
     assert measured["growth_mib"] < measured["json_mib"] * 2, measured
+
+
+def test_a_row_changed_within_the_same_cursor_value_is_read_again(project, database,
+                                                                  monkeypatch):
+    """A system whose timestamp has whole seconds may write a row twice in one second: the
+    second version is not the one staged, so it is read again."""
+    (project.entities_dir / f"{RUC}.yaml").write_text(registration(database.kind), "utf-8")
+    monkeypatch.setenv(ENV, database.url)
+    entity = next(e for e in included_entities(project) if e.ruc == RUC)
+    same = dt.datetime(2024, 8, 5, 10, 0)
+    database.insert(visit(n, updated=same) for n in range(1, 3))
+    assert ingest_entity(project, entity, today=TODAY, now=NOW).error is None
+    database.execute("UPDATE control_visitas SET salida = ? WHERE id = 2", (dt.time(11, 15),))
+    again = ingest_entity(project, entity, today=TODAY, now=NOW)
+    assert [b.rows for b in again.new_batches] == [1]
+
+
+#: a cursor of another type than a timestamp without time zone, per server
+CURSORS = {
+    "postgres": ("timestamptz", "TIMESTAMPTZ '2024-08-05 08:00:00-05' + id * interval '1 minute'",
+                 {"tipo": "fecha_hora", "valor": "2024-08-05T08:06:00-05:00"}),
+    "mysql": ("bigint", "id * 1000", {"tipo": "entero", "valor": 6000}),
+}
+
+
+def test_cursors_of_other_types(project, database, monkeypatch):
+    kind, expression, kept = CURSORS[database.kind]
+    database.execute(f"ALTER TABLE control_visitas ADD COLUMN version {kind} NULL")
+    (project.entities_dir / f"{RUC}.yaml").write_text(
+        registration(database.kind).replace("cursor: actualizado", "cursor: version"), "utf-8")
+    monkeypatch.setenv(ENV, database.url)
+    entity = next(e for e in included_entities(project) if e.ruc == RUC)
+    database.insert(visit(n) for n in range(1, 5))
+    database.execute(f"UPDATE control_visitas SET version = {expression}")
+    assert sum(b.rows for b in ingest_entity(project, entity, today=TODAY, now=NOW).batches) == 4
+    database.insert(visit(n) for n in range(5, 7))
+    database.execute(f"UPDATE control_visitas SET version = {expression} WHERE id >= 5")
+    second = ingest_entity(project, entity, today=TODAY, now=NOW)
+    assert second.error is None, second.error
+    assert [b.rows for b in second.new_batches] == [2]
+    assert read_state(cursor_path(project, RUC))["valor"] == kept
+    assert ingest_entity(project, entity, today=TODAY, now=NOW).batches == []
+
+
+def test_an_unreachable_test_server_fails_the_test_rather_than_skipping_it(monkeypatch):
+    from benchmarks import _databases
+
+    monkeypatch.setattr(_databases, "PG_URL", "postgresql://postgres@127.0.0.1:1")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL does not answer"), \
+            throwaway("postgres"):
+        pass
