@@ -305,11 +305,17 @@ def test_a_database_that_refuses_fails_its_entity_with_a_spanish_message(
 
 def test_an_interrupted_run_reads_again_from_the_old_cursor_and_stages_nothing_twice(
         project, database, monkeypatch):
-    (project.entities_dir / f"{RUC}.yaml").write_text(registration(database.kind), "utf-8")
+    # ties broken by the declared key this time (by every column elsewhere)
+    (project.entities_dir / f"{RUC}.yaml").write_text(
+        registration(database.kind, extra="\n  key: [id]"), "utf-8")
     monkeypatch.setenv(ENV, database.url)
     entity = next(e for e in included_entities(project) if e.ruc == RUC)
     database.insert(visit(n) for n in range(1, 8))
-    assert ingest_entity(project, entity, today=TODAY, now=NOW).error is None
+    first = ingest_entity(project, entity, today=TODAY, now=NOW)
+    assert first.error is None, first.error
+    meta = json.loads((next(batch_folders(project, RUC)) / "batch.json").read_text("utf-8"))
+    assert meta["consulta"].endswith(("ORDER BY \"actualizado\", \"id\"",
+                                      "ORDER BY `actualizado`, `id`"))
     staged = sorted(f.name for f in batch_folders(project, RUC))
     # as if the run had died after staging its batches, before the cursor moved
     cursor_path(project, RUC).unlink()
