@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## one full pass on the embedded default (sample entities, var/)
 	$(BIN)/visitas run
 
-test: $(STAMP) lint  ## lint, then the whole test suite (real S3 on SeaweedFS, PostgreSQL, an SMTP server, Dagster's daemon, Chromium)
+test: $(STAMP) lint  ## lint, then the whole test suite (real S3 on SeaweedFS, PostgreSQL and MariaDB, an SMTP server, Dagster's daemon, Chromium)
 	$(BIN)/pytest
 
 lint: $(STAMP)

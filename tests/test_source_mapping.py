@@ -46,7 +46,8 @@ def staged(tmp_path: Path, path: Path, source: dict) -> tuple[object, list[dict]
 
 
 @pytest.mark.parametrize(("source", "message"), [
-    ({"kind": "ftp"}, "el tipo de fuente (clave source.kind) debe ser uno de: files."),
+    ({"kind": "ftp"}, "el tipo de fuente (clave source.kind) debe ser uno de: files, postgres, "
+                      "mysql, http."),
     ({"kind": "files", "mapeo": {}}, "clave desconocida source.mapeo; las claves admitidas "
                                      "con kind: files son: kind, mapping, layouts."),
     ({"mapping": {"Visitante": "v", "Fecha visitada": "f"}},

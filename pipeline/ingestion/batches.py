@@ -48,6 +48,7 @@ from pipeline.registry import Entity
 from pipeline.settings import Settings
 from pipeline.sources import SkippedFile, Upload, source_for
 from pipeline.sources.base import Seen
+from pipeline.sources.cursor import cursor_path, write_state
 from pipeline.storage import Storage, open_storage
 from pipeline.validation.connection import use_temp_dir
 from pipeline.validation.report import Report
@@ -167,14 +168,17 @@ def _ingest_entity(settings: Settings, entity: Entity, *, today: dt.date | None,
                 outcome.batches.append(BatchOutcome(entity.ruc, upload.name, upload.sha256,
                                                     "unchanged", rows=meta["rows"],
                                                     kind=meta.get("tipo", "visitas")))
-                continue
-            assert upload.path is not None, "only uploads with a staged batch are not copied"
-            archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
-            if not raw.exists(archive_key):
-                raw.upload(upload.path, archive_key)
-            outcome.batches.append(_stage_upload(settings, entity, upload, schemas, target,
-                                                 today=today, now=now,
-                                                 archived=raw.locate(archive_key)))
+            else:
+                assert upload.path is not None, "only uploads with a staged batch are not copied"
+                archive_key = f"{entity.ruc}/{upload.sha256}/{upload.name}"
+                if not raw.exists(archive_key):
+                    raw.upload(upload.path, archive_key)
+                outcome.batches.append(_stage_upload(settings, entity, upload, schemas, target,
+                                                     today=today, now=now,
+                                                     archived=raw.locate(archive_key)))
+            if upload.sha256 in fetched.checkpoints:
+                # the batch is archived and staged: only now may the source's cursor move past it
+                write_state(cursor_path(settings, entity.ruc), fetched.checkpoints[upload.sha256])
     _remember_seen(settings, entity.ruc, fetched.uploads)
     return outcome
 

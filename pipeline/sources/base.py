@@ -49,6 +49,18 @@ class SkippedFile:
 class Fetched:
     uploads: list[Upload] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    #: where a source that extracts incrementally (a database read by cursor) stands once an
+    #: upload is in: the upload's sha256 → the state to keep (`pipeline.sources.cursor`).
+    #: Ingestion writes it after that batch is archived and staged, never before, so a run
+    #: that dies midway reads again from the state before it and stages nothing twice.
+    checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class SourceUnavailable(Exception):
+    """Raised by a source's `fetch` when the entity's system cannot be read right now (its
+    database or API down, its credentials refused, its setting missing). The message is
+    Spanish, for the operator, says what to check, and never holds a secret; ingestion reports
+    it as that entity's failure and the other entities go on."""
 
 
 class Source(Protocol):
@@ -66,4 +78,14 @@ def source_for(entity: Entity, settings: Settings) -> Source:
         from pipeline.storage import open_storage
 
         return LandingSource(open_storage(settings.landing_url, base_dir=settings.root))
+    from pipeline.sources.cursor import cursor_path
+
+    if entity.source_kind in ("postgres", "mysql"):
+        from pipeline.sources.database import DatabaseSource
+
+        return DatabaseSource(cursor_path(settings, entity.ruc), settings)
+    if entity.source_kind == "http":
+        from pipeline.sources.http import HttpSource
+
+        return HttpSource(cursor_path(settings, entity.ruc))
     raise ValueError(f"Fuente no admitida para {entity.ruc}: {entity.source_kind}")
