@@ -193,13 +193,18 @@ def test_run_one_entity_then_list_its_batches_and_quarantine(project, tmp_path):
     listed = runner.invoke(main, ["batches", "20999100016"])
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
-    assert lines[0] == "20999100016 Municipalidad Distrital de Ejemplo Norte: 1 lote"
+    # the visits and the entity's decision-makers register (a sample ships one)
+    assert lines[0] == "20999100016 Municipalidad Distrital de Ejemplo Norte: 2 lotes"
     assert lines[1].split() == ["ingestado", "(Lima)", "archivo", "sha256", "estado", "filas",
                                 "válidas", "rechazadas"]
     fields = lines[2].split()
     assert fields[2:] == ["visitas-2024-08.csv", fields[3], "parcial", "40", "37", "2"]
+    assert lines[3].split()[2:] == ["decisores.csv", lines[3].split()[3], "vigente", "4", "4",
+                                    "0"]
+    assert lines[4] == "Registro de decisores vigente: decisores.csv (4 decisores)."
     sha = fields[3]
-    [record] = json.loads(runner.invoke(main, ["batches", "20999100016", "--json"]).output)
+    record, register = json.loads(runner.invoke(main, ["batches", "20999100016", "--json"]).output)
+    assert (register["tipo"], register["archivo"]) == ("decisores", "decisores.csv")
     assert record["sha256"].startswith(sha) and len(sha) == 12
     assert (record["filas_validas"], record["filas_rechazadas"]) == (37, 2)
 

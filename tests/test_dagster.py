@@ -131,7 +131,7 @@ def test_skipped_landing_files_are_in_the_materialization(defs, project, instanc
                             resources={"settings": PipelineSettings()})
     assert result.success
     metadata = result.asset_materializations_for_node("visit_batches")[0].metadata
-    assert metadata["new_batches"].value == 1
+    assert metadata["new_batches"].value == 2  # its visits and its decision-makers register
     assert metadata["skipped_files"].value == [{
         "entidad_ruc": ruc, "archivo": scratch,
         "motivo": "archivo temporal de una escritura en curso o interrumpida"}]

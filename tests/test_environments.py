@@ -39,6 +39,9 @@ DEMO_TITLE = ("[DEMO — datos de prueba, no oficiales] Registro de Visitas en L
 TITLE = "Registro de Visitas en Línea: visitas a funcionarios y servidores públicos"
 DEMO_COMPLIANCE_TITLE = ("[DEMO — datos de prueba, no oficiales] Registro de Visitas en Línea: "
                          "cumplimiento de las entidades")
+DEMO_LOBBYING_TITLES = [f"[DEMO — datos de prueba, no oficiales] Registro de Visitas en Línea: {t}"
+                        for t in ("decisores de las entidades", "actos de gestión de intereses",
+                                  "indicadores de gestión de intereses")]
 
 
 @contextmanager
@@ -125,14 +128,15 @@ def test_the_demo_release_says_it_is_not_official_everywhere(runs: Runs) -> None
     assert package["x-entorno"] == "demo"
     assert package["description"].startswith(
         "Publicación del entorno de demostración: sus datos son de prueba, no son oficiales")
-    # the catalogue and each of its datasets (visits, then compliance)
+    # the catalogue and each of its datasets (visits, compliance, then the lobbying datasets)
     catalog = json.loads((latest / "catalog.jsonld").read_text("utf-8"))
     titles = [(node["@type"], node["dct:title"]["@value"]) for node in catalog["@graph"]
               if "dct:title" in node]
-    assert titles == [("dcat:Catalog", f"Catálogo: {DEMO_TITLE}"), ("dcat:Dataset", DEMO_TITLE),
-                      ("dcat:Dataset", DEMO_COMPLIANCE_TITLE)]
+    datasets = [DEMO_TITLE, DEMO_COMPLIANCE_TITLE, *DEMO_LOBBYING_TITLES]
+    assert titles == [("dcat:Catalog", f"Catálogo: {DEMO_TITLE}"),
+                      *(("dcat:Dataset", title) for title in datasets)]
     data_json = json.loads((latest / "data.json").read_text("utf-8"))
-    assert [d["title"] for d in data_json["dataset"]] == [DEMO_TITLE, DEMO_COMPLIANCE_TITLE]
+    assert [d["title"] for d in data_json["dataset"]] == datasets
     page = (latest / "index.html").read_text("utf-8")
     assert ('<p class="demo" role="alert" id="aviso-demo">DEMO — datos de prueba, no '
             "oficiales. Publicación del entorno de demostración: sus datos son de prueba, no "
@@ -249,5 +253,5 @@ def test_dagster_in_production_never_ingests_a_demo_stage_entity(project, monkey
     # nothing written: no archive, no batch, no report, no lock; the uploads wait in landing
     assert sorted(p.relative_to(production.var_dir).as_posix()
                   for p in production.var_dir.rglob("*")) == [
-        "landing", f"landing/{DEMO_RUC}", f"landing/{DEMO_RUC}/visitas-2024-10-b.csv",
-        f"landing/{DEMO_RUC}/visitas-2024-10.csv"]
+        "landing", f"landing/{DEMO_RUC}", f"landing/{DEMO_RUC}/decisores.csv",
+        f"landing/{DEMO_RUC}/visitas-2024-10-b.csv", f"landing/{DEMO_RUC}/visitas-2024-10.csv"]

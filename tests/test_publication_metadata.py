@@ -60,11 +60,13 @@ def test_dcat_catalog_parses_and_carries_the_properties(two_releases_s3: tuple[S
     for directory in ("latest", f"releases/{second}"):
         graph = rdflib.Graph().parse(data=storage.read_bytes(f"{directory}/catalog.jsonld"),
                                      format="json-ld")
-        # one dataset per published dataset (visits and compliance), each named the same in
-        # every document of every release; the release is a version of it
+        # one dataset per published dataset (visits, compliance and the lobbying datasets),
+        # each named the same in every document of every release; the release is a version
         ds = rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#registro-visitas")
         assert set(graph.subjects(RDF.type, DCAT.Dataset)) == {
-            ds, rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#cumplimiento-registro-visitas")}
+            ds, *(rdflib.URIRef(f"{BASE}/latest/catalog.jsonld#{name}")
+                  for name in ("cumplimiento-registro-visitas", "decisores-registro-visitas",
+                               "actos-gestion-intereses", "indicadores-gestion-intereses"))}
         assert (None, DCAT.dataset, ds) in graph
         for prop in (DCTERMS.license, DCTERMS.modified, DCTERMS.conformsTo, DCAT.version,
                      OWL.versionInfo, DCTERMS.title, DCTERMS.publisher):

@@ -125,12 +125,15 @@ def spans(con: duckdb.DuckDBPyConnection, meta: DatasetMeta, main: tuple[str, st
 
 def record(meta: DatasetMeta, files: list[ReleaseFile], *, release_id: str, created: str,
            previous: Manifest | None, first_release: Manifest | None, totals: dict[str, int],
-           covered: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
+           covered: dict[str, tuple[str, str]],
+           table_totals: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """`Manifest.datasets` of a new release: one `Version` per dataset it publishes.
 
     `previous`: the newest complete release before it; `first_release`: the oldest one kept,
     whose time stands for the first publication when `previous` was cut before this record
-    existed; `totals`: the changelog's rows added, changed and withdrawn (main dataset)."""
+    existed; `totals`: the changelog's rows added, changed and withdrawn (main dataset), and
+    `table_totals` those of each table published whole, by table (changes.json
+    `otros_conjuntos`), when they are known."""
     before = recorded(meta, previous) if previous is not None else {}
     out = {}
     for dataset in datasets(meta):
@@ -152,7 +155,7 @@ def record(meta: DatasetMeta, files: list[ReleaseFile], *, release_id: str, crea
             modified=prior.modified if unchanged and prior is not None else created,
             previous=previous.id if prior is not None and previous is not None else None,
             notes=_notes(meta, dataset, release_id, previous.id if prior else None,
-                         unchanged, rows, totals),
+                         unchanged, rows, totals, (table_totals or {}).get(dataset.table)),
             start=span[0] if span else None, end=span[1] if span else None,
             fingerprint=stamp)
         out[dataset.name] = asdict(version)
@@ -183,15 +186,23 @@ def recorded(meta: DatasetMeta, manifest: Manifest,
 
 
 def _notes(meta: DatasetMeta, dataset: DatasetMeta, release_id: str, previous: str | None,
-           unchanged: bool, rows: int, totals: dict[str, int]) -> str:
+           unchanged: bool, rows: int, totals: dict[str, int],
+           table_totals: dict[str, Any] | None = None) -> str:
     """The version notes: what changed since the previous version, in Spanish."""
     if previous is None:
         return f"Versión {release_id}, la primera publicada: {plural(rows, 'fila', 'filas')}."
     if unchanged:
         return f"Versión {release_id}: sin cambios respecto de la versión {previous}."
-    if dataset.name != meta.name:
+    if dataset.name != meta.name and table_totals is None:
         return (f"Versión {release_id}: recalculada respecto de la versión {previous}; "
                 f"{plural(rows, 'fila', 'filas')}.")
+    if dataset.name != meta.name:
+        added, changed, withdrawn = (table_totals.get(k, 0) for k in ("agregadas", "modificadas",
+                                                                      "retiradas"))
+        return (f"Versión {release_id}: {plural(added, 'fila agregada', 'filas agregadas')}, "
+                f"{plural(changed, 'modificada', 'modificadas')} y "
+                f"{plural(withdrawn, 'retirada', 'retiradas')} respecto de la versión "
+                f"{previous}; {plural(rows, 'fila', 'filas')} en total.")
     added, changed, withdrawn = (totals.get(k, 0) for k in ("agregadas", "modificadas",
                                                             "retiradas"))
     return (f"Versión {release_id}: {plural(added, 'fila agregada', 'filas agregadas')}, "

@@ -517,7 +517,7 @@ def _commit(storage: Storage, plan: ReleasePlan, staged: StagedRelease, links: L
     versions = published.record(
         plan.meta, staged.files, release_id=plan.release_id, created=created, previous=previous,
         first_release=_first_release(storage, previous), totals=staged.changes["totales"],
-        covered=spans)
+        covered=spans, table_totals=staged.changes.get("otros_conjuntos"))
     manifest = Manifest(id=plan.release_id, dataset=plan.meta.name, created=created,
                         previous=previous.id if previous else None, schema_hash=plan.schema_hash,
                         rows=sum(info["rows"] for info in plan.months.values()),
