@@ -253,3 +253,19 @@ def test_each_lobbying_dataset_is_in_the_catalogue_and_passes_the_shapes(
         shapes.parse(validators() / "dcat-ap-3.0.0" / name, format="turtle")
     conforms, _results, text = pyshacl.validate(graph, shacl_graph=shapes)
     assert conforms, text
+
+
+def test_each_dataset_version_says_what_changed(scenario: dict[str, Any]) -> None:
+    """The release records, for portals, each dataset's version with notes from the changes:
+    the correction added two acts; the register's version 2 added its 7 rows and the 6 of
+    version 1 changed (no longer `vigente`)."""
+    folder = latest(scenario["settings"])
+    release = json.loads((folder / "release.json").read_text(encoding="utf-8"))
+    notes = {name: v["notes"] for name, v in release["datasets"].items()}
+    previous = release["previous"]
+    assert notes["actos-gestion-intereses"] == (
+        f"Versión {release['id']}: 2 filas agregadas, 0 modificadas y 0 retiradas respecto de "
+        f"la versión {previous}; 6 filas en total.")
+    assert notes["decisores-registro-visitas"] == (
+        f"Versión {release['id']}: 7 filas agregadas, 6 modificadas y 0 retiradas respecto de "
+        f"la versión {previous}; 13 filas en total.")

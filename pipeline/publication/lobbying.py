@@ -86,8 +86,10 @@ class LobbyingMeta:
         return [
             tables.WholeTable(self.decision_makers, DECISION_MAKER_COLUMNS,
                               order_by=("entidad_ruc", "version_registro", "nombre", "cargo",
-                                        "desde"),
-                              key=("entidad_ruc", "version_registro", "nombre", "cargo", "desde"),
+                                        "area", "desde"),
+                              # a post is a cargo in an area: two homonyms may each be DIRECTOR
+                              key=("entidad_ruc", "version_registro", "nombre", "cargo", "area",
+                                   "desde"),
                               # a re-ingest on a new machine receives the same register later
                               arrival=("recibido",)),
             tables.WholeTable(self.acts, ACT_COLUMNS,
