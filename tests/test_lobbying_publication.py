@@ -102,10 +102,13 @@ def visits_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def run(settings: Settings, hours: int) -> None:
-    outcome = run_full_pass(settings, echo=lambda _: None, today=TODAY,
+def run(settings: Settings, hours: int) -> list[str]:
+    """One `visitas run`: what it printed."""
+    lines: list[str] = []
+    outcome = run_full_pass(settings, echo=lines.append, today=TODAY,
                             now=NOW + dt.timedelta(hours=hours))
     assert [e.error for e in outcome.entities if e.error] == []
+    return lines
 
 
 def latest(settings: Settings) -> Path:
@@ -143,7 +146,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     run(settings, 1)
     seen["v1"] = labels_of_acts(settings)
     drop(settings, SUR, "decisores-corregido.csv", REGISTER_V2.encode("utf-8"))
-    run(settings, 2)
+    seen["printed_v2"] = run(settings, 2)
     seen["v2"] = labels_of_acts(settings)
     seen["review_v2"] = review(settings)
     drop(settings, SUR, "decisores-2024-11.csv", REGISTER_BAD.encode("utf-8"))
@@ -184,6 +187,13 @@ def test_uncertain_visits_are_exactly_the_review_file(scenario: dict[str, Any]) 
     # never published as acts
     acts = scenario["v2"]
     assert not set(REVIEW) & set(acts)
+
+
+def test_the_run_tells_the_acts_and_the_visits_to_review(scenario: dict[str, Any]) -> None:
+    reports = scenario["settings"].var_dir / "reports"
+    assert (f"  gestión de intereses: 6 actos publicados (1 entidad con registro de decisores); "
+            f"3 visitas por revisar en {reports}/<RUC>/decisores-revision.csv"
+            ) in scenario["printed_v2"]
 
 
 def test_the_indicator_counts_visits_acts_and_other_motives(scenario: dict[str, Any]) -> None:

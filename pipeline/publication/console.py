@@ -4,6 +4,7 @@ previous release (=), so the counts always cover the files listed."""
 
 from __future__ import annotations
 
+from pipeline.publication.lobbying import REVIEW_FILE
 from pipeline.publication.publisher import PublicationOutcome
 from pipeline.spanish import plural, size
 
@@ -32,4 +33,11 @@ def outcome_lines(pub: PublicationOutcome) -> list[str]:
     for f in pub.files:
         mark = "=" if f.path in reused else "+"
         lines.append(f"  {mark} {f.path:<{width}}  {size(f.bytes):>10}  sha256:{f.sha256[:16]}…")
+    if pub.lobbying:
+        counts = pub.lobbying
+        lines.append(
+            f"gestión de intereses: {plural(counts['actos'], 'acto publicado', 'actos publicados')}"
+            f" ({plural(counts['entidades'], 'entidad', 'entidades')} con registro de decisores);"
+            f" {plural(counts['por_revisar'], 'visita', 'visitas')} por revisar en"
+            f" {pub.review_files or '<reportes>/<RUC>/' + REVIEW_FILE}")
     return lines

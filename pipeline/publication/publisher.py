@@ -108,6 +108,11 @@ class PublicationOutcome:
     unexplained: list[guard.EntityLoss] = field(default_factory=list)
     #: what the operator should fix though the release went out (Spanish, one per line)
     warnings: list[str] = field(default_factory=list)
+    #: the lobbying datasets of the release: acts published, entities with a register in
+    #: force and visits left for their administrators to review (empty without them)
+    lobbying: dict[str, int] = field(default_factory=dict)
+    #: where each entity's review file is (`<reports>/<RUC>/decisores-revision.csv`)
+    review_files: str = ""
 
 
 def _json(data: Any) -> bytes:
@@ -217,7 +222,8 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
         table = (compliance.stage(con, settings, companion.meta, tmp / "cumplimiento",
                                   _previous_table(storage, companion.meta, tmp / "prev"))
                  if companion is not None else None)
-        whole_tables = (_lobbying(con, settings, storage, lobby, tmp, warnings)
+        lobbying_counts: dict[str, int] = {}
+        whole_tables = (_lobbying(con, settings, storage, lobby, tmp, warnings, lobbying_counts)
                         if lobby is not None else [])
         plan = _plan(con, storage, meta, spec, computed, created,
                      table.fingerprint if table else None,
@@ -259,7 +265,9 @@ def _publish(settings: Settings, tmp: Path, *, now: dt.datetime | None, storage:
                               written=[f.entry.path for f in staged.all if f.source is None],
                               reused=[f.entry.path for f in staged.all if f.source is not None],
                               changes=staged.changes["totales"], unexplained=unexplained,
-                              warnings=warnings)
+                              warnings=warnings, lobbying=lobbying_counts,
+                              review_files=(reports.reports_storage(settings).locate(
+                                  f"<RUC>/{lobbying.REVIEW_FILE}") if lobbying_counts else ""))
 
 
 @dataclass(frozen=True)
@@ -269,9 +277,11 @@ class _WholeTable:
 
 
 def _lobbying(con: duckdb.DuckDBPyConnection, settings: Settings, storage: Storage,
-              lobby: lobbying.LobbyingMeta, tmp: Path, warnings: list[str]) -> list[_WholeTable]:
+              lobby: lobbying.LobbyingMeta, tmp: Path, warnings: list[str],
+              counts: dict[str, int]) -> list[_WholeTable]:
     """Compute and write the lobbying datasets; put each entity's review file in the reports
-    area (a reports area that cannot be written is told, and does not stop the release)."""
+    area (a reports area that cannot be written is told, and does not stop the release).
+    `counts` receives what the run tells of them (`PublicationOutcome.lobbying`)."""
     previous = {spec.table: _previous_table(storage, spec.meta, tmp / "prev")
                 for spec in lobby.specs()}
     reviews = lobbying.compute(con, settings, previous[lobbying.DECISION_MAKERS])
@@ -280,8 +290,11 @@ def _lobbying(con: duckdb.DuckDBPyConnection, settings: Settings, storage: Stora
     except (StorageError, OSError) as exc:
         warnings.append(f"No se pudieron escribir los archivos {lobbying.REVIEW_FILE} en la "
                         f"zona de reportes: {exc}. Se escribirán en la próxima publicación.")
-    return [_WholeTable(spec, tables.write(con, spec, tmp / "gestion", previous[spec.table]))
-            for spec in lobby.specs()]
+    written = [_WholeTable(spec, tables.write(con, spec, tmp / "gestion", previous[spec.table]))
+               for spec in lobby.specs()]
+    counts.update(actos=next(t.staged.rows for t in written if t.spec.table == lobbying.ACTS),
+                  entidades=len(reviews), por_revisar=sum(len(r.rows) for r in reviews))
+    return written
 
 
 def _guard(con: duckdb.DuckDBPyConnection, storage: Storage, plan: ReleasePlan,
