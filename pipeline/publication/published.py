@@ -197,15 +197,16 @@ def _notes(meta: DatasetMeta, dataset: DatasetMeta, release_id: str, previous: s
         return (f"Versión {release_id}: recalculada respecto de la versión {previous}; "
                 f"{plural(rows, 'fila', 'filas')}.")
     if dataset.name != meta.name:
-        added, changed, withdrawn = (table_totals.get(k, 0) for k in ("agregadas", "modificadas",
-                                                                      "retiradas"))
-        return (f"Versión {release_id}: {plural(added, 'fila agregada', 'filas agregadas')}, "
-                f"{plural(changed, 'modificada', 'modificadas')} y "
-                f"{plural(withdrawn, 'retirada', 'retiradas')} respecto de la versión "
-                f"{previous}; {plural(rows, 'fila', 'filas')} en total.")
-    added, changed, withdrawn = (totals.get(k, 0) for k in ("agregadas", "modificadas",
+        return (f"{_counted(release_id, previous, table_totals)}; "
+                f"{plural(rows, 'fila', 'filas')} en total.")
+    return (f"{_counted(release_id, previous, totals)}; el detalle por entidad y mes, en "
+            f"{layout.CHANGES_MD} y {layout.CHANGES}.")
+
+
+def _counted(release_id: str, previous: str, counts: dict[str, Any]) -> str:
+    """"Versión X: N filas agregadas, M modificadas y K retiradas respecto de la versión Y"."""
+    added, changed, withdrawn = (counts.get(k, 0) for k in ("agregadas", "modificadas",
                                                             "retiradas"))
     return (f"Versión {release_id}: {plural(added, 'fila agregada', 'filas agregadas')}, "
             f"{plural(changed, 'modificada', 'modificadas')} y "
-            f"{plural(withdrawn, 'retirada', 'retiradas')} respecto de la versión {previous}; "
-            f"el detalle por entidad y mes, en {layout.CHANGES_MD} y {layout.CHANGES}.")
+            f"{plural(withdrawn, 'retirada', 'retiradas')} respecto de la versión {previous}")
