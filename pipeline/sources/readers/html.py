@@ -31,13 +31,11 @@ from lxml import etree
 from pipeline.sources.readers.header import (
     MIN_KNOWN,
     SEARCH_ROWS,
-    column_names,
     fold,
     known_hits,
 )
-from pipeline.sources.readers.table import RaggedRow, TableStream, UnreadableUpload
+from pipeline.sources.readers.table import BATCH_ROWS, RowBatcher, TableStream, UnreadableUpload
 
-BATCH_ROWS = 65_536
 HEAD_BYTES = 64 * 1024
 FALLBACK_ENCODING = "cp1252"
 _TITLE_TAGS = ("caption", "h1", "h2", "h3", "h4", "h5", "h6", "p")
@@ -190,20 +188,8 @@ def _batches(rows: Iterator[tuple[str, list[str] | str, int]], stream: TableStre
              pending_titles: list[str]) -> Iterator[pa.RecordBatch]:
     width = stream.width
     header = [fold(label) for label in stream.labels]
-    schema = stream.schema
-    numbers: list[int] = []
-    columns: list[list[str]] = [[] for _ in column_names(width)]
+    batcher = RowBatcher(stream, BATCH_ROWS)
     block = list(pending_titles)  # titles met since the last record
-
-    def flush() -> pa.RecordBatch:
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array(numbers, pa.int64()), *(pa.array(c, pa.string()) for c in columns)],
-            schema=schema)
-        numbers.clear()
-        for c in columns:
-            c.clear()
-        return batch
-
     for kind, value, number in rows:
         if kind == "title":
             block.append(str(value))
@@ -220,16 +206,10 @@ def _batches(rows: Iterator[tuple[str, list[str] | str, int]], stream: TableStre
         if block:
             stream.titles.append((number, " ".join(block)))
             block = []
-        if any(c.strip() for c in cells[width:]):
-            stream.ragged.append(RaggedRow(number, cells, "\t".join(cells)))
-            continue
-        numbers.append(number)
-        for j, column in enumerate(columns):
-            column.append(cells[j] if j < len(cells) else "")
-        if len(numbers) >= BATCH_ROWS:
-            yield flush()
-    if numbers:
-        yield flush()
+        if (batch := batcher.add(number, cells)) is not None:
+            yield batch
+    if (batch := batcher.flush()) is not None:
+        yield batch
 
 
 __all__ = ["open_html", "page_encoding"]

@@ -24,7 +24,6 @@ import python_calamine
 from pipeline.sources.readers.header import (
     MIN_KNOWN,
     SEARCH_ROWS,
-    column_names,
     find_header,
     fold,
     known_hits,
@@ -32,15 +31,15 @@ from pipeline.sources.readers.header import (
 )
 from pipeline.sources.readers.sniff import XLSX
 from pipeline.sources.readers.table import (
+    BATCH_ROWS,
     ROW_NUMBER,
     CellIssue,
-    RaggedRow,
+    RowBatcher,
     TableStream,
     UnreadableUpload,
 )
 from pipeline.sources.readers.xlsx import problem_cells
 
-BATCH_ROWS = 65_536
 #: how each kind is saved again from Excel, when it cannot be read
 SAVE_AS = "Vuelva a guardarlo desde Excel como 'Libro de Excel (.xlsx)'."
 DAMAGED = {
@@ -182,22 +181,8 @@ def _chain(head: list[list[str]], rest: Iterator[list[object]]) -> Iterator[Sequ
 def _batches(body: Iterator[Sequence[object]], stream: TableStream, first_number: int,
              first_column: int, problems: dict[tuple[int, int], tuple[str, str]]
              ) -> Iterator[pa.RecordBatch]:
-    width = stream.width
-    names = column_names(width)
-    schema = stream.schema
-    numbers: list[int] = []
-    columns: list[list[str]] = [[] for _ in names]
+    rows = RowBatcher(stream, BATCH_ROWS)
     blank_run: list[int] = []  # blank rows not yet known to be followed by data
-
-    def flush() -> pa.RecordBatch:
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array(numbers, pa.int64()), *(pa.array(c, pa.string()) for c in columns)],
-            schema=schema)
-        numbers.clear()
-        for c in columns:
-            c.clear()
-        return batch
-
     for number, row in enumerate(body, first_number):
         cells = [cell_text(v) for v in row]
         if not any(c.strip() for c in cells) and not any(
@@ -205,26 +190,18 @@ def _batches(body: Iterator[Sequence[object]], stream: TableStream, first_number
             blank_run.append(number)
             continue
         for blank in blank_run:  # blank rows between rows with data are rows of the table
-            numbers.append(blank)
-            for c in columns:
-                c.append("")
+            if (batch := rows.add(blank, [])) is not None:
+                yield batch
         blank_run.clear()
         for j in range(len(cells)):
             problem = problems.get((number, first_column + j + 1))
             if problem is not None:
                 stream.issues.append(CellIssue(number, j + 1, problem[0], problem[1]))
-        if any(c.strip() for c in cells[width:]):
-            # more cells than the header has labels: checked apart, as in a CSV
-            stream.ragged.append(RaggedRow(number, cells, "\t".join(cells)))
-            continue
-        numbers.append(number)
-        for j, c in enumerate(columns):
-            c.append(cells[j] if j < len(cells) else "")
-        if len(numbers) >= BATCH_ROWS:
-            yield flush()
+        if (batch := rows.add(number, cells)) is not None:
+            yield batch
     # blank rows after the last row with data are a sheet's formatted but empty rows: no rows
-    if numbers:
-        yield flush()
+    if (batch := rows.flush()) is not None:
+        yield batch
 
 
 __all__ = ["ROW_NUMBER", "cell_text", "open_workbook"]

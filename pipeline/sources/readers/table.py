@@ -93,3 +93,44 @@ class TableStream:
 
         return pa.schema([(ROW_NUMBER, pa.int64()),
                           *((name, pa.string()) for name in column_names(self.width))])
+
+
+#: rows per record batch of the spreadsheet and web-page readers
+BATCH_ROWS = 65_536
+
+
+class RowBatcher:
+    """Rows of text cells gathered into record batches of a stream's schema (ROW_NUMBER and
+    one string column per label), the way the spreadsheet and web-page readers hand them
+    over: a row with cells beyond the header's width is set apart as ragged, a shorter one
+    padded with empty cells."""
+
+    def __init__(self, stream: TableStream, size: int = BATCH_ROWS) -> None:
+        self.stream = stream
+        self.size = size
+        self.numbers: list[int] = []
+        self.columns: list[list[str]] = [[] for _ in range(stream.width)]
+
+    def add(self, number: int, cells: list[str]) -> pa.RecordBatch | None:
+        """Take one row; the batch it completes, if any."""
+        width = self.stream.width
+        if any(c.strip() for c in cells[width:]):
+            # more cells than the header has labels: checked apart, as in a CSV
+            self.stream.ragged.append(RaggedRow(number, cells, "\t".join(cells)))
+            return None
+        self.numbers.append(number)
+        for j, column in enumerate(self.columns):
+            column.append(cells[j] if j < len(cells) else "")
+        return self.flush() if len(self.numbers) >= self.size else None
+
+    def flush(self) -> pa.RecordBatch | None:
+        """The rows taken since the last batch, as one; None when there are none."""
+        if not self.numbers:
+            return None
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(self.numbers, pa.int64()), *(pa.array(c, pa.string()) for c in self.columns)],
+            schema=self.stream.schema)
+        self.numbers.clear()
+        for column in self.columns:
+            column.clear()
+        return batch
